@@ -1,8 +1,20 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when built (`npm run build`); from a source checkout on Node >= 22.18
-// the TypeScript sources run directly through Node's type stripping.
+// Runs the compiled CLI when built (`npm run build`); from a source checkout the TypeScript
+// sources run directly through Node's type stripping (Node >= 22.18).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const compiled = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-await import(existsSync(compiled) ? compiled : new URL('../src/cli.ts', import.meta.url).href);
+if (existsSync(compiled)) {
+  await import(compiled);
+} else {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 22 || (major === 22 && minor < 18)) {
+    process.stderr.write(
+      `walcast: Node ${process.version} cannot run the TypeScript sources; use Node >= 22.18 ` +
+        '(`npm ci` installs Node 24 as node_modules/.bin/node; `npm start` uses it) or run `npm run build` first.\n',
+    );
+    process.exit(2);
+  }
+  await import(new URL('../src/cli.ts', import.meta.url).href);
+}

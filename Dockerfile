@@ -1,0 +1,23 @@
+# walcast container image: compiled TypeScript on Node 24 LTS, production dependencies only.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+USER node
+EXPOSE 8083
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD node -e "fetch('http://127.0.0.1:8083/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# SIGTERM finishes the open transaction and acknowledges before exit (within WALCAST_SHUTDOWN_TIMEOUT_MS).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "bin/walcast.js"]
+CMD ["run"]

@@ -1,0 +1,138 @@
+/**
+ * walcast's command line: `walcast [run]` streams; `walcast tail <topic>` prints a topic's events;
+ * `walcast version`. Configuration comes from WALCAST_* environment variables.
+ */
+import { ConfigError, loadConfig } from './config/load.ts';
+import { ExitCode } from './errors.ts';
+import { startHttpServer } from './http/server.ts';
+import { createLogger, redactUrl } from './log.ts';
+import { WalcastService } from './service.ts';
+import { tail } from './tail.ts';
+import { WALCAST_VERSION } from './version.ts';
+
+const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
+       walcast tail <topic> [--from-beginning] [--max N]
+                                             print a topic's committed events as JSON lines
+       walcast version
+See docs/configuration.md for every variable.`;
+
+async function run(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`walcast: ${error.message}\n`);
+      return ExitCode.config;
+    }
+    throw error;
+  }
+  const log = createLogger(config.log.level);
+  log.info(
+    {
+      version: WALCAST_VERSION,
+      node: process.version,
+      pg: redactUrl(config.pg.url),
+      kafka: config.kafka.brokers,
+      registry: config.registry.url ? redactUrl(config.registry.url) : null,
+      format: config.events.format,
+      slot: config.pg.slot,
+      publication: config.pg.publication,
+      tables: config.pg.tables.length ? config.pg.tables : 'all',
+      topicPrefix: config.events.topicPrefix,
+    },
+    'walcast starting',
+  );
+  const service = new WalcastService(config, log);
+  const server =
+    config.http.port > 0
+      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status, log })
+      : null;
+  let signals = 0;
+  const onSignal = (signal: string): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now; the open Kafka transaction is aborted by the broker');
+      process.exit(ExitCode.failure);
+    }
+    log.info({ signal }, 'stopping: finishing the current transaction');
+    service.stop();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  const code = await service.run();
+  server?.close();
+  log.info({ exitCode: code }, 'walcast stopped');
+  log.flush();
+  return code;
+}
+
+async function tailCommand(args: string[]): Promise<number> {
+  const topic = args.find((a) => !a.startsWith('--'));
+  if (!topic) {
+    process.stderr.write(`${USAGE}\n`);
+    return ExitCode.config;
+  }
+  const maxIndex = args.indexOf('--max');
+  const max = maxIndex >= 0 ? Number(args[maxIndex + 1]) : 0;
+  const brokers = (process.env.WALCAST_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) {
+    process.stderr.write('walcast tail: set WALCAST_KAFKA_BROKERS (and WALCAST_SCHEMA_REGISTRY_URL for Avro topics)\n');
+    return ExitCode.config;
+  }
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  await tail({
+    brokers,
+    registryUrl: process.env.WALCAST_SCHEMA_REGISTRY_URL ?? '',
+    topic: topic.replace(/^--.*/, ''),
+    fromBeginning: args.includes('--from-beginning'),
+    max: Number.isFinite(max) ? max : 0,
+    log: createLogger(process.env.WALCAST_LOG_LEVEL ?? 'warn'),
+    write: (line) => process.stdout.write(line + '\n'),
+    signal: controller.signal,
+  });
+  return ExitCode.ok;
+}
+
+// kafkajs schedules timers from absolute times and Node 24 warns on every negative delay; the
+// timer still fires at once, so the warning only clutters stderr.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'run', ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return run();
+    case 'tail':
+      return tailCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`walcast ${WALCAST_VERSION} (node ${process.version})\n`);
+      return ExitCode.ok;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return ExitCode.ok;
+    default:
+      process.stderr.write(`walcast: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      return ExitCode.config;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Client libraries can leave sockets or timers behind; never let them keep a stopped daemon alive.
+    setTimeout(() => process.exit(code), 1000).unref();
+  },
+  (error: unknown) => {
+    process.stderr.write(`walcast: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

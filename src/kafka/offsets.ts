@@ -1,0 +1,92 @@
+/**
+ * Source positions stored in Kafka, in the same transaction as the events they cover
+ * (GUIDE, invariant 2). One compacted, single-partition topic; key = source identity.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { formatLsn, parseLsn, type Lsn } from '../source/lsn.ts';
+import type { KafkaRecord } from './producer.ts';
+import type { TopicManager } from './topics.ts';
+
+export interface SourceOffset {
+  /** End LSN of the last PostgreSQL transaction whose events are committed in Kafka. */
+  lsn: Lsn;
+  txId: number | null;
+  /** When the offset was written (ms since epoch). */
+  tsMs: number;
+}
+
+interface OffsetJson {
+  lsn: string;
+  txId: number | null;
+  tsMs: number;
+}
+
+export function offsetRecord(topic: string, sourceId: string, offset: SourceOffset): KafkaRecord {
+  const json: OffsetJson = { lsn: formatLsn(offset.lsn), txId: offset.txId, tsMs: offset.tsMs };
+  return { topic, key: Buffer.from(sourceId), value: Buffer.from(JSON.stringify(json)) };
+}
+
+export function parseOffset(value: Buffer): SourceOffset {
+  const json = JSON.parse(value.toString('utf8')) as OffsetJson;
+  return { lsn: parseLsn(json.lsn), txId: json.txId, tsMs: json.tsMs };
+}
+
+export async function ensureOffsetsTopic(topics: TopicManager, topic: string): Promise<void> {
+  await topics.ensure([topic], {
+    partitions: 1,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'min.compaction.lag.ms', value: '0' },
+    ],
+  });
+}
+
+/**
+ * Reads the latest committed offset of `sourceId`. Call only after the producer has fenced older
+ * instances: then no transaction on the topic is still open and the end offset is final.
+ */
+export async function readOffset(kafka: Kafka, topic: string, sourceId: string, timeoutMs = 60_000): Promise<SourceOffset | null> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let end: bigint;
+  try {
+    const partitions = await admin.fetchTopicOffsets(topic);
+    end = BigInt(partitions.find((p) => p.partition === 0)?.high ?? '0');
+  } finally {
+    await admin.disconnect();
+  }
+  if (end === 0n) return null;
+
+  const consumer = kafka.consumer({ groupId: `walcast-offset-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  let latest: SourceOffset | null = null;
+  let resolveDone!: () => void;
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  // lastOffset covers control records and aborted batches too, unlike the messages themselves.
+  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+    if (BigInt(event.payload.lastOffset) + 1n >= end) resolveDone();
+  });
+  consumer.on(consumer.events.CRASH, (event) => rejectDone(event.payload.error));
+  const timer = setTimeout(() => rejectDone(new Error(`timed out after ${timeoutMs} ms reading ${topic} up to offset ${end}`)), timeoutMs);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          if (message.key?.toString('utf8') === sourceId && message.value) latest = parseOffset(message.value);
+        }
+      },
+    });
+    await done;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return latest;
+}

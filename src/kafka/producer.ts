@@ -1,0 +1,137 @@
+/**
+ * The transactional producer port: the only place walcast touches a Kafka client's produce API,
+ * so the benchmark can put another client behind the same five calls.
+ */
+import { Kafka, Partitioners, logLevel, type Producer, type Transaction } from 'kafkajs';
+import type { Logger } from '../log.ts';
+
+export interface KafkaRecord {
+  topic: string;
+  key: Buffer | null;
+  /** null is a tombstone. */
+  value: Buffer | null;
+}
+
+export interface TransactionalProducer {
+  /** Connects and completes InitProducerId, fencing any older instance with the same transactional id. */
+  connect(): Promise<void>;
+  begin(): Promise<void>;
+  send(records: KafkaRecord[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** Another instance with the same transactional id took over: this one must stop. */
+export class ProducerFencedError extends Error {
+  readonly code = 'WALCAST_PRODUCER_FENCED';
+  constructor(cause: unknown) {
+    super('another walcast instance with the same transactional id fenced this one; stopping', { cause });
+    this.name = 'ProducerFencedError';
+  }
+}
+
+export function isFencingError(error: unknown): boolean {
+  const type = (error as { type?: string } | null)?.type;
+  return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED';
+}
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  log: Logger;
+}
+
+export function createKafka(options: KafkaClientOptions): Kafka {
+  const log = options.log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    // kafkajs' own retries: short first retry so back-to-back transactions do not stall on
+    // CONCURRENT_TRANSACTIONS (GUIDE: 300 ms default -> 10 ms).
+    retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry;
+      // walcast's exactly-once rests on transactions, not on the idempotent producer's sequence
+      // numbers surviving endless retries: a failed send aborts and restarts from the offset.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
+      if (level <= logLevel.ERROR) log.error(rest, message);
+      else log.warn(rest, message);
+    },
+  });
+}
+
+export interface KafkajsProducerOptions {
+  kafka: Kafka;
+  transactionalId: string;
+  transactionTimeoutMs: number;
+}
+
+export class KafkajsTransactionalProducer implements TransactionalProducer {
+  private readonly producer: Producer;
+  private transaction: Transaction | null = null;
+
+  constructor(options: KafkajsProducerOptions) {
+    this.producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: options.transactionalId,
+      transactionTimeout: options.transactionTimeoutMs,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1000 },
+    });
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isFencingError(error)) throw new ProducerFencedError(error);
+      throw error;
+    }
+  }
+
+  async connect(): Promise<void> {
+    await this.guard(() => this.producer.connect());
+    // kafkajs runs InitProducerId at the first transaction(), not at connect(): until then a
+    // zombie could still commit. Begin and abort an empty transaction to fence it now.
+    await this.begin();
+    await this.abort();
+  }
+
+  async begin(): Promise<void> {
+    this.transaction = await this.guard(() => this.producer.transaction());
+  }
+
+  async send(records: KafkaRecord[]): Promise<void> {
+    const transaction = this.transaction;
+    if (!transaction) throw new Error('send() outside a transaction');
+    const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
+    for (const record of records) {
+      let messages = byTopic.get(record.topic);
+      if (!messages) byTopic.set(record.topic, (messages = []));
+      messages.push({ key: record.key, value: record.value });
+    }
+    await this.guard(() =>
+      transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+    );
+  }
+
+  async commit(): Promise<void> {
+    const transaction = this.transaction;
+    if (!transaction) throw new Error('commit() outside a transaction');
+    this.transaction = null;
+    await this.guard(() => transaction.commit());
+  }
+
+  async abort(): Promise<void> {
+    const transaction = this.transaction;
+    this.transaction = null;
+    if (transaction?.isActive()) await this.guard(() => transaction.abort());
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * One walcast instance: prepares the source, fences older instances, reads the committed offset,
+ * streams, and restarts the streaming session with backoff after transient faults (broker,
+ * registry or database restarts) without losing or duplicating anything.
+ */
+import pg from 'pg';
+import type { WalcastConfig } from './config/load.ts';
+import { AvroEncoder } from './encode/avro-encoder.ts';
+import type { EventEncoder } from './encode/encoder.ts';
+import { JsonEncoder } from './encode/json-encoder.ts';
+import { SchemaRegistryClient } from './encode/registry.ts';
+import { ExitCode, WalcastError } from './errors.ts';
+import { ensureOffsetsTopic, readOffset } from './kafka/offsets.ts';
+import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from './kafka/producer.ts';
+import { TopicManager } from './kafka/topics.ts';
+import type { Logger } from './log.ts';
+import { Pipeline, type PipelineStats } from './pipeline.ts';
+import { Catalog } from './source/catalog.ts';
+import { formatLsn, parseLsn, type Lsn } from './source/lsn.ts';
+import { PgoutputDecodeError } from './source/pgoutput.ts';
+import { ReplicationStream } from './source/replication-stream.ts';
+import { prepareSource } from './source/setup.ts';
+import { WALCAST_VERSION } from './version.ts';
+
+export type ServiceState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
+
+export interface ServiceStatus {
+  state: ServiceState;
+  lastError: string | null;
+  restarts: number;
+  stats: PipelineStats | null;
+}
+
+/** PostgreSQL error codes that mean "fix the setup", not "try again". */
+const FATAL_PG_CODES: Record<string, string> = {
+  '28P01': 'password authentication failed: check WALCAST_PG_URL',
+  '28000': 'authorization failed (pg_hba.conf or role): check WALCAST_PG_URL and pg_hba.conf',
+  '3D000': 'database does not exist: check the database name in WALCAST_PG_URL',
+  '42501': 'insufficient privilege',
+  '42704': 'publication or object does not exist',
+};
+
+function classify(error: unknown): { fatal: boolean; exitCode: number; message: string } {
+  if (error instanceof WalcastError) return { fatal: true, exitCode: error.exitCode, message: error.message };
+  if (error instanceof ProducerFencedError) return { fatal: true, exitCode: ExitCode.fenced, message: error.message };
+  const code = (error as { code?: string } | null)?.code;
+  if (typeof code === 'string' && code in FATAL_PG_CODES) {
+    return { fatal: true, exitCode: code.startsWith('28') || code === '3D000' ? ExitCode.config : ExitCode.sourceSetup, message: `${FATAL_PG_CODES[code]}: ${(error as Error).message}` };
+  }
+  if (error instanceof PgoutputDecodeError || (typeof code === 'string' && code.startsWith('WALCAST_'))) {
+    return { fatal: true, exitCode: ExitCode.failure, message: (error as Error).message };
+  }
+  return { fatal: false, exitCode: ExitCode.unreachable, message: (error as Error)?.message ?? String(error) };
+}
+
+function isSlotBusy(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === '55006';
+}
+
+export class WalcastService {
+  private readonly config: WalcastConfig;
+  private readonly log: Logger;
+  private pipeline: Pipeline | null = null;
+  private stopping = false;
+  private wakeBackoff: (() => void) | null = null;
+  readonly status: ServiceStatus = { state: 'starting', lastError: null, restarts: 0, stats: null };
+
+  constructor(config: WalcastConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  get sourceId(): string {
+    return this.config.kafka.transactionalId;
+  }
+
+  /** Runs until stop() (returns 0) or a fatal error (returns its exit code). */
+  async run(): Promise<number> {
+    const startedAt = Date.now();
+    let everStreamed = false;
+    let backoffMs = 500;
+    while (!this.stopping) {
+      try {
+        await this.session(() => {
+          everStreamed = true;
+          backoffMs = 500;
+        });
+        if (this.stopping) break;
+      } catch (error) {
+        if (this.stopping) break;
+        const verdict = classify(error);
+        this.status.lastError = verdict.message;
+        if (verdict.fatal) {
+          this.status.state = 'failed';
+          this.log.fatal({ err: error, exitCode: verdict.exitCode }, verdict.message);
+          return verdict.exitCode;
+        }
+        if (isSlotBusy(error)) {
+          this.log.warn({ slot: this.config.pg.slot }, 'replication slot is in use by another process (another walcast instance?); waiting for it to be released');
+        } else if (!everStreamed && Date.now() - startedAt > this.config.startupTimeoutMs) {
+          this.status.state = 'failed';
+          this.log.fatal({ err: error, exitCode: ExitCode.unreachable }, `could not start within ${this.config.startupTimeoutMs} ms: ${verdict.message}`);
+          return ExitCode.unreachable;
+        } else {
+          this.log.warn({ err: error, retryInMs: backoffMs }, `streaming interrupted: ${verdict.message}; restarting from the last committed position`);
+        }
+      }
+      if (this.stopping) break;
+      this.status.state = 'retrying';
+      this.status.restarts += 1;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs);
+        this.wakeBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      backoffMs = Math.min(backoffMs * 2, 30_000);
+    }
+    this.status.state = 'stopped';
+    return ExitCode.ok;
+  }
+
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.status.state = 'stopping';
+    this.pipeline?.requestStop();
+    this.wakeBackoff?.();
+  }
+
+  private async session(onStreaming: () => void): Promise<void> {
+    const { config, log } = this;
+    const pgClient = new pg.Client({ connectionString: config.pg.url, application_name: 'walcast' });
+    pgClient.on('error', (error) => log.warn({ err: error }, 'catalog connection error'));
+    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
+    const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
+    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: config.kafka.transactionalId, transactionTimeoutMs: config.kafka.transactionTimeoutMs });
+    let stream: ReplicationStream | null = null;
+    let statusTimer: NodeJS.Timeout | null = null;
+    try {
+      await pgClient.connect();
+      await prepareSource(pgClient, { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables }, log);
+      const database = (await pgClient.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+
+      await ensureOffsetsTopic(topics, config.kafka.offsetsTopic);
+      // Fence first, then read the offset: a zombie could otherwise commit after we read (GUIDE).
+      await producer.connect();
+      const offset = await readOffset(kafka, config.kafka.offsetsTopic, this.sourceId);
+
+      const slotRow = (await pgClient.query<{ confirmed_flush_lsn: string | null }>(
+        'select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1',
+        [config.pg.slot],
+      )).rows[0];
+      const confirmed: Lsn = slotRow?.confirmed_flush_lsn ? parseLsn(slotRow.confirmed_flush_lsn) : 0n;
+      if (offset && offset.lsn < confirmed) {
+        log.error(
+          { kafkaOffset: formatLsn(offset.lsn), slotConfirmed: formatLsn(confirmed) },
+          'the slot has confirmed more than Kafka holds (offsets topic deleted or a different cluster?): changes between these positions are not in Kafka',
+        );
+      }
+      const startLsn = offset && offset.lsn > confirmed ? offset.lsn : confirmed;
+
+      const encoder: EventEncoder = config.events.format === 'avro' ? new AvroEncoder(new SchemaRegistryClient(config.registry.url)) : new JsonEncoder();
+      const pipeline = new Pipeline({
+        config,
+        log,
+        producer,
+        encoder,
+        topics,
+        catalog: new Catalog(pgClient),
+        database,
+        version: WALCAST_VERSION,
+        sourceId: this.sourceId,
+        skipBelow: offset?.lsn ?? null,
+        startLsn,
+      });
+      this.pipeline = pipeline;
+      this.status.stats = pipeline.stats;
+      if (this.stopping) return;
+
+      stream = new ReplicationStream({
+        connection: { connectionString: config.pg.url, application_name: 'walcast' },
+        slot: config.pg.slot,
+        publication: config.pg.publication,
+        startLsn,
+        onItem: pipeline.push,
+        onError: pipeline.fail,
+      });
+      pipeline.attach(stream);
+      await stream.start();
+      statusTimer = setInterval(() => pipeline.sendStatus(), config.pg.statusIntervalMs);
+      this.status.state = 'running';
+      onStreaming();
+      log.info(
+        { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, transactionalId: config.kafka.transactionalId },
+        'streaming',
+      );
+      await pipeline.run();
+      pipeline.sendStatus();
+      log.info({ ackedLsn: formatLsn(pipeline.stats.ackedLsn), events: pipeline.stats.eventsSent }, 'stopped streaming; position acknowledged');
+    } finally {
+      if (statusTimer) clearInterval(statusTimer);
+      this.pipeline = null;
+      await stream?.stop().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await topics.disconnect().catch(() => undefined);
+      await pgClient.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Catalog lookups the decoder needs beyond what pgoutput sends: primary-key columns and
+ * the definitions of non-built-in types (enums, domains, user arrays, extension types).
+ */
+import type pg from 'pg';
+import type { PgType } from '../decode/pg-type.ts';
+import { builtinType } from '../decode/codec.ts';
+
+interface TypeRow {
+  oid: number;
+  typname: string;
+  nspname: string;
+  typtype: PgType['kind'];
+  typelem: number;
+  typbasetype: number;
+  typdelim: string;
+  typcategory: string;
+  labels: string[] | null;
+}
+
+export class Catalog {
+  private readonly types = new Map<number, PgType>();
+  private readonly client: pg.ClientBase;
+
+  constructor(client: pg.ClientBase) {
+    this.client = client;
+  }
+
+  /** Synchronous view for codec construction; call `loadTypes` first. */
+  lookup = (oid: number): PgType | undefined => this.types.get(oid) ?? builtinType(oid);
+
+  /** Loads every type reachable from `oids` (array elements, domain bases) that is not built in. */
+  async loadTypes(oids: Iterable<number>, refresh = false): Promise<void> {
+    let pending = [...new Set(oids)].filter((oid) => refresh || this.lookup(oid) === undefined);
+    while (pending.length > 0) {
+      const { rows } = await this.client.query<TypeRow>(
+        `select t.oid::int as oid, t.typname, n.nspname, t.typtype, t.typelem::int as typelem,
+                t.typbasetype::int as typbasetype, t.typdelim, t.typcategory,
+                (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) as labels
+           from pg_type t join pg_namespace n on n.oid = t.typnamespace
+          where t.oid = any($1::oid[])`,
+        [pending],
+      );
+      const next: number[] = [];
+      for (const row of rows) {
+        const type: PgType = { oid: row.oid, name: row.typname, namespace: row.nspname, kind: row.typtype };
+        if (row.typcategory === 'A' && row.typelem !== 0) {
+          type.elementOid = row.typelem;
+          const element = this.lookup(row.typelem);
+          type.delimiter = element?.delimiter ?? row.typdelim;
+          if (!element) next.push(row.typelem);
+        } else {
+          type.delimiter = row.typdelim;
+        }
+        if (row.typtype === 'd' && row.typbasetype !== 0) {
+          type.baseOid = row.typbasetype;
+          if (!this.lookup(row.typbasetype)) next.push(row.typbasetype);
+        }
+        if (row.labels) type.enumLabels = row.labels;
+        this.types.set(row.oid, type);
+      }
+      pending = next.filter((oid) => !this.types.has(oid));
+    }
+  }
+
+  /** Primary-key column names in key order; empty when the table has no primary key. */
+  async primaryKey(relationId: number): Promise<string[]> {
+    const { rows } = await this.client.query<{ attname: string }>(
+      `select a.attname
+         from pg_index i
+         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey::int2[])
+        where i.indrelid = $1::oid and i.indisprimary
+        order by array_position(i.indkey::int2[], a.attnum)`,
+      [relationId],
+    );
+    return rows.map((r) => r.attname);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `walcast tail <topic>`: a topic's committed events as JSON lines, decoded through the registry
+ * (Avro) or as JSON. For operators and the demo; read_committed, so aborted batches never show.
+ */
+import { randomUUID } from 'node:crypto';
+import avsc from 'avsc';
+import { avroTypeOptions } from './encode/avro-logical-types.ts';
+import { SchemaRegistryClient } from './encode/registry.ts';
+import { createKafka } from './kafka/producer.ts';
+import type { Logger } from './log.ts';
+
+export interface TailOptions {
+  brokers: string[];
+  registryUrl: string;
+  topic: string;
+  fromBeginning: boolean;
+  /** Stop after this many records (0: run until interrupted). */
+  max: number;
+  log: Logger;
+  write: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export function toJsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return Buffer.from((value as { data: number[] }).data).toString('base64');
+  }
+  return value;
+}
+
+export class WireDecoder {
+  private readonly registry: SchemaRegistryClient | null;
+  private readonly types = new Map<number, Promise<avsc.Type>>();
+
+  constructor(registryUrl: string) {
+    this.registry = registryUrl ? new SchemaRegistryClient(registryUrl) : null;
+  }
+
+  async decode(bytes: Buffer | null): Promise<unknown> {
+    if (bytes === null) return null;
+    if (bytes.length >= 5 && bytes[0] === 0 && this.registry) {
+      const id = bytes.readInt32BE(1);
+      let type = this.types.get(id);
+      if (!type) {
+        const registry = this.registry;
+        type = registry.schemaById(id).then((schema) => avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions()));
+        this.types.set(id, type);
+      }
+      return (await type).fromBuffer(bytes.subarray(5));
+    }
+    const text = bytes.toString('utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+}
+
+export async function tail(options: TailOptions): Promise<number> {
+  const kafka = createKafka({ brokers: options.brokers, clientId: 'walcast-tail', log: options.log });
+  const consumer = kafka.consumer({ groupId: `walcast-tail-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const decoder = new WireDecoder(options.registryUrl);
+  let seen = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+    const done = new Promise<void>((resolve) => {
+      options.signal.addEventListener('abort', () => resolve(), { once: true });
+      void consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          if (options.max > 0 && seen >= options.max) return;
+          const key = await decoder.decode(message.key);
+          const value = await decoder.decode(message.value);
+          options.write(JSON.stringify({ partition, offset: Number(message.offset), key, value }, toJsonSafe));
+          seen += 1;
+          if (options.max > 0 && seen >= options.max) resolve();
+        },
+      });
+    });
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}
