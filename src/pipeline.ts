@@ -3,7 +3,8 @@
  * what Kafka has committed.
  *
  * Batching: whole PostgreSQL transactions share a Kafka transaction until it holds
- * `batch.maxEvents` events, or the input runs dry for `batch.maxDelayMs`. Inside a Kafka
+ * `batch.maxEvents` events, the input runs dry for `batch.maxDelayMs` (low latency when keeping
+ * up), or it has been open `batch.maxAgeMs` (bounded latency while catching up). Inside a Kafka
  * transaction events go out in chunks, one produce request in flight while the next chunk is
  * encoded, so a huge PostgreSQL transaction streams through bounded memory.
  */
@@ -255,7 +256,7 @@ export class Pipeline {
         const { batch } = this;
         if (
           batch.completeTransactions > 0 &&
-          (batch.events >= this.options.config.batch.maxEvents || Date.now() - batch.firstCompleteAt >= this.options.config.batch.maxDelayMs)
+          (batch.events >= this.options.config.batch.maxEvents || Date.now() - batch.firstCompleteAt >= this.options.config.batch.maxAgeMs)
         ) {
           await this.commitBatch();
         }
@@ -363,14 +364,16 @@ export class Pipeline {
     const { catalog } = this.options;
     // Relation messages follow DDL: refresh type definitions (new enum labels, altered domains).
     await catalog.loadTypes(message.columns.map((c) => c.typeOid), true);
+    const details = await catalog.relationDetails(message.relationId);
     const table = buildTableSchema({
       topicPrefix: this.options.config.events.topicPrefix,
       relationId: message.relationId,
       schema: message.schema,
       table: message.table,
-      columns: message.columns,
-      primaryKey: await catalog.primaryKey(message.relationId),
+      columns: message.columns.map((c) => ({ ...c, dimensions: details.arrayDimensions.get(c.name) })),
+      primaryKey: details.primaryKey,
       lookupType: catalog.lookup,
+      codecOptions: { decimalHandling: this.options.config.events.decimalHandling, moneyFractionDigits: this.options.config.events.moneyFractionDigits },
     });
     const previous = this.tables.get(message.relationId);
     // Registered before the first event that needs it: a rejected version stops walcast here,

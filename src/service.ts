@@ -180,7 +180,12 @@ export class WalcastService {
       if (this.stopping) return;
 
       stream = new ReplicationStream({
-        connection: { connectionString: config.pg.url, application_name: 'walcast' },
+        // pgoutput renders values with the walsender's settings: pin the ones the decoders parse.
+        connection: {
+          connectionString: config.pg.url,
+          application_name: 'walcast',
+          options: '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3',
+        },
         slot: config.pg.slot,
         publication: config.pg.publication,
         startLsn,

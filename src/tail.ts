@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import avsc from 'avsc';
+import type { Decimal } from './decode/codec.ts';
+import { formatDecimal } from './decode/numeric.ts';
 import { avroTypeOptions } from './encode/avro-logical-types.ts';
 import { SchemaRegistryClient } from './encode/registry.ts';
 import { createKafka } from './kafka/producer.ts';
@@ -21,7 +23,12 @@ export interface TailOptions {
   signal: AbortSignal;
 }
 
+function isDecimal(value: unknown): value is Decimal {
+  return typeof value === 'object' && value !== null && typeof (value as Decimal).unscaled === 'bigint' && typeof (value as Decimal).scale === 'number';
+}
+
 export function toJsonSafe(_key: string, value: unknown): unknown {
+  if (isDecimal(value)) return formatDecimal(value);
   if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
   if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
     return Buffer.from((value as { data: number[] }).data).toString('base64');

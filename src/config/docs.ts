@@ -7,8 +7,10 @@ function renderDefault(value: unknown): string {
 
 /** The configuration reference, generated from the schema. */
 export function renderConfigDocs(): string {
+  // Placeholders like <slot> would be read as HTML tags by Markdown renderers.
+  const escape = (text: string): string => text.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
   const rows = configVariables().map(
-    (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${v.doc.replaceAll('|', '\\|')}${v.sensitive ? ' *(secret: never logged)*' : ''} |`,
+    (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${escape(v.doc)}${v.sensitive ? ' *(secret: never logged)*' : ''} |`,
   );
   return [
     '# Configuration reference',

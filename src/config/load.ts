@@ -13,8 +13,15 @@ export interface WalcastConfig {
     topicReplicationFactor: number;
   };
   registry: { url: string };
-  events: { topicPrefix: string; format: 'avro' | 'json'; tombstones: boolean; toastPlaceholder: string };
-  batch: { maxEvents: number; maxDelayMs: number; sendChunkEvents: number; maxBufferedMessages: number };
+  events: {
+    topicPrefix: string;
+    format: 'avro' | 'json';
+    tombstones: boolean;
+    decimalHandling: 'precise' | 'string';
+    moneyFractionDigits: number;
+    toastPlaceholder: string;
+  };
+  batch: { maxEvents: number; maxDelayMs: number; maxAgeMs: number; sendChunkEvents: number; maxBufferedMessages: number };
   http: { port: number; host: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   startupTimeoutMs: number;
@@ -110,6 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalcastConfig 
   if (problems.length > 0) throw new ConfigError(problems);
 
   const topicPrefix = raw.events.topicPrefix || databaseName(raw.pg.url);
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(topicPrefix)) {
+    throw new ConfigError([
+      `WALCAST_TOPIC_PREFIX is not set and the database name ${JSON.stringify(topicPrefix)} is not a valid Kafka topic prefix: set WALCAST_TOPIC_PREFIX (A-Z, a-z, 0-9, ".", "_", "-")`,
+    ]);
+  }
   return {
     pg: {
       ...raw.pg,

@@ -22,6 +22,38 @@ function postgresUrl(value: unknown): void {
     throw new Error(`must start with postgres:// (got ${url.protocol}//)`);
   }
   if (url.pathname.length <= 1) throw new Error('must name the database, e.g. postgres://user@host:5432/mydb');
+  try {
+    decodeURIComponent(url.pathname.slice(1));
+  } catch {
+    throw new Error('has a malformed %-escape in the database name');
+  }
+}
+
+// convict's Boolean turns every string but "false" into true; a typo must not flip a setting.
+convict.addFormat({
+  name: 'strict-boolean',
+  validate(value: unknown): void {
+    if (typeof value !== 'boolean') throw new Error('must be true or false (also accepted: 1/0, yes/no, on/off)');
+  },
+  coerce(value: unknown): unknown {
+    const text = String(value).trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(text)) return true;
+    if (['false', '0', 'no', 'off'].includes(text)) return false;
+    return value;
+  },
+});
+
+function replicationFactor(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || (value !== -1 && value < 1)) {
+    throw new Error('must be -1 (broker default) or a positive integer');
+  }
+}
+
+function topicPrefix(value: unknown): void {
+  // Topic names allow only these characters; an empty prefix means "the database name", checked at load.
+  if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,200}$/.test(value))) {
+    throw new Error('must be 1-200 characters of A-Z, a-z, 0-9, ".", "_" and "-" (Kafka topic name rules)');
+  }
 }
 
 function brokerList(value: unknown): void {
@@ -130,7 +162,7 @@ export const configSchema = {
     },
     topicReplicationFactor: {
       doc: 'Replication factor of topics walcast creates; -1 uses the broker\'s default.replication.factor.',
-      format: Number,
+      format: replicationFactor,
       default: -1,
       env: 'WALCAST_TOPIC_REPLICATION_FACTOR',
     },
@@ -147,7 +179,7 @@ export const configSchema = {
   events: {
     topicPrefix: {
       doc: 'Topic prefix: topics are <prefix>.<schema>.<table>. Default: the database name.',
-      format: String,
+      format: topicPrefix,
       default: '',
       env: 'WALCAST_TOPIC_PREFIX',
     },
@@ -159,9 +191,21 @@ export const configSchema = {
     },
     tombstones: {
       doc: 'Emit a tombstone (null value) after each delete so compacted topics drop the key.',
-      format: Boolean,
+      format: 'strict-boolean',
       default: true,
       env: 'WALCAST_TOMBSTONES',
+    },
+    decimalHandling: {
+      doc: 'numeric and money values: precise (Avro decimal for numeric(p,s) and money, exact string for unconstrained numeric; NaN in a numeric(p,s) column stops walcast) or string (every numeric as its exact text, NaN and Infinity included).',
+      format: ['precise', 'string'],
+      default: 'precise',
+      env: 'WALCAST_DECIMAL_HANDLING',
+    },
+    moneyFractionDigits: {
+      doc: 'Fraction digits of the source\'s lc_monetary currency, the scale of money values.',
+      format: 'nat',
+      default: 2,
+      env: 'WALCAST_MONEY_FRACTION_DIGITS',
     },
     toastPlaceholder: {
       doc: 'Value written for an unchanged TOASTed column that PostgreSQL did not send (Debezium\'s default placeholder).',
@@ -183,10 +227,16 @@ export const configSchema = {
       default: 5,
       env: 'WALCAST_BATCH_MAX_DELAY_MS',
     },
+    maxAgeMs: {
+      doc: 'While walcast is catching up (input never runs dry), longest time (ms) a Kafka transaction keeps collecting PostgreSQL transactions before it is committed.',
+      format: positive,
+      default: 200,
+      env: 'WALCAST_BATCH_MAX_AGE_MS',
+    },
     sendChunkEvents: {
       doc: 'Events per produce request inside a Kafka transaction.',
       format: positive,
-      default: 2000,
+      default: 1000,
       env: 'WALCAST_SEND_CHUNK_EVENTS',
     },
     maxBufferedMessages: {

@@ -1,10 +1,8 @@
 import type { PgType } from './pg-type.ts';
-import type { Decimal } from './numeric.ts';
 import { builtinType, Oid } from './builtin-types.ts';
 import { ValueDecodeError, ValueUnrepresentableError } from './errors.ts';
-import { fixedScaleNumeric, formatDecimal, numericTypmod, parseMoney, parseNumeric } from './numeric.ts';
-import { parseArrayLiteral } from './array-literal.ts';
-import type { NestedArray } from './array-literal.ts';
+import { fixedScaleNumeric, formatDecimal, numericTypmod, parseMoney, parseNumeric, type Decimal } from './numeric.ts';
+import { parseArrayLiteral, type NestedArray } from './array-literal.ts';
 import { parseHstore } from './hstore.ts';
 import {
   parseBigInt,
@@ -25,7 +23,7 @@ import { formatInterval, parseDate, parseInterval, parseTime, parseTimestamp, pa
  * through Confluent's AvroConverter, so Kafka Connect sinks read walcast's topics as Debezium's,
  * and standard Avro logical types where Connect's AvroData accepts them next to that annotation
  * (it rejects e.g. logicalType "date" named anything but org.apache.kafka.connect.data.Date).
- * The full mapping, with the reasons for each choice, is in docs (PG type -> Avro -> JS value).
+ * The mapping itself, type by type, is builtinTemplate below.
  */
 
 /** A JSON Avro schema: a type name, a (possibly annotated) schema object, or a union. */
@@ -41,9 +39,11 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export interface ColumnCodec {
   /**
    * Avro schema for the non-null value; the caller wraps it in ["null", ...] with default null.
-   * Never itself a union. Shared between columns and deeply frozen: copy before changing it.
+   * Always a schema object (never a bare name or a union, so the wrapping is always legal) and
+   * never a named type (so one envelope may hold it any number of times). Shared between
+   * columns and deeply frozen: copy before changing it.
    */
-  readonly avroSchema: AvroSchema;
+  readonly avroSchema: AvroSchemaObject;
   /**
    * pgoutput text -> value ready for avsc with avroTypeOptions(). Throws ValueDecodeError
    * (code WALCAST_VALUE_DECODE) on malformed text and ValueUnrepresentableError (code
@@ -103,6 +103,20 @@ function longJson(value: unknown): JsonValue {
 
 function floatJson(value: unknown): JsonValue {
   return Number.isFinite(value) ? (value as number) : String(value);
+}
+
+/**
+ * A float4 is exactly a double too, but 0.1f prints as 0.10000000149011612; JSON gets the
+ * shortest decimal that still reads back as the same float32 ("0.1", what PostgreSQL prints).
+ */
+function float4Json(value: unknown): JsonValue {
+  const f = value as number;
+  if (!Number.isFinite(f)) return String(f);
+  for (let digits = 1; digits < 9; digits++) {
+    const shortest = Number(f.toPrecision(digits));
+    if (Math.fround(shortest) === f) return shortest;
+  }
+  return f;
 }
 
 function decimalJson(value: unknown): JsonValue {
@@ -221,7 +235,7 @@ function builtinTemplate(type: PgType, typeMod: number, options: Required<CodecO
       // Unsigned 32-bit: a long, as Debezium publishes oid.
       return { schema: { type: 'long' }, fromText: (t) => parseBigInt(name, t, 0n, 0xffffffffn), toJson: longJson };
     case Oid.float4:
-      return { schema: { type: 'float' }, fromText: (t) => parseFloat4(name, t), toJson: floatJson };
+      return { schema: { type: 'float' }, fromText: (t) => parseFloat4(name, t), toJson: float4Json };
     case Oid.float8:
       return { schema: { type: 'double' }, fromText: (t) => parseFloat8(name, t), toJson: floatJson };
     case Oid.numeric:
@@ -437,9 +451,8 @@ function build(
     const baseMod = typeMod >= 0 ? typeMod : (type.baseTypeMod ?? -1);
     if (baseType === undefined) return unknownCodec(type.name, typeMod);
     const base = codecFor(baseType, baseMod, lookup, options);
-    const schema = base.avroSchema as AvroSchemaObject;
     return Object.freeze({
-      avroSchema: deepFreeze(annotated(schema, sourceParameters(type.name, baseType.oid, baseMod))),
+      avroSchema: deepFreeze(annotated(base.avroSchema, sourceParameters(type.name, baseType.oid, baseMod))),
       fromText: base.fromText,
       toJson: base.toJson,
       pgTypeName: type.name,

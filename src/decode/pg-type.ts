@@ -35,4 +35,9 @@ export interface PgColumn {
   typeMod: number;
   /** Part of the replica identity (primary key unless REPLICA IDENTITY says otherwise). */
   isKey: boolean;
+  /**
+   * pg_attribute.attndims for array columns (pgoutput does not send it; read it from the
+   * catalog). Pass it to codecFor as `arrayDimensions`: the Avro schema nests that deep.
+   */
+  dimensions?: number;
 }

@@ -30,7 +30,11 @@ const scratch = Buffer.alloc(10);
 
 function zigZagVarint(value: bigint | number): Buffer {
   let n = value;
-  if (typeof n === 'bigint' && n > -FAST_ZIGZAG && n < FAST_ZIGZAG) n = Number(n);
+  if (typeof n === 'bigint') {
+    if (n > -FAST_ZIGZAG && n < FAST_ZIGZAG) n = Number(n);
+  } else if (n >= FAST_ZIGZAG || n <= -FAST_ZIGZAG) {
+    n = BigInt(n); // 2|n| + 1 would round in a double
+  }
   let i = 0;
   if (typeof n === 'number') {
     let z = n >= 0 ? n * 2 : -n * 2 - 1;
@@ -157,6 +161,11 @@ export function fromTwosComplement(buf: Buffer): bigint {
 export class DecimalType extends avsc.types.LogicalType {
   readonly precision: number;
   readonly scale: number;
+  // avsc converts a value twice when it sits in a union (once to pick the branch, once to write
+  // it), and every column is in ["null", ...]: remember the last conversion. Decimal values are
+  // immutable, so identity is enough.
+  private lastValue: unknown;
+  private lastBytes: Buffer | undefined;
 
   constructor(schema: Schema, opts?: unknown) {
     super(schema, opts);
@@ -178,6 +187,14 @@ export class DecimalType extends avsc.types.LogicalType {
   }
 
   protected override _toValue(value: unknown): Buffer | undefined {
+    if (value === this.lastValue && this.lastBytes !== undefined) return this.lastBytes;
+    const bytes = this.toBytes(value);
+    this.lastValue = value;
+    this.lastBytes = bytes;
+    return bytes;
+  }
+
+  private toBytes(value: unknown): Buffer | undefined {
     let decimal: Decimal | undefined;
     if (isDecimalValue(value)) decimal = value;
     else if (typeof value === 'string') decimal = this.parse(value);

@@ -3,7 +3,7 @@
  * key columns, and the Debezium-compatible Avro schemas for key and envelope.
  */
 import { createHash } from 'node:crypto';
-import { codecFor, type AvroSchema, type ColumnCodec } from '../decode/codec.ts';
+import { codecFor, type AvroSchema, type CodecOptions, type ColumnCodec } from '../decode/codec.ts';
 import type { PgColumn, PgType } from '../decode/pg-type.ts';
 import { avroFullName, uniqueFieldNames } from './avro-names.ts';
 
@@ -40,6 +40,7 @@ export interface TableSchemaInput {
   columns: PgColumn[];
   primaryKey: string[];
   lookupType: (oid: number) => PgType | undefined;
+  codecOptions?: Omit<CodecOptions, 'arrayDimensions'>;
 }
 
 export class UnknownTypeError extends Error {
@@ -109,7 +110,9 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
   const columns: TableColumn[] = input.columns.map((column, i) => {
     const type = input.lookupType(column.typeOid);
     if (!type) throw new UnknownTypeError(qualified, column.name, column.typeOid);
-    return { name: column.name, fieldName: fieldNames[i]!, typeName: type.name, codec: codecFor(type, column.typeMod, input.lookupType) };
+    const options: CodecOptions = { ...input.codecOptions };
+    if (column.dimensions !== undefined && column.dimensions > 1) options.arrayDimensions = column.dimensions;
+    return { name: column.name, fieldName: fieldNames[i]!, typeName: type.name, codec: codecFor(type, column.typeMod, input.lookupType, options) };
   });
   const keyIndexes = input.primaryKey
     .map((name) => columns.findIndex((c) => c.name === name))

@@ -2,6 +2,7 @@
  * The transactional producer port: the only place walcast touches a Kafka client's produce API,
  * so the benchmark can put another client behind the same five calls.
  */
+import './kafkajs-patch.ts';
 import { Kafka, Partitioners, logLevel, type Producer, type Transaction } from 'kafkajs';
 import type { Logger } from '../log.ts';
 

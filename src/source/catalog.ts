@@ -13,6 +13,7 @@ interface TypeRow {
   typtype: PgType['kind'];
   typelem: number;
   typbasetype: number;
+  typtypmod: number;
   typdelim: string;
   typcategory: string;
   labels: string[] | null;
@@ -35,7 +36,7 @@ export class Catalog {
     while (pending.length > 0) {
       const { rows } = await this.client.query<TypeRow>(
         `select t.oid::int as oid, t.typname, n.nspname, t.typtype, t.typelem::int as typelem,
-                t.typbasetype::int as typbasetype, t.typdelim, t.typcategory,
+                t.typbasetype::int as typbasetype, t.typtypmod, t.typdelim, t.typcategory,
                 (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) as labels
            from pg_type t join pg_namespace n on n.oid = t.typnamespace
           where t.oid = any($1::oid[])`,
@@ -54,6 +55,7 @@ export class Catalog {
         }
         if (row.typtype === 'd' && row.typbasetype !== 0) {
           type.baseOid = row.typbasetype;
+          type.baseTypeMod = row.typtypmod;
           if (!this.lookup(row.typbasetype)) next.push(row.typbasetype);
         }
         if (row.labels) type.enumLabels = row.labels;
@@ -63,16 +65,23 @@ export class Catalog {
     }
   }
 
-  /** Primary-key column names in key order; empty when the table has no primary key. */
-  async primaryKey(relationId: number): Promise<string[]> {
-    const { rows } = await this.client.query<{ attname: string }>(
-      `select a.attname
-         from pg_index i
-         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey::int2[])
-        where i.indrelid = $1::oid and i.indisprimary
-        order by array_position(i.indkey::int2[], a.attnum)`,
+  /**
+   * What pgoutput does not send about a table: primary-key columns in key order (empty without a
+   * primary key) and the declared dimensions of array columns.
+   */
+  async relationDetails(relationId: number): Promise<{ primaryKey: string[]; arrayDimensions: Map<string, number> }> {
+    const { rows } = await this.client.query<{ attname: string; attndims: number; key_position: number | null }>(
+      `select a.attname, a.attndims,
+              (select array_position(i.indkey::int2[], a.attnum)
+                 from pg_index i where i.indrelid = a.attrelid and i.indisprimary) as key_position
+         from pg_attribute a
+        where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped`,
       [relationId],
     );
-    return rows.map((r) => r.attname);
+    const primaryKey = rows
+      .filter((r) => r.key_position !== null)
+      .sort((a, b) => a.key_position! - b.key_position!)
+      .map((r) => r.attname);
+    return { primaryKey, arrayDimensions: new Map(rows.filter((r) => r.attndims > 1).map((r) => [r.attname, r.attndims])) };
   }
 }

@@ -3,7 +3,7 @@ export type Lsn = bigint;
 
 export function parseLsn(text: string): Lsn {
   const slash = text.indexOf('/');
-  if (slash <= 0 || slash === text.length - 1 || !/^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(text)) {
+  if (slash <= 0 || slash === text.length - 1 || !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(text)) {
     throw new RangeError(`not an LSN: ${JSON.stringify(text)}`);
   }
   return (BigInt('0x' + text.slice(0, slash)) << 32n) | BigInt('0x' + text.slice(slash + 1));

@@ -153,7 +153,7 @@ export function decodePgoutput(buf: Buffer): PgoutputMessage {
       break;
     }
     case 0x59: // Y
-      msg = { tag: 'type', typeOid: r.u32(), schema: r.cstring(), name: r.cstring() };
+      msg = { tag: 'type', typeOid: r.u32(), schema: r.cstring() || 'pg_catalog', name: r.cstring() };
       break;
     case 0x49: { // I
       const relationId = r.u32();
