@@ -609,6 +609,21 @@ select_services() {
   SERVICES=("$@")
 }
 
+# Prints the checkout whose scripts/services.sh started the running service (this one, or another
+# checkout's, which `up` reuses); nothing when the service is down. Fault tests stop and restart a
+# service through its owner, so that the same broker and data come back.
+cmd_home() {
+  local svc=$1 pid home
+  if our_pid "$svc" >/dev/null; then echo "$ROOT"; return 0; fi
+  foreign_walcast "$svc" >/dev/null || return 1
+  pid=$(port_owner "$(port_of "$svc")")
+  home=$(cmdline "$pid" | { grep -o -- '-Dwalcast.home=[^ ]*' || true; } | head -1 | cut -d= -f2-)
+  if [ -z "$home" ] && [ "$svc" = postgres ]; then
+    home=$(dirname "$(dirname "$(dirname "$(readlink -f "/proc/$pid/cwd")")")") # .local/pg/data
+  fi
+  [ -n "$home" ] && echo "$home"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -620,5 +635,6 @@ case "$cmd" in
     select_services "${names[@]}"
     cmd_down "${purge[@]}" ;;
   status) select_services "$@"; cmd_status ;;
+  home) [ $# -eq 1 ] || { echo "usage: services.sh home <service>" >&2; exit 2; }; select_services "$1"; cmd_home "$1" ;;
   *) echo "usage: bash scripts/services.sh up [service...] | down [--purge] [service...] | status [service...]" >&2; exit 2 ;;
 esac

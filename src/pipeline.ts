@@ -10,6 +10,8 @@
  */
 import type { WalcastConfig } from './config/load.ts';
 import type { EventEncoder } from './encode/encoder.ts';
+import { IncompatibleSchemaError } from './encode/registry.ts';
+import { WalcastError } from './errors.ts';
 import { ChangeEventBuilder, type ChangeEvent, type TransactionContext } from './events/change-events.ts';
 import { buildTableSchema, messageEventSchema, type EventSchema, type TableSchema } from './events/table-schema.ts';
 import { offsetRecord } from './kafka/offsets.ts';
@@ -378,7 +380,12 @@ export class Pipeline {
     const previous = this.tables.get(message.relationId);
     // Registered before the first event that needs it: a rejected version stops walcast here,
     // with nothing of the current transaction committed or acknowledged.
-    await this.prepare(table);
+    try {
+      await this.prepare(table);
+    } catch (error) {
+      if (error instanceof IncompatibleSchemaError) throw incompatibleTableChange(error, table, previous ?? null, this.options.config.registry.url);
+      throw error;
+    }
     if (previous && previous.fingerprint !== table.fingerprint) {
       this.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
     }
@@ -455,4 +462,33 @@ export class Pipeline {
       await this.options.producer.abort().catch((error: unknown) => this.log.warn({ err: error }, 'abort of the open Kafka transaction failed; the broker aborts it at its timeout or when walcast restarts'));
     }
   }
+}
+
+/** Describes what changed in the table's shape, for the operator reading the error at 3 a.m. */
+export function describeShapeChange(previous: TableSchema | null, next: TableSchema): string {
+  if (!previous) return `current columns: ${next.columns.map((c) => `${c.name} ${c.typeName}`).join(', ')}`;
+  const before = new Map(previous.columns.map((c) => [c.name, c.typeName]));
+  const after = new Map(next.columns.map((c) => [c.name, c.typeName]));
+  const changes: string[] = [];
+  for (const [name, type] of after) {
+    if (!before.has(name)) changes.push(`added ${name} ${type}`);
+    else if (before.get(name) !== type) changes.push(`changed ${name} from ${before.get(name)} to ${type}`);
+  }
+  for (const [name, type] of before) if (!after.has(name)) changes.push(`dropped ${name} ${type}`);
+  return changes.length > 0 ? changes.join('; ') : 'column types kept, annotations changed';
+}
+
+function incompatibleTableChange(error: IncompatibleSchemaError, table: TableSchema, previous: TableSchema | null, registryUrl: string): WalcastError {
+  const subject = error.subject;
+  const base = registryUrl.replace(/\/+$/, '').replace(/\/\/[^@/]*@/, '//');
+  return new WalcastError(
+    'WALCAST_INCOMPATIBLE_SCHEMA',
+    `table ${table.schema}.${table.table} changed shape (${describeShapeChange(previous, table)}) and the schema registry rejected ` +
+      `the new version of ${subject} as incompatible: ${error.message.replace(/^.*?incompatible: /, '')}. ` +
+      `Nothing after the last delivered transaction was acknowledged. Ways out: ` +
+      `(1) allow it for this subject: curl -X PUT -H 'Content-Type: application/json' -d '{"compatibility":"NONE"}' ${base}/config/${encodeURIComponent(subject)} ; ` +
+      `(2) revert the DDL; (3) stop capturing the table (WALCAST_TABLES). Then restart walcast: it resumes from the last delivered transaction.`,
+    error.exitCode,
+    { cause: error },
+  );
 }

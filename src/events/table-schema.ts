@@ -100,6 +100,14 @@ export const TRANSACTION_BLOCK_SCHEMA = {
   'connect.name': 'event.block',
 } as const;
 
+/**
+ * Kafka topic names allow only [A-Za-z0-9._-]: other characters (spaces, quotes, unicode) become
+ * `_`, as in Debezium's topic naming. Capitals, dots, dashes and underscores are kept.
+ */
+export function topicNamePart(identifier: string): string {
+  return identifier.replace(/[^A-Za-z0-9._-]/gu, '_');
+}
+
 function fingerprint(...schemas: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(schemas)).digest('hex').slice(0, 16);
 }
@@ -156,7 +164,7 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
     relationId: input.relationId,
     schema: input.schema,
     table: input.table,
-    topic: `${input.topicPrefix}.${input.schema}.${input.table}`,
+    topic: `${input.topicPrefix}.${topicNamePart(input.schema)}.${topicNamePart(input.table)}`,
     columns,
     keyIndexes,
     keyAvro,
