@@ -133,6 +133,18 @@ describe('streaming', () => {
     assert.deepEqual(message.value!.message, { prefix: 'walcast-test', content: { $bytes: Buffer.from('hello').toString('base64') } });
   });
 
+  test('an idle source retains no WAL: writes outside the publication are confirmed too', async () => {
+    await db.query(`create table if not exists public.${schema}_unpublished (id int)`);
+    await db.query(`insert into public.${schema}_unpublished select generate_series(1, 1000)`);
+    const walEnd = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
+    // Nothing here is published, so only keepalive answers can move the slot past these writes.
+    await waitFor('slot to confirm WAL written outside the publication', async () => {
+      const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [walEnd, slot]);
+      return r.rows[0]?.ok ? true : undefined;
+    }, 60_000, 200);
+    await db.query(`drop table public.${schema}_unpublished`);
+  });
+
   test('SIGTERM stops within 10 s with exit 0 and the slot acknowledged up to the last change', async () => {
     const lsnAfterWrites = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
     // Acknowledgement follows the Kafka commit: wait for the slot to catch up before stopping.
