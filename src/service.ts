@@ -129,6 +129,23 @@ export class WalcastService {
     this.wakeBackoff?.();
   }
 
+  /**
+   * The walsender drops a client silent for wal_sender_timeout, and a paused stream reads no
+   * keepalives: report at least three times per timeout whatever WALCAST_PG_STATUS_INTERVAL_MS says.
+   */
+  private async statusInterval(client: pg.Client): Promise<number> {
+    const row = (await client.query<{ ms: string }>(
+      "select setting::bigint * case unit when 's' then 1000 when 'min' then 60000 else 1 end as ms from pg_settings where name = 'wal_sender_timeout'",
+    )).rows[0];
+    const timeoutMs = Number(row?.ms ?? 0);
+    if (timeoutMs > 0 && this.config.pg.statusIntervalMs > timeoutMs / 3) {
+      const interval = Math.max(100, Math.floor(timeoutMs / 3));
+      this.log.info({ walSenderTimeoutMs: timeoutMs, statusIntervalMs: interval }, 'status interval shortened to a third of wal_sender_timeout');
+      return interval;
+    }
+    return this.config.pg.statusIntervalMs;
+  }
+
   private async session(onStreaming: () => void): Promise<void> {
     const { config, log } = this;
     const pgClient = new pg.Client({ connectionString: config.pg.url, application_name: 'walcast' });
@@ -194,7 +211,7 @@ export class WalcastService {
       });
       pipeline.attach(stream);
       await stream.start();
-      statusTimer = setInterval(() => pipeline.sendStatus(), config.pg.statusIntervalMs);
+      statusTimer = setInterval(() => pipeline.sendStatus(), await this.statusInterval(pgClient));
       this.status.state = 'running';
       onStreaming();
       log.info(

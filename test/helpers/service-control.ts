@@ -10,7 +10,8 @@ const ownScript = join(import.meta.dirname, '..', '..', 'scripts', 'services.sh'
 type ServiceName = 'postgres' | 'kafka' | 'registry';
 const owners = new Map<ServiceName, string>();
 
-async function ownerScript(name: ServiceName): Promise<string> {
+/** Resolves (and remembers) the checkout owning a running service; call it before killing one. */
+export async function ownerScript(name: ServiceName): Promise<string> {
   let home = owners.get(name);
   if (!home) {
     home = (await run('bash', [ownScript, 'home', name])).stdout.trim();

@@ -1,0 +1,171 @@
+// The fault run (issue 6): steady mixed writes while faults are injected in turn, each followed by
+// the consistency checker. Used by `npm run chaos` (50+ faults) and, shorter, by the test suite.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { checkConsistency, type CheckReport } from '../helpers/consistency-checker.ts';
+import { ownerScript, startService, stopService } from '../helpers/service-control.ts';
+import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { WalcastProcess } from '../helpers/walcast-process.ts';
+import { Workload } from './workload.ts';
+
+const run = promisify(execFile);
+
+export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultResult {
+  fault: FaultKind;
+  seconds: number;
+  report: CheckReport;
+}
+
+async function portOwner(port: number): Promise<number> {
+  const { stdout } = await run('ss', ['-ltnpH', `sport = :${port}`]);
+  const pid = /pid=(\d+)/.exec(stdout)?.[1];
+  if (!pid) throw new Error(`nothing listens on port ${port}`);
+  return Number(pid);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runFaults(options: { faults: number; log: (line: string) => void; registryOutageMs?: number }): Promise<FaultResult[]> {
+  const services = loadServices();
+  const id = uniqueSuffix();
+  const schema = `chaos_${id}`;
+  const slot = `chaos_${id}`;
+  const prefix = `chaos${id.replace(/_/g, '')}`;
+  const kafkaPort = Number(services.kafkaBrokers[0]!.split(':')[1]);
+  const registryPort = Number(new URL(services.schemaRegistryUrl).port);
+  const env = {
+    WALCAST_PG_URL: services.pgUrl,
+    WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
+    WALCAST_SLOT: slot,
+    WALCAST_PUBLICATION: slot,
+    WALCAST_TABLES: `${schema}.accounts,${schema}.transfers`,
+    WALCAST_TOPIC_PREFIX: prefix,
+    WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
+    WALCAST_HTTP_PORT: '0',
+    WALCAST_BATCH_MAX_EVENTS: '200',
+    WALCAST_STARTUP_TIMEOUT_MS: '600000',
+  };
+  const admin = async <T>(fn: (db: pg.Client) => Promise<T>): Promise<T> => {
+    const db = new pg.Client({ connectionString: services.pgUrl });
+    await db.connect();
+    try {
+      return await fn(db);
+    } finally {
+      await db.end();
+    }
+  };
+
+  // Learn who owns each service while all are up: a killed one must come back from the same place.
+  for (const name of ['postgres', 'kafka', 'registry'] as const) await ownerScript(name);
+  const workload = new Workload({ pgUrl: services.pgUrl, schema });
+  await workload.setup();
+  // A short wal_sender_timeout makes a frozen walcast lose its connection within the fault.
+  await admin(async (db) => {
+    await db.query(`alter system set wal_sender_timeout = '5s'`);
+    await db.query('select pg_reload_conf()');
+  });
+  let walcast = new WalcastProcess(env);
+  const results: FaultResult[] = [];
+  try {
+    await walcast.waitForStreaming(120_000);
+    workload.start();
+    for (let i = 0; i < options.faults; i++) {
+      const fault = FAULT_KINDS[i % FAULT_KINDS.length]!;
+      const t0 = Date.now();
+      await sleep(500 + Math.random() * 1500);
+      if (i === Math.floor(options.faults / 2)) await workload.schemaChange();
+      switch (fault) {
+        case 'walcast-kill':
+          await walcast.stop('SIGKILL');
+          walcast = new WalcastProcess(env);
+          break;
+        case 'kafka-kill':
+          process.kill(await portOwner(kafkaPort), 'SIGKILL');
+          await sleep(500);
+          await startService('kafka');
+          break;
+        case 'postgres-restart':
+          await stopService('postgres');
+          await startService('postgres');
+          break;
+        case 'registry-outage': {
+          // Frozen rather than stopped: the local registry keeps schemas in memory only.
+          const pid = await portOwner(registryPort);
+          process.kill(pid, 'SIGSTOP');
+          try {
+            // A fresh walcast must register its schemas and so waits for the registry.
+            await walcast.stop('SIGKILL');
+            walcast = new WalcastProcess(env);
+            await sleep(options.registryOutageMs ?? 30_000);
+          } finally {
+            process.kill(pid, 'SIGCONT');
+          }
+          break;
+        }
+        case 'walcast-freeze':
+          walcast.child.kill('SIGSTOP');
+          await sleep(7_000);
+          walcast.child.kill('SIGCONT');
+          break;
+      }
+      // Quiesce, let walcast catch up, then check everything written so far.
+      await workload.pause();
+      const endLsn = await admin(async (db) => (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string);
+      await waitFor(`walcast to recover from ${fault}`, () =>
+        admin(async (db) => {
+          const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [endLsn, slot]);
+          return r.rows[0]?.ok ? true : undefined;
+        }).catch(() => undefined), 240_000, 250);
+      const report = await checkConsistency({
+        pgUrl: services.pgUrl,
+        brokers: services.kafkaBrokers,
+        registryUrl: services.schemaRegistryUrl,
+        topicPrefix: prefix,
+        schema,
+        tables: ['accounts', 'transfers'],
+        ledger: workload.ledger,
+      });
+      workload.resume();
+      const seconds = (Date.now() - t0) / 1000;
+      results.push({ fault, seconds, report });
+      options.log(
+        `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  ` +
+          `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
+          (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : ''),
+      );
+    }
+  } finally {
+    await workload.stop();
+    await walcast.stop('SIGTERM').catch(() => undefined);
+    await admin(async (db) => {
+      await db.query('alter system reset wal_sender_timeout');
+      await db.query('select pg_reload_conf()');
+      await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]);
+      await db.query(`drop publication if exists "${slot}"`);
+    }).catch(() => undefined);
+    await workload.teardown().catch(() => undefined);
+  }
+  return results;
+}
+
+export function summaryTable(results: FaultResult[]): string {
+  const rows = FAULT_KINDS.map((kind) => {
+    const of = results.filter((r) => r.fault === kind);
+    const sum = (f: (r: CheckReport) => number): number => of.reduce((n, r) => n + f(r.report), 0);
+    return `| ${kind} | ${of.length} | ${sum((r) => r.missing)} | ${sum((r) => r.duplicated)} | ${sum((r) => r.outOfOrder)} | ${sum((r) => r.rowMismatches)} |`;
+  });
+  const last = results.at(-1)?.report;
+  return [
+    '| fault | injected | missing | duplicated | out of order | row mismatches |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} |`,
+    '',
+    `Final check: ${last?.eventsChecked ?? 0} events of ${last?.transactionsChecked ?? 0} committed transactions.`,
+  ].join('\n');
+}

@@ -1,0 +1,19 @@
+// The short fault run: one fault of each kind under steady mixed writes (and one schema change),
+// each followed by the consistency checker. `npm run chaos` runs the long version.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FAULT_KINDS, runFaults, summaryTable } from '../chaos/faults.ts';
+
+test('one fault of each kind: nothing missing, duplicated or out of order', async (t) => {
+  const results = await runFaults({ faults: FAULT_KINDS.length, registryOutageMs: 5_000, log: (line) => t.diagnostic(line) });
+  t.diagnostic(summaryTable(results));
+  assert.deepEqual(results.map((r) => r.fault), [...FAULT_KINDS]);
+  for (const { fault, report } of results) {
+    assert.ok(report.eventsChecked > 0, `${fault}: events were checked`);
+    assert.deepEqual(
+      { missing: report.missing, duplicated: report.duplicated, outOfOrder: report.outOfOrder, rowMismatches: report.rowMismatches },
+      { missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0 },
+      `${fault}: ${report.problems.join('; ')}`,
+    );
+  }
+});
