@@ -26,6 +26,8 @@ function header(id: number): Buffer {
 export class AvroEncoder implements EventEncoder {
   private readonly registry: SchemaRegistryClient;
   private readonly prepared = new Map<string, PreparedSchema>();
+  /** Header and body are encoded here, then copied out once (toBuffer + concat copied twice). */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(registry: SchemaRegistryClient) {
     this.registry = registry;
@@ -50,16 +52,26 @@ export class AvroEncoder implements EventEncoder {
     return prepared;
   }
 
+  private encode(type: avsc.Type, header: Buffer, value: unknown): Buffer {
+    for (;;) {
+      header.copy(this.scratch, 0);
+      const end = type.encode(value, this.scratch, header.length);
+      if (end >= 0) return Buffer.from(this.scratch.subarray(0, end));
+      // avsc reports the missing byte count as a negative position: grow and retry.
+      this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end));
+    }
+  }
+
   encodeKey(event: ChangeEvent): Buffer | null {
     if (event.key === null) return null;
     const prepared = this.get(event.schema);
     if (!prepared.keyType || !prepared.keyHeader) return null;
-    return Buffer.concat([prepared.keyHeader, prepared.keyType.toBuffer(event.key)]);
+    return this.encode(prepared.keyType, prepared.keyHeader, event.key);
   }
 
   encodeValue(event: ChangeEvent): Buffer | null {
     if (event.value === null) return null;
     const prepared = this.get(event.schema);
-    return Buffer.concat([prepared.valueHeader, prepared.valueType.toBuffer(event.value)]);
+    return this.encode(prepared.valueType, prepared.valueHeader, event.value);
   }
 }

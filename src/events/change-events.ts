@@ -88,8 +88,21 @@ function toastPlaceholder(schema: AvroSchema, placeholder: string): unknown {
   return null;
 }
 
+/** Values every event of one transaction shares, computed once per transaction (hot path). */
+interface TransactionConstants {
+  tx: TransactionContext;
+  tsMs: number;
+  tsUs: number;
+  tsNs: bigint;
+  id: string;
+  sequencePrefix: string;
+}
+
 export class ChangeEventBuilder {
   private readonly options: EventOptions;
+  private constants: TransactionConstants | null = null;
+  private nowMs = 0;
+  private nowNs = 0n;
 
   constructor(options: EventOptions) {
     this.options = options;
@@ -123,18 +136,33 @@ export class ChangeEventBuilder {
     return key;
   }
 
-  private source(tx: TransactionContext, schema: string, table: string, lsn: bigint): SourceBlock {
+  private transactionConstants(tx: TransactionContext): TransactionConstants {
+    if (this.constants?.tx === tx) return this.constants;
     const commitMicros = Number(tx.commitTimeMicros);
+    this.constants = {
+      tx,
+      tsMs: Math.floor(commitMicros / 1000),
+      tsUs: commitMicros,
+      tsNs: tx.commitTimeMicros * 1000n,
+      id: `${tx.xid}:${tx.finalLsn}`,
+      // Debezium's sequence: JSON ["<previous commit LSN>", "<event LSN>"], both decimal strings.
+      sequencePrefix: tx.previousCommitLsn === null ? '[null,"' : `["${tx.previousCommitLsn}","`,
+    };
+    return this.constants;
+  }
+
+  private source(tx: TransactionContext, schema: string, table: string, lsn: bigint): SourceBlock {
+    const constants = this.transactionConstants(tx);
     return {
       version: this.options.version,
       connector: 'postgresql',
       name: this.options.connectorName,
-      ts_ms: Math.floor(commitMicros / 1000),
+      ts_ms: constants.tsMs,
       snapshot: 'false',
       db: this.options.database,
-      sequence: JSON.stringify([tx.previousCommitLsn === null ? null : tx.previousCommitLsn.toString(), lsn.toString()]),
-      ts_us: commitMicros,
-      ts_ns: tx.commitTimeMicros * 1000n,
+      sequence: `${constants.sequencePrefix}${lsn}"]`,
+      ts_us: constants.tsUs,
+      ts_ns: constants.tsNs,
       schema,
       table,
       txId: tx.xid,
@@ -155,15 +183,19 @@ export class ChangeEventBuilder {
     const tableOrder = (tx.orderByTable.get(table.relationId) ?? 0) + 1;
     tx.orderByTable.set(table.relationId, tableOrder);
     const nowMs = Date.now();
+    if (nowMs !== this.nowMs) {
+      this.nowMs = nowMs;
+      this.nowNs = BigInt(nowMs) * 1_000_000n;
+    }
     return {
       before,
       after,
       source: this.source(tx, table.schema, table.table, lsn),
-      transaction: { id: `${tx.xid}:${tx.finalLsn}`, total_order: tx.totalOrder, data_collection_order: tableOrder },
+      transaction: { id: this.transactionConstants(tx).id, total_order: tx.totalOrder, data_collection_order: tableOrder },
       op,
       ts_ms: nowMs,
       ts_us: nowMs * 1000,
-      ts_ns: BigInt(nowMs) * 1_000_000n,
+      ts_ns: this.nowNs,
     };
   }
 
