@@ -46,7 +46,7 @@ async function run(): Promise<number> {
   const service = new WalcastService(config, log);
   const server =
     config.http.port > 0
-      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status, log })
+      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status, control: service, log })
       : null;
   let signals = 0;
   const onSignal = (signal: string): void => {

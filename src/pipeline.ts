@@ -63,6 +63,8 @@ export interface PipelineOptions {
   skipBelow: Lsn | null;
   /** Position the slot has already confirmed (nothing below it will be streamed again). */
   startLsn: Lsn;
+  /** Counters to continue from (the previous session's), so metrics stay monotonic across restarts. */
+  stats?: PipelineStats;
 }
 
 interface Batch {
@@ -94,6 +96,7 @@ export class Pipeline {
   private wake: (() => void) | null = null;
   private failure: Error | null = null;
   private stopRequestedAt: number | null = null;
+  private operatorPaused = false;
 
   private readonly tables = new Map<number, TableSchema | null>();
   private tx: TransactionContext | null = null;
@@ -113,7 +116,7 @@ export class Pipeline {
       toastPlaceholder: options.config.events.toastPlaceholder,
     });
     this.messageSchema = messageEventSchema(options.config.events.topicPrefix);
-    this.stats = {
+    this.stats = options.stats ?? {
       eventsSent: 0,
       transactionsDelivered: 0,
       kafkaCommits: 0,
@@ -125,6 +128,10 @@ export class Pipeline {
       paused: false,
       tables: 0,
     };
+    this.stats.ackedLsn = options.startLsn;
+    this.stats.receivedLsn = options.startLsn;
+    this.stats.bufferedMessages = 0;
+    this.stats.paused = false;
   }
 
   attach(control: ReplicationControl): void {
@@ -152,6 +159,19 @@ export class Pipeline {
     this.failure ??= error;
     this.wakeUp();
   };
+
+  /**
+   * Operator pause (management API): finish the PostgreSQL transaction in progress, commit, then
+   * stop reading until resume(). Keepalives are still answered by the status timer.
+   */
+  setPaused(paused: boolean): void {
+    this.operatorPaused = paused;
+    this.wakeUp();
+  }
+
+  get paused(): boolean {
+    return this.operatorPaused;
+  }
 
   /** Graceful stop: finish the current PostgreSQL transaction if it is already buffered, else abort. */
   requestStop(): void {
@@ -202,6 +222,13 @@ export class Pipeline {
       for (;;) {
         if (this.failure) throw this.failure;
         if (this.stopRequestedAt !== null && (await this.finishForStop())) return;
+        if (this.operatorPaused && this.tx === null) {
+          await this.commitBatch();
+          this.control?.pause();
+          while (this.operatorPaused && this.stopRequestedAt === null && !this.failure) await this.waitForItem(null);
+          if (!this.stats.paused) this.control?.resume();
+          continue;
+        }
         const item = this.take();
         if (item === undefined) {
           if (this.batch.completeTransactions > 0 && this.tx === null) {

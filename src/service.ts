@@ -19,7 +19,8 @@ import { Catalog } from './source/catalog.ts';
 import { formatLsn, parseLsn, type Lsn } from './source/lsn.ts';
 import { PgoutputDecodeError } from './source/pgoutput.ts';
 import { ReplicationStream } from './source/replication-stream.ts';
-import { prepareSource } from './source/setup.ts';
+import { checkSource, createSource } from './source/setup.ts';
+import { quoteIdent } from './source/sql.ts';
 import { WALCAST_VERSION } from './version.ts';
 
 export type ServiceState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
@@ -29,6 +30,10 @@ export interface ServiceStatus {
   lastError: string | null;
   restarts: number;
   stats: PipelineStats | null;
+}
+
+class StartTimeoutError extends Error {
+  readonly code = 'WALCAST_START_TIMEOUT';
 }
 
 /** PostgreSQL error codes that mean "fix the setup", not "try again". */
@@ -41,6 +46,7 @@ const FATAL_PG_CODES: Record<string, string> = {
 };
 
 function classify(error: unknown): { fatal: boolean; exitCode: number; message: string } {
+  if (error instanceof StartTimeoutError) return { fatal: false, exitCode: ExitCode.unreachable, message: error.message };
   if (error instanceof WalcastError) return { fatal: true, exitCode: error.exitCode, message: error.message };
   if (error instanceof ProducerFencedError) return { fatal: true, exitCode: ExitCode.fenced, message: error.message };
   const code = (error as { code?: string } | null)?.code;
@@ -53,6 +59,16 @@ function classify(error: unknown): { fatal: boolean; exitCode: number; message: 
   return { fatal: false, exitCode: ExitCode.unreachable, message: (error as Error)?.message ?? String(error) };
 }
 
+/** Rejects when `deadline` passes first; the attempt itself is abandoned (the process exits). */
+function withDeadline<T>(attempt: Promise<T>, deadline: number, stage: () => string): Promise<T> {
+  attempt.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StartTimeoutError(`no answer before the startup deadline while ${stage()}`)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([attempt, expired]).finally(() => clearTimeout(timer));
+}
+
 function isSlotBusy(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === '55006';
 }
@@ -62,6 +78,10 @@ export class WalcastService {
   private readonly log: Logger;
   private pipeline: Pipeline | null = null;
   private stopping = false;
+  private pausedByOperator = false;
+  /** What the current step talks to, so errors say which service and setting to check. */
+  private stage = 'starting';
+  private readonly created = { slot: false, publication: false };
   private wakeBackoff: (() => void) | null = null;
   readonly status: ServiceStatus = { state: 'starting', lastError: null, restarts: 0, stats: null };
 
@@ -76,49 +96,95 @@ export class WalcastService {
 
   /** Runs until stop() (returns 0) or a fatal error (returns its exit code). */
   async run(): Promise<number> {
-    const startedAt = Date.now();
+    const deadline = Date.now() + this.config.startupTimeoutMs;
     let everStreamed = false;
     let backoffMs = 500;
-    while (!this.stopping) {
-      try {
-        await this.session(() => {
-          everStreamed = true;
-          backoffMs = 500;
+    try {
+      while (!this.stopping) {
+        try {
+          const session = this.session(() => {
+            everStreamed = true;
+            backoffMs = 500;
+          });
+          // Until the first successful start, one attempt may not outlive the startup timeout
+          // (client libraries retry internally for longer).
+          await (everStreamed ? session : withDeadline(session, deadline, () => this.stage));
+          if (this.stopping) break;
+        } catch (error) {
+          if (this.stopping) break;
+          const verdict = classify(error);
+          const message = `${this.stage}: ${verdict.message}`;
+          this.status.lastError = message;
+          if (verdict.fatal) {
+            this.status.state = 'failed';
+            this.log.fatal({ err: error, exitCode: verdict.exitCode }, message);
+            return verdict.exitCode;
+          }
+          if (isSlotBusy(error)) {
+            this.log.warn({ slot: this.config.pg.slot }, 'replication slot is in use by another process (another walcast instance?); waiting for it to be released');
+          } else if (!everStreamed && Date.now() >= deadline) {
+            this.status.state = 'failed';
+            this.log.fatal({ err: error, exitCode: ExitCode.unreachable }, `could not start within ${this.config.startupTimeoutMs} ms (WALCAST_STARTUP_TIMEOUT_MS): ${message}`);
+            return ExitCode.unreachable;
+          } else if (!everStreamed) {
+            this.log.warn({ err: error, retryInMs: backoffMs }, `start failed: ${message}; retrying`);
+          } else {
+            this.log.warn({ err: error, retryInMs: backoffMs }, `streaming interrupted: ${message}; restarting from the last committed position`);
+          }
+        }
+        if (this.stopping) break;
+        this.status.state = 'retrying';
+        this.status.restarts += 1;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffMs);
+          this.wakeBackoff = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
-        if (this.stopping) break;
-      } catch (error) {
-        if (this.stopping) break;
-        const verdict = classify(error);
-        this.status.lastError = verdict.message;
-        if (verdict.fatal) {
-          this.status.state = 'failed';
-          this.log.fatal({ err: error, exitCode: verdict.exitCode }, verdict.message);
-          return verdict.exitCode;
-        }
-        if (isSlotBusy(error)) {
-          this.log.warn({ slot: this.config.pg.slot }, 'replication slot is in use by another process (another walcast instance?); waiting for it to be released');
-        } else if (!everStreamed && Date.now() - startedAt > this.config.startupTimeoutMs) {
-          this.status.state = 'failed';
-          this.log.fatal({ err: error, exitCode: ExitCode.unreachable }, `could not start within ${this.config.startupTimeoutMs} ms: ${verdict.message}`);
-          return ExitCode.unreachable;
-        } else {
-          this.log.warn({ err: error, retryInMs: backoffMs }, `streaming interrupted: ${verdict.message}; restarting from the last committed position`);
-        }
+        backoffMs = Math.min(backoffMs * 2, 30_000);
       }
-      if (this.stopping) break;
-      this.status.state = 'retrying';
-      this.status.restarts += 1;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoffMs);
-        this.wakeBackoff = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      backoffMs = Math.min(backoffMs * 2, 30_000);
+      this.status.state = 'stopped';
+      return ExitCode.ok;
+    } finally {
+      // Never leave half-created state: what this run created and never streamed from goes.
+      if (!everStreamed) await this.dropCreatedSource();
     }
-    this.status.state = 'stopped';
-    return ExitCode.ok;
+  }
+
+  private async dropCreatedSource(): Promise<void> {
+    if (!this.created.slot && !this.created.publication) return;
+    const client = new pg.Client({ connectionString: this.config.pg.url, application_name: 'walcast' });
+    try {
+      await client.connect();
+      if (this.created.slot) await client.query('select pg_drop_replication_slot($1) from pg_replication_slots where slot_name = $1 and not active', [this.config.pg.slot]);
+      if (this.created.publication) await client.query(`drop publication if exists ${quoteIdent(this.config.pg.publication)}`);
+      this.log.info({ slot: this.created.slot ? this.config.pg.slot : null, publication: this.created.publication ? this.config.pg.publication : null }, 'removed the slot and publication this run created, as it never streamed');
+    } catch (error) {
+      this.log.warn({ err: error }, `could not remove what this run created; drop them by hand: SELECT pg_drop_replication_slot('${this.config.pg.slot}'); DROP PUBLICATION ${quoteIdent(this.config.pg.publication)};`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Management API: pause at the next transaction boundary, resume, or restart the session. */
+  pause(): void {
+    this.pausedByOperator = true;
+    this.pipeline?.setPaused(true);
+  }
+
+  resume(): void {
+    this.pausedByOperator = false;
+    this.pipeline?.setPaused(false);
+  }
+
+  restart(): void {
+    this.log.info('restart requested through the management API');
+    this.pipeline?.requestStop();
+  }
+
+  get paused(): boolean {
+    return this.pausedByOperator;
   }
 
   stop(): void {
@@ -156,14 +222,25 @@ export class WalcastService {
     let stream: ReplicationStream | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     try {
+      const pgAddress = new URL(config.pg.url);
+      this.stage = `connecting to PostgreSQL (WALCAST_PG_URL, ${pgAddress.hostname || 'localhost'}:${pgAddress.port || 5432})`;
       await pgClient.connect();
-      await prepareSource(pgClient, { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables }, log);
       const database = (await pgClient.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+      this.stage = 'checking PostgreSQL (wal_level, privileges, tables)';
+      const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };
+      const plan = await checkSource(pgClient, sourceOptions);
 
+      // Kafka before anything is created in PostgreSQL: an unreachable broker leaves no slot behind.
+      this.stage = `connecting to Kafka (WALCAST_KAFKA_BROKERS=${config.kafka.brokers.join(',')})`;
       await ensureOffsetsTopic(topics, config.kafka.offsetsTopic);
       // Fence first, then read the offset: a zombie could otherwise commit after we read (GUIDE).
       await producer.connect();
       const offset = await readOffset(kafka, config.kafka.offsetsTopic, this.sourceId);
+
+      this.stage = 'creating the publication and slot';
+      const setup = await createSource(pgClient, sourceOptions, plan, log);
+      this.created.slot ||= setup.createdSlot;
+      this.created.publication ||= setup.createdPublication;
 
       const slotRow = (await pgClient.query<{ confirmed_flush_lsn: string | null }>(
         'select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1',
@@ -191,9 +268,11 @@ export class WalcastService {
         sourceId: this.sourceId,
         skipBelow: offset?.lsn ?? null,
         startLsn,
+        stats: this.status.stats ?? undefined,
       });
       this.pipeline = pipeline;
       this.status.stats = pipeline.stats;
+      if (this.pausedByOperator) pipeline.setPaused(true);
       if (this.stopping) return;
 
       stream = new ReplicationStream({
@@ -210,9 +289,11 @@ export class WalcastService {
         onError: pipeline.fail,
       });
       pipeline.attach(stream);
+      this.stage = 'starting replication';
       await stream.start();
       statusTimer = setInterval(() => pipeline.sendStatus(), await this.statusInterval(pgClient));
       this.status.state = 'running';
+      this.stage = 'streaming';
       onStreaming();
       log.info(
         { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, transactionalId: config.kafka.transactionalId },

@@ -118,8 +118,9 @@ export class ChangeEventBuilder {
     for (let i = 0; i < tuple.length; i++) {
       const column = table.columns[i]!;
       let text = tuple[i]!;
-      // Under REPLICA IDENTITY FULL the old tuple carries the value pgoutput left out.
-      if (text === UNCHANGED_TOAST && fallback && fallback[i] !== UNCHANGED_TOAST) text = fallback[i]!;
+      // The old tuple carries the value pgoutput left out: every column under REPLICA IDENTITY
+      // FULL ('O'), the identity columns when one of them is stored out of line ('K').
+      if (text === UNCHANGED_TOAST && fallback && typeof fallback[i] === 'string') text = fallback[i]!;
       row[column.fieldName] =
         text === null ? null
         : text === UNCHANGED_TOAST ? toastPlaceholder(column.codec.avroSchema, this.options.toastPlaceholder)
@@ -213,7 +214,7 @@ export class ChangeEventBuilder {
     newTuple: TupleValue[],
   ): ChangeEvent[] {
     const before = oldTuple ? this.row(table, oldTuple, null) : null;
-    const after = this.row(table, newTuple, oldKind === 'O' ? oldTuple : null);
+    const after = this.row(table, newTuple, oldTuple);
     const newKey = this.key(table, after);
     const oldKey = before ? this.key(table, before) : null;
     const keyChanged =
@@ -270,7 +271,7 @@ export class ChangeEventBuilder {
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
+  if (Object.is(a, b) || a === b) return true;
   if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ===

@@ -105,7 +105,8 @@ export const TRANSACTION_BLOCK_SCHEMA = {
  * `_`, as in Debezium's topic naming. Capitals, dots, dashes and underscores are kept.
  */
 export function topicNamePart(identifier: string): string {
-  return identifier.replace(/[^A-Za-z0-9._-]/gu, '_');
+  // Per UTF-16 unit, as Debezium does: an emoji becomes two underscores.
+  return identifier.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 function fingerprint(...schemas: unknown[]): string {
@@ -122,7 +123,11 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
     if (column.dimensions !== undefined && column.dimensions > 1) options.arrayDimensions = column.dimensions;
     return { name: column.name, fieldName: fieldNames[i]!, typeName: type.name, codec: codecFor(type, column.typeMod, input.lookupType, options) };
   });
-  const keyIndexes = input.primaryKey
+  // The message key is the primary key, unless REPLICA IDENTITY USING INDEX names other columns:
+  // then deletes carry only those, so they must be the key for every event of the table.
+  const identity = input.columns.filter((c) => c.isKey).map((c) => c.name);
+  const keyNames = identity.length === 0 || input.primaryKey.every((name) => identity.includes(name)) ? input.primaryKey : identity;
+  const keyIndexes = keyNames
     .map((name) => columns.findIndex((c) => c.name === name))
     .filter((i) => i >= 0);
 
@@ -164,7 +169,8 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
     relationId: input.relationId,
     schema: input.schema,
     table: input.table,
-    topic: `${input.topicPrefix}.${topicNamePart(input.schema)}.${topicNamePart(input.table)}`,
+    // Kafka refuses topic names over 249 characters.
+    topic: `${input.topicPrefix}.${topicNamePart(input.schema)}.${topicNamePart(input.table)}`.slice(0, 249),
     columns,
     keyIndexes,
     keyAvro,

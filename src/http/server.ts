@@ -9,11 +9,19 @@ import type { ServiceStatus } from '../service.ts';
 import { formatLsn } from '../source/lsn.ts';
 import { WALCAST_VERSION } from '../version.ts';
 
+export interface ConnectorControl {
+  pause(): void;
+  resume(): void;
+  restart(): void;
+  readonly paused: boolean;
+}
+
 export interface HttpOptions {
   host: string;
   port: number;
   connectorName: string;
   status: () => ServiceStatus;
+  control: ConnectorControl;
   log: Logger;
 }
 
@@ -133,7 +141,23 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
     };
     const status = options.status();
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return send(405, { error_code: 405, message: `${req.method} not supported` });
+    const connector = `/connectors/${options.connectorName}`;
+    // Kafka Connect's control calls: PUT pause/resume answer 202, POST restart 204.
+    if (req.method === 'PUT' && (path === `${connector}/pause` || path === `${connector}/resume`)) {
+      if (path.endsWith('/pause')) options.control.pause();
+      else options.control.resume();
+      options.log.info({ action: path.slice(path.lastIndexOf('/') + 1) }, 'management API');
+      res.writeHead(202);
+      res.end();
+      return;
+    }
+    if (req.method === 'POST' && path === `${connector}/restart`) {
+      options.control.restart();
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET') return send(405, { error_code: 405, message: `${req.method} ${path} not supported` });
     switch (path) {
       case '/':
         return send(200, { version: WALCAST_VERSION, node: process.version });
@@ -150,7 +174,7 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
       case '/connectors':
         return send(200, [options.connectorName]);
       case `/connectors/${options.connectorName}/status`: {
-        const state = connectState(status.state);
+        const state = options.control.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
         const stats = status.stats;
         return send(200, {
           name: options.connectorName,

@@ -25,8 +25,6 @@ function setupError(message: string, cause?: unknown): WalcastError {
   return new WalcastError('WALCAST_SOURCE_SETUP', message, ExitCode.sourceSetup, { cause });
 }
 
-const PERMISSION_DENIED = '42501';
-
 async function userTables(client: pg.ClientBase): Promise<Array<{ schema: string; table: string; hasPk: boolean; identity: string }>> {
   const { rows } = await client.query<{ schema: string; table: string; has_pk: boolean; identity: string }>(
     `select n.nspname as schema, c.relname as table, c.relreplident as identity,
@@ -39,7 +37,20 @@ async function userTables(client: pg.ClientBase): Promise<Array<{ schema: string
   return rows.map((r) => ({ schema: r.schema, table: r.table, hasPk: r.has_pk, identity: r.identity }));
 }
 
-export async function prepareSource(client: pg.ClientBase, options: SourceSetupOptions, log: Logger): Promise<SourceSetupResult> {
+export interface SourcePlan {
+  role: string;
+  selected: Array<{ schema: string; table: string; hasPk: boolean; identity: string }>;
+  candidates: Array<{ schema: string; table: string; hasPk: boolean; identity: string }>;
+  /** The CREATE PUBLICATION statement to run, when the publication is missing. */
+  createPublication: string | null;
+  createSlot: boolean;
+}
+
+/**
+ * Read-only pre-flight checks: everything that can be known before creating anything, so that a
+ * setup problem stops walcast before it touches Kafka or PostgreSQL state.
+ */
+export async function checkSource(client: pg.ClientBase, options: SourceSetupOptions): Promise<SourcePlan> {
   const walLevel = (await client.query<{ wal_level: string }>('show wal_level')).rows[0]?.wal_level;
   if (walLevel !== 'logical') {
     throw setupError(
@@ -65,71 +76,85 @@ export async function prepareSource(client: pg.ClientBase, options: SourceSetupO
     );
   }
 
-  let createdPublication = false;
-  const existingPublication = await client.query('select 1 from pg_publication where pubname = $1', [options.publication]);
-  if (existingPublication.rowCount === 0) {
-    const sql =
+  const publicationExists = ((await client.query('select 1 from pg_publication where pubname = $1', [options.publication])).rowCount ?? 0) > 0;
+  let createPublication: string | null = null;
+  if (!publicationExists) {
+    createPublication =
       options.tables.length === 0
         ? `CREATE PUBLICATION ${quoteIdent(options.publication)} FOR ALL TABLES`
         : `CREATE PUBLICATION ${quoteIdent(options.publication)} FOR TABLE ${selected.map((t) => qualifiedName(t.schema, t.table)).join(', ')}`;
-    try {
-      await client.query(sql);
-      createdPublication = true;
-      log.info({ publication: options.publication, tables: selected.length }, 'created publication');
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === PERMISSION_DENIED) {
-        throw setupError(
-          `publication ${options.publication} does not exist and role ${role.rolname} may not create it (${(error as Error).message}). ` +
-            `Ask an administrator to run:\n  ${sql};\n  GRANT SELECT ON ${selected.map((t) => qualifiedName(t.schema, t.table)).join(', ') || 'ALL TABLES IN SCHEMA public'} TO ${quoteIdent(role.rolname)};`,
-          error,
-        );
-      }
-      throw error;
+    // FOR ALL TABLES needs a superuser, FOR TABLE ownership of every table (PostgreSQL's rules).
+    const permitted = role.rolsuper || (options.tables.length > 0 && (await client.query<{ ok: boolean }>(
+      `select bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) as ok
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
+      [selected.map((t) => t.schema), selected.map((t) => t.table)],
+    )).rows[0]?.ok === true);
+    if (!permitted) {
+      throw setupError(
+        `publication ${options.publication} does not exist and role ${role.rolname} may not create it ` +
+          `(${options.tables.length === 0 ? 'FOR ALL TABLES needs a superuser' : 'it must own every published table'}). ` +
+          `Ask an administrator to run:\n  ${createPublication};\n  GRANT SELECT ON ${selected.map((t) => qualifiedName(t.schema, t.table)).join(', ') || 'ALL TABLES IN SCHEMA public'} TO ${quoteIdent(role.rolname)};`,
+      );
     }
   }
+  const slot = (await client.query<{ plugin: string | null; database: string | null; slot_type: string }>(
+    'select plugin, database, slot_type from pg_replication_slots where slot_name = $1',
+    [options.slot],
+  )).rows[0];
+  const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+  if (slot && (slot.slot_type !== 'logical' || slot.plugin !== 'pgoutput' || slot.database !== database)) {
+    throw setupError(
+      `replication slot ${options.slot} exists but is ${slot.slot_type}/${slot.plugin ?? 'physical'} on database ${slot.database ?? '(none)'}; ` +
+        `walcast needs a logical pgoutput slot on ${database}. Choose another WALCAST_SLOT or drop it: SELECT pg_drop_replication_slot('${options.slot}');`,
+    );
+  }
+  if (!slot) {
+    const free = (await client.query<{ free: number }>(
+      "select current_setting('max_replication_slots')::int - (select count(*) from pg_replication_slots)::int as free",
+    )).rows[0]?.free ?? 0;
+    if (free <= 0) {
+      throw setupError(`no free replication slot for ${options.slot}: raise max_replication_slots (restart needed) or drop an unused slot (see pg_replication_slots).`);
+    }
+  }
+  return { role: role.rolname, selected, candidates, createPublication, createSlot: !slot };
+}
 
+/** Creates what checkSource found missing; on failure removes what it created. */
+export async function createSource(client: pg.ClientBase, options: SourceSetupOptions, plan: SourcePlan, log: Logger): Promise<SourceSetupResult> {
+  let createdPublication = false;
+  if (plan.createPublication) {
+    try {
+      await client.query(plan.createPublication);
+      createdPublication = true;
+      log.info({ publication: options.publication, tables: plan.selected.length }, 'created publication');
+    } catch (error) {
+      throw setupError(`could not create publication ${options.publication}: ${(error as Error).message}. An administrator can run:\n  ${plan.createPublication};`, error);
+    }
+  }
   let createdSlot = false;
-  try {
-    const slot = (await client.query<{ plugin: string; database: string; slot_type: string }>(
-      'select plugin, database, slot_type from pg_replication_slots where slot_name = $1',
-      [options.slot],
-    )).rows[0];
-    const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
-    if (slot) {
-      if (slot.slot_type !== 'logical' || slot.plugin !== 'pgoutput' || slot.database !== database) {
-        throw setupError(
-          `replication slot ${options.slot} exists but is ${slot.slot_type}/${slot.plugin ?? 'physical'} on database ${slot.database ?? '(none)'}; ` +
-            `walcast needs a logical pgoutput slot on ${database}. Choose another WALCAST_SLOT or drop it: SELECT pg_drop_replication_slot('${options.slot}');`,
-        );
-      }
-    } else {
-      try {
-        await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [options.slot]);
-        createdSlot = true;
-        log.info({ slot: options.slot }, 'created replication slot');
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        throw setupError(
-          `could not create replication slot ${options.slot}: ${(error as Error).message}` +
-            (code === '53400' ? ' (raise max_replication_slots, or drop an unused slot)' : '') +
-            `. An administrator can run: SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput');`,
-          error,
-        );
-      }
+  if (plan.createSlot) {
+    try {
+      await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [options.slot]);
+      createdSlot = true;
+      log.info({ slot: options.slot }, 'created replication slot');
+    } catch (error) {
+      if (createdPublication) await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(options.publication)}`).catch(() => undefined);
+      const code = (error as { code?: string }).code;
+      throw setupError(
+        `could not create replication slot ${options.slot}: ${(error as Error).message}` +
+          (code === '53400' ? ' (raise max_replication_slots, or drop an unused slot)' : '') +
+          `. An administrator can run: SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput');`,
+        error,
+      );
     }
-  } catch (error) {
-    if (createdPublication) {
-      await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(options.publication)}`).catch(() => undefined);
-    }
-    throw error;
   }
 
   const published = (await client.query<{ schema: string; table: string }>(
     'select schemaname as schema, tablename as table from pg_publication_tables where pubname = $1',
     [options.publication],
   )).rows.filter((t) => options.tables.length === 0 || options.tables.some((p) => matchesTablePattern(p, t.schema, t.table)));
-  for (const t of candidates) {
+  for (const t of plan.candidates) {
     if (!t.hasPk && t.identity === 'd' && published.some((p) => p.schema === t.schema && p.table === t.table)) {
       log.warn(
         { table: `${t.schema}.${t.table}` },
