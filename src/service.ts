@@ -59,16 +59,6 @@ function classify(error: unknown): { fatal: boolean; exitCode: number; message: 
   return { fatal: false, exitCode: ExitCode.unreachable, message: (error as Error)?.message ?? String(error) };
 }
 
-/** Rejects when `deadline` passes first; the attempt itself is abandoned (the process exits). */
-function withDeadline<T>(attempt: Promise<T>, deadline: number, stage: () => string): Promise<T> {
-  attempt.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StartTimeoutError(`no answer before the startup deadline while ${stage()}`)), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([attempt, expired]).finally(() => clearTimeout(timer));
-}
-
 function isSlotBusy(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === '55006';
 }
@@ -102,13 +92,23 @@ export class WalcastService {
     try {
       while (!this.stopping) {
         try {
+          // Until walcast first streams, an attempt may not outlive the startup timeout (client
+          // libraries retry internally for longer); once streaming, the deadline no longer applies.
+          let timer: NodeJS.Timeout | undefined;
+          const expired = new Promise<never>((_, reject) => {
+            if (everStreamed) return;
+            timer = setTimeout(
+              () => reject(new StartTimeoutError(`no answer before the startup deadline while ${this.stage}`)),
+              Math.max(0, deadline - Date.now()),
+            );
+          });
           const session = this.session(() => {
             everStreamed = true;
             backoffMs = 500;
+            clearTimeout(timer);
           });
-          // Until the first successful start, one attempt may not outlive the startup timeout
-          // (client libraries retry internally for longer).
-          await (everStreamed ? session : withDeadline(session, deadline, () => this.stage));
+          session.catch(() => undefined);
+          await Promise.race([session, expired]).finally(() => clearTimeout(timer));
           if (this.stopping) break;
         } catch (error) {
           if (this.stopping) break;

@@ -417,7 +417,7 @@ describe('bad configuration matrix and secrets (issue 6, items 4 and 5)', { conc
       }, 10_000, 100);
       for (const path of ['/', '/health', '/ready', '/connectors', `/connectors/${prefixOf(c)}/status`, '/metrics']) {
         const res = await getText(httpPort, path);
-        assert.equal(res.status, 200, `GET ${path}: ${res.body}`);
+        assert.equal(res.status, 200, `GET ${path}: ${res.body}\n${p.output.slice(-3000)}`);
         bodies.push({ path, body: res.body });
       }
       const status = JSON.parse(bodies.find((b) => b.path.endsWith('/status'))!.body) as { connector: { state: string } };
