@@ -6,16 +6,15 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const run = promisify(execFile);
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_bp_${id}`;
-const slot = `it_bp_${id}`;
-const prefix = `itbp${id.replace(/_/g, '')}`;
+const it = capture('bp');
+const { schema, slot, prefix } = it;
 const clientId = `walcast-${prefix}`;
 const ROWS = 60_000;
 const MAX_BUFFERED = 2_000;
@@ -40,32 +39,22 @@ before(async () => {
 
 after(async () => {
   await clientQuota('producer_byte_rate', '--delete-config').catch(() => undefined);
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
 test('a large transaction through a slow broker pauses the stream and arrives whole', async (t) => {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const walcast = new WalcastProcess({
-    WALCAST_PG_URL: services.pgUrl,
-    WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-    WALCAST_SLOT: slot,
-    WALCAST_PUBLICATION: slot,
-    WALCAST_TABLES: `${schema}.*`,
-    WALCAST_TOPIC_PREFIX: prefix,
-    WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
+  const walcast = new WalcastProcess(it.env({
     WALCAST_KAFKA_CLIENT_ID: clientId,
     WALCAST_HTTP_PORT: String(port),
     WALCAST_HTTP_HOST: '127.0.0.1',
     WALCAST_MAX_BUFFERED_MESSAGES: String(MAX_BUFFERED),
-  });
+  }));
   try {
     await walcast.waitForStreaming();
     await db.query(`insert into ${schema}.t select g, repeat('x', 100) || g from generate_series(1, ${ROWS}) g`);
-    const endLsn = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
+    const endLsn = await it.currentLsn(db);
 
     let sawPaused = false;
     let maxBuffered = 0;

@@ -4,30 +4,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_eo_${id}`;
-const slot = `it_eo_${id}`;
-const prefix = `iteo${id.replace(/_/g, '')}`;
+const it = capture('eo');
+const { schema, prefix } = it;
 const KEYS = 5;
-
-const env = {
-  WALCAST_PG_URL: services.pgUrl,
-  WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-  WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-  WALCAST_SLOT: slot,
-  WALCAST_PUBLICATION: slot,
-  WALCAST_TABLES: `${schema}.*`,
-  WALCAST_TOPIC_PREFIX: prefix,
-  WALCAST_HTTP_PORT: '0',
-  WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-  // Small Kafka transactions so that kills land between, during and after commits.
-  WALCAST_BATCH_MAX_EVENTS: '50',
-};
+// Small Kafka transactions so that kills land between, during and after commits.
+const env = it.env({ WALCAST_BATCH_MAX_EVENTS: '50' });
 
 const db = new pg.Client({ connectionString: services.pgUrl });
 
@@ -40,9 +27,7 @@ before(async () => {
 });
 
 after(async () => {
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
@@ -80,11 +65,7 @@ test('kill -9 at random moments loses nothing and duplicates nothing', async () 
   await writer.end();
   assert.ok(committed > 20, `writer committed only ${committed} transactions`);
 
-  const endLsn = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
-  await waitFor('walcast to acknowledge every transaction', async () => {
-    const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [endLsn, slot]);
-    return r.rows[0]?.ok ? true : undefined;
-  }, 60_000);
+  await it.waitForAck(db, await it.currentLsn(db));
   const stopped = await walcast.stop('SIGTERM');
   assert.equal(stopped.code, 0);
 

@@ -3,15 +3,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_api_${id}`;
-const slot = `it_api_${id}`;
-const prefix = `itapi${id.replace(/_/g, '')}`;
+const it = capture('api');
+const { schema, slot, prefix } = it;
 const db = new pg.Client({ connectionString: services.pgUrl });
 
 before(async () => {
@@ -21,29 +20,16 @@ before(async () => {
 });
 
 after(async () => {
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
 test('status, pause, resume, restart and metrics', async () => {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const base = `http://127.0.0.1:${port}`;
-  const walcast = new WalcastProcess({
-    WALCAST_PG_URL: services.pgUrl,
-    WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-    WALCAST_SLOT: slot,
-    WALCAST_PUBLICATION: slot,
-    WALCAST_TABLES: `${schema}.*`,
-    WALCAST_TOPIC_PREFIX: prefix,
-    WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-    WALCAST_HTTP_PORT: String(port),
-    WALCAST_HTTP_HOST: '127.0.0.1',
-  });
+  const walcast = new WalcastProcess(it.env({ WALCAST_HTTP_PORT: String(port), WALCAST_HTTP_HOST: '127.0.0.1' }));
   const state = async (): Promise<string> => ((await (await fetch(`${base}/connectors/${prefix}/status`)).json()) as { connector: { state: string } }).connector.state;
-  const topic = `${prefix}.${schema}.t`;
+  const topic = it.topic('t');
   const read = (count: number) => readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, count, timeoutMs: 30_000 }, [topic]);
   try {
     await walcast.waitForStreaming();
@@ -57,7 +43,7 @@ test('status, pause, resume, restart and metrics', async () => {
     assert.equal((await fetch(`${base}/connectors/${prefix}/pause`, { method: 'PUT' })).status, 202);
     await waitFor('PAUSED', async () => ((await state()) === 'PAUSED' ? true : undefined));
     await db.query(`insert into ${schema}.t values (2)`);
-    const lsn = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
+    const lsn = await it.currentLsn(db);
     // Paused: for a few status intervals neither Kafka nor the slot moves past the insert.
     const until = Date.now() + 3000;
     while (Date.now() < until) {

@@ -5,27 +5,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_evo_${id}`;
-const slot = `it_evo_${id}`;
-const prefix = `itevo${id.replace(/_/g, '')}`;
-const topic = `${prefix}.${schema}.t`;
-const env = {
-  WALCAST_PG_URL: services.pgUrl,
-  WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-  WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-  WALCAST_SLOT: slot,
-  WALCAST_PUBLICATION: slot,
-  WALCAST_TABLES: `${schema}.*`,
-  WALCAST_TOPIC_PREFIX: prefix,
-  WALCAST_HTTP_PORT: '0',
-  WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-};
+const it = capture('evo');
+const { schema, slot, prefix } = it;
+const topic = it.topic('t');
+const env = it.env();
 const db = new pg.Client({ connectionString: services.pgUrl });
 
 before(async () => {
@@ -36,9 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
@@ -104,11 +91,7 @@ test('compatible changes flow under writes; an incompatible one stops cleanly an
   assert.deepEqual(records.find((r) => r.topic.endsWith('.late'))?.value?.after, { id: 1, note: 'added to the publication later' });
 
   // Incompatible: a2 int -> text cannot be read by a BACKWARD reader.
-  const lsnBeforeRetype = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
-  await waitFor('walcast to acknowledge everything before the retype', async () => {
-    const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [lsnBeforeRetype, slot]);
-    return r.rows[0]?.ok ? true : undefined;
-  });
+  await it.waitForAck(db, await it.currentLsn(db));
   await db.query(`alter table ${schema}.t alter column a2 type text using a2::text`);
   await db.query(`insert into ${schema}.t (id, a2, m, c) values ($1, 'now text', 'ok', 1.5)`, [compatibleRows + 1]);
   const exit = await walcast.exited;
@@ -117,8 +100,8 @@ test('compatible changes flow under writes; an incompatible one stops cleanly an
   assert.match(fatal.msg, new RegExp(`table ${schema}\\.t changed shape`));
   assert.match(fatal.msg, /a2/);
   assert.match(fatal.msg, /compatibility.*NONE/);
-  const slotAfterStop = (await db.query('select confirmed_flush_lsn::text as l from pg_replication_slots where slot_name = $1', [slot])).rows[0].l as string;
-  const insertLsn = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
+  const slotAfterStop = await it.confirmedLsn(db);
+  const insertLsn = await it.currentLsn(db);
   assert.ok(
     (await db.query('select $1::pg_lsn < $2::pg_lsn as ok', [slotAfterStop, insertLsn])).rows[0].ok,
     'the rejected transaction was not acknowledged',

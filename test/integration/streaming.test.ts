@@ -4,29 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices } from '../helpers/services.ts';
 import { readTopics, type ReadRecord } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_stream_${id}`;
-const slot = `it_stream_${id}`;
-const prefix = `itstream${id.replace(/_/g, '')}`;
-
-function walcastEnv(): Record<string, string> {
-  return {
-    WALCAST_PG_URL: services.pgUrl,
-    WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-    WALCAST_SLOT: slot,
-    WALCAST_PUBLICATION: slot,
-    WALCAST_TABLES: `${schema}.*`,
-    WALCAST_TOPIC_PREFIX: prefix,
-    WALCAST_HTTP_PORT: '0',
-    WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-  };
-}
+const it = capture('stream');
+const { schema, slot, prefix } = it;
 
 const db = new pg.Client({ connectionString: services.pgUrl });
 
@@ -40,9 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
@@ -52,7 +35,7 @@ describe('streaming', () => {
   let multiTableXid = 0;
 
   test('starts, creates publication and slot, and reports streaming', async () => {
-    walcast = new WalcastProcess(walcastEnv());
+    walcast = new WalcastProcess(it.env());
     await walcast.waitForStreaming();
     const slots = await db.query('select plugin from pg_replication_slots where slot_name = $1', [slot]);
     assert.equal(slots.rows[0]?.plugin, 'pgoutput');
@@ -136,22 +119,14 @@ describe('streaming', () => {
   test('an idle source retains no WAL: writes outside the publication are confirmed too', async () => {
     await db.query(`create table if not exists public.${schema}_unpublished (id int)`);
     await db.query(`insert into public.${schema}_unpublished select generate_series(1, 1000)`);
-    const walEnd = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
     // Nothing here is published, so only keepalive answers can move the slot past these writes.
-    await waitFor('slot to confirm WAL written outside the publication', async () => {
-      const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [walEnd, slot]);
-      return r.rows[0]?.ok ? true : undefined;
-    }, 60_000, 200);
+    await it.waitForAck(db, await it.currentLsn(db));
     await db.query(`drop table public.${schema}_unpublished`);
   });
 
   test('SIGTERM stops within 10 s with exit 0 and the slot acknowledged up to the last change', async () => {
-    const lsnAfterWrites = (await db.query('select pg_current_wal_lsn()::text as l')).rows[0].l as string;
     // Acknowledgement follows the Kafka commit: wait for the slot to catch up before stopping.
-    await waitFor('slot to confirm the last transaction', async () => {
-      const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [lsnAfterWrites, slot]);
-      return r.rows[0]?.ok ? true : undefined;
-    }, 30_000);
+    await it.waitForAck(db, await it.currentLsn(db));
     const result = await walcast.stop('SIGTERM');
     assert.equal(result.code, 0, walcast.output.slice(-2000));
     assert.ok(result.ms < 10_000, `stopped in ${result.ms} ms`);

@@ -24,15 +24,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { loadServices, uniqueSuffix } from '../helpers/services.ts';
+import { capture } from '../helpers/capture.ts';
+import { loadServices } from '../helpers/services.ts';
 import { readerPython, type ReadRecord } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const id = uniqueSuffix();
-const schema = `it_types_${id}`;
-const slot = `it_types_${id}`;
-const prefix = `ittypes${id.replace(/_/g, '')}`;
+const it = capture('types');
+const { schema } = it;
 const PLACEHOLDER = '__debezium_unavailable_value';
 
 // ---------------------------------------------------------------------------------------------
@@ -357,20 +356,10 @@ const rows: Array<Record<string, string>> = [
   },
 ];
 
-const walcastEnv = (): Record<string, string> => ({
-  WALCAST_PG_URL: services.pgUrl,
-  WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-  WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-  WALCAST_SLOT: slot,
-  WALCAST_PUBLICATION: slot,
-  WALCAST_TABLES: `${schema}.*`,
-  WALCAST_TOPIC_PREFIX: prefix,
-  WALCAST_HTTP_PORT: '0',
-  WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-});
+const walcastEnv = (): Record<string, string> => it.env();
 
 const db = new pg.Client({ connectionString: services.pgUrl });
-const topic = (table: string): string => `${prefix}.${schema}.${table}`;
+const topic = it.topic;
 
 before(async () => {
   await db.connect();
@@ -393,9 +382,7 @@ before(async () => {
 });
 
 after(async () => {
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active', [slot]).catch(() => undefined);
-  await db.query(`drop publication if exists ${slot}`).catch(() => undefined);
-  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await it.cleanup(db);
   await db.end();
 });
 
