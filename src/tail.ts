@@ -9,6 +9,7 @@ import { formatDecimal } from './decode/numeric.ts';
 import { avroTypeOptions } from './encode/avro-logical-types.ts';
 import { SchemaRegistryClient } from './encode/registry.ts';
 import { createKafka } from './kafka/producer.ts';
+import { renderAvro } from './tail-render.ts';
 import type { Logger } from './log.ts';
 
 export interface TailOptions {
@@ -54,7 +55,8 @@ export class WireDecoder {
         type = registry.schemaById(id).then((schema) => avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions()));
         this.types.set(id, type);
       }
-      return (await type).fromBuffer(bytes.subarray(5));
+      const writer = await type;
+      return renderAvro(writer, writer.fromBuffer(bytes.subarray(5)));
     }
     const text = bytes.toString('utf8');
     try {

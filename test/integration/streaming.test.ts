@@ -116,6 +116,20 @@ describe('streaming', () => {
     assert.deepEqual(message.value!.message, { prefix: 'walcast-test', content: { $bytes: Buffer.from('hello').toString('base64') } });
   });
 
+  test('walcast tail prints a topic\'s committed events as readable JSON lines', async () => {
+    const tail = new WalcastProcess(
+      { WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','), WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl },
+      ['tail', `${prefix}.${schema}.customers`, '--from-beginning', '--max', '2'],
+    );
+    const exit = await tail.exited;
+    assert.equal(exit.code, 0, tail.output.slice(-2000));
+    const lines = tail.output.split('\n').filter((l) => l.startsWith('{"partition"')).map((l) => JSON.parse(l) as { key: unknown; value: { op: string; after: unknown } });
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines[0]!.key, { id: 1 });
+    assert.equal(lines[0]!.value.op, 'c');
+    assert.deepEqual(lines[0]!.value.after, { id: 1, name: 'Ada', balance: '10.50', updated_at: '2024-02-29T12:34:56.123456Z' });
+  });
+
   test('an idle source retains no WAL: writes outside the publication are confirmed too', async () => {
     await db.query(`create table if not exists public.${schema}_unpublished (id int)`);
     await db.query(`insert into public.${schema}_unpublished select generate_series(1, 1000)`);
