@@ -26,6 +26,8 @@ function header(id: number): Buffer {
 export class AvroEncoder implements EventEncoder {
   private readonly registry: SchemaRegistryClient;
   private readonly prepared = new Map<string, PreparedSchema>();
+  /** Per schema object: the hot path's lookup without building a string key per event. */
+  private readonly bySchema = new WeakMap<EventSchema, PreparedSchema>();
   /** Header and body are encoded here, then copied out once (toBuffer + concat copied twice). */
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -47,8 +49,12 @@ export class AvroEncoder implements EventEncoder {
   }
 
   private get(schema: EventSchema): PreparedSchema {
-    const prepared = this.prepared.get(`${schema.topic}\u0000${schema.fingerprint}`);
-    if (!prepared) throw new Error(`internal: schema for ${schema.topic} used before prepare()`);
+    let prepared = this.bySchema.get(schema);
+    if (!prepared) {
+      prepared = this.prepared.get(`${schema.topic}\u0000${schema.fingerprint}`);
+      if (!prepared) throw new Error(`internal: schema for ${schema.topic} used before prepare()`);
+      this.bySchema.set(schema, prepared);
+    }
     return prepared;
   }
 

@@ -27,6 +27,8 @@ const FAST_ZIGZAG = 2 ** 52;
 // One varint is at most 10 bytes. avsc copies what toBuffer returns into its own buffer before
 // calling any other type, so one scratch buffer serves every long without an allocation.
 const scratch = Buffer.alloc(10);
+// A view per length, made once: a subarray per long was 7% of walcast's CPU in allocations.
+const scratchViews = Array.from({ length: 11 }, (_, n) => scratch.subarray(0, n));
 
 function zigZagVarint(value: bigint | number): Buffer {
   let n = value;
@@ -51,7 +53,7 @@ function zigZagVarint(value: bigint | number): Buffer {
     }
     scratch[i++] = Number(z);
   }
-  return scratch.subarray(0, i);
+  return scratchViews[i]!;
 }
 
 function varintToBigInt(buf: Buffer): bigint {

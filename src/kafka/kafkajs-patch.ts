@@ -1,9 +1,11 @@
 /**
- * kafkajs 2.2.4 groups a produce request's messages by partition with
- * `Object.assign(result, { [p]: [...current, message] })`: quadratic in the messages per request.
- * At 2,000 messages per request that was 12% of walcast's CPU. This module puts a linear
- * implementation with the same contract into the CommonJS module cache before kafkajs loads it;
- * import it before anything imports kafkajs.
+ * Two kafkajs 2.2.4 internals replaced by equivalent, faster ones (measured with --cpu-prof):
+ * - grouping a produce request's messages by partition used
+ *   `Object.assign(result, { [p]: [...current, message] })`, quadratic in the messages per request
+ *   (12% of walcast's CPU at 2,000 messages per request);
+ * - the record-batch CRC-32C went a byte at a time (6%); slicing-by-8 does eight.
+ * The replacements enter the CommonJS module cache before kafkajs loads: import this module
+ * before anything imports kafkajs.
  */
 import { createRequire } from 'node:module';
 
@@ -24,13 +26,45 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
   return result;
 }
 
-const require = createRequire(import.meta.url);
-const modulePath = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-if (!require.cache[modulePath]) {
-  require.cache[modulePath] = {
-    id: modulePath,
-    filename: modulePath,
-    loaded: true,
-    exports: groupMessagesPerPartition,
-  } as unknown as NodeJS.Module;
+const CASTAGNOLI = 0x82f63b78;
+const crcTables = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CASTAGNOLI : c >>> 1;
+    t[i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    for (let s = 1; s < 8; s++) {
+      const prev = t[(s - 1) * 256 + i]!;
+      t[s * 256 + i] = (prev >>> 8) ^ t[prev & 0xff]!;
+    }
+  }
+  return t;
+})();
+
+/** CRC-32C (Castagnoli), slicing-by-8; same results as kafkajs' crc32C(buffer). */
+export function crc32c(buf: Uint8Array): number {
+  const t = crcTables;
+  let crc = -1;
+  let i = 0;
+  const n = buf.length;
+  for (; i + 8 <= n; i += 8) {
+    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    crc =
+      t[7 * 256 + (a & 0xff)]! ^ t[6 * 256 + ((a >>> 8) & 0xff)]! ^ t[5 * 256 + ((a >>> 16) & 0xff)]! ^ t[4 * 256 + (a >>> 24)]! ^
+      t[3 * 256 + buf[i + 4]!]! ^ t[2 * 256 + buf[i + 5]!]! ^ t[256 + buf[i + 6]!]! ^ t[buf[i + 7]!]!;
+  }
+  for (; i < n; i++) crc = t[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
 }
+
+const require = createRequire(import.meta.url);
+function replaceModule(specifier: string, exports: unknown): void {
+  const modulePath = require.resolve(specifier);
+  if (!require.cache[modulePath]) {
+    require.cache[modulePath] = { id: modulePath, filename: modulePath, loaded: true, exports } as unknown as NodeJS.Module;
+  }
+}
+replaceModule('kafkajs/src/producer/groupMessagesPerPartition.js', groupMessagesPerPartition);
+replaceModule('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js', crc32c);
