@@ -1,0 +1,160 @@
+/** Kafka side of the benchmark: topics, end offsets, read_committed counts and latency reads. */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { WireDecoder } from '../../src/tail.ts';
+import { percentile, sleep } from './util.ts';
+
+export function benchKafka(brokers: string[], clientId = 'walcast-bench'): Kafka {
+  return new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50, maxRetryTime: 1000 } });
+}
+
+export class KafkaAdmin {
+  readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private constructor(kafka: Kafka, admin: Admin) {
+    this.kafka = kafka;
+    this.admin = admin;
+  }
+
+  static async connect(brokers: string[]): Promise<KafkaAdmin> {
+    const kafka = benchKafka(brokers);
+    const admin = kafka.admin();
+    await admin.connect();
+    return new KafkaAdmin(kafka, admin);
+  }
+
+  async createTopic(topic: string, configEntries: Array<{ name: string; value: string }> = []): Promise<void> {
+    await this.admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries }] });
+  }
+
+  /** Sum of high watermarks (uncommitted included: for non-transactional producers this is the record count). */
+  async highWatermark(topic: string): Promise<number> {
+    try {
+      const offsets = await this.admin.fetchTopicOffsets(topic);
+      return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    } catch {
+      return 0;
+    }
+  }
+
+  async deleteTopicsWithPrefix(prefix: string): Promise<string[]> {
+    const topics = (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await this.admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+    return topics;
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length > 0) await this.admin.deleteTopics({ topics, timeout: 30_000 });
+  }
+
+  async listTopics(prefix: string): Promise<string[]> {
+    return (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));
+  }
+
+  async disconnect(): Promise<void> {
+    await this.admin.disconnect().catch(() => undefined);
+  }
+}
+
+export interface TopicScan {
+  records: number;
+  keyBytes: number;
+  valueBytes: number;
+}
+
+/**
+ * Reads a topic from the beginning with isolation.level=read_committed until `expected` records
+ * were seen (or no new record arrived for `idleMs`): the exact count a downstream consumer gets.
+ * With `onRecord`, every record is handed over (latency decoding).
+ */
+export async function scanTopic(
+  brokers: string[],
+  topic: string,
+  expected: number,
+  options: { idleMs?: number; timeoutMs?: number; onRecord?: (r: { key: Buffer | null; value: Buffer | null; timestamp: number }) => Promise<void> | void } = {},
+): Promise<TopicScan> {
+  const kafka = benchKafka(brokers, 'walcast-bench-scan');
+  const consumer = kafka.consumer({ groupId: `walcast-bench-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100, maxBytes: 50 * 1024 * 1024, maxBytesPerPartition: 20 * 1024 * 1024 });
+  const scan: TopicScan = { records: 0, keyBytes: 0, valueBytes: 0 };
+  let lastProgress = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          scan.records += 1;
+          scan.keyBytes += m.key?.length ?? 0;
+          scan.valueBytes += m.value?.length ?? 0;
+          if (options.onRecord) await options.onRecord({ key: m.key, value: m.value, timestamp: Number(m.timestamp) });
+        }
+        lastProgress = Date.now();
+      },
+    });
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    while (scan.records < expected && Date.now() - lastProgress < (options.idleMs ?? 15_000) && Date.now() < deadline) await sleep(100);
+    // a little longer: anything beyond `expected` would be a duplicate
+    if (scan.records >= expected) await sleep(500);
+  } finally {
+    // bounded: a broker restarted under the consumer can make disconnect() wait for a long time
+    await Promise.race([consumer.disconnect().catch(() => undefined), sleep(10_000)]);
+  }
+  return scan;
+}
+
+export interface LatencyStats {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function field(value: unknown, ...path: string[]): unknown {
+  let v = value;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+/**
+ * Commit-to-append latency of every record of a live run: Kafka's LogAppendTime (the topic is
+ * created with message.timestamp.type=LogAppendTime) minus the PostgreSQL commit time carried in
+ * the event (source.ts_us). Avro (Confluent wire format, schemas from the registry) or JSON
+ * (Debezium's JsonConverter envelope {schema, payload}). Rows with id <= `skipIdsUpTo` (warm-up) are ignored.
+ */
+export async function measureLatency(brokers: string[], registryUrl: string, topic: string, expected: number, skipIdsUpTo: number): Promise<{ scan: TopicScan; latency: LatencyStats }> {
+  const decoder = new WireDecoder(registryUrl);
+  const samples: number[] = [];
+  let undecodable = 0;
+  let firstError: string | undefined;
+  const scan = await scanTopic(brokers, topic, expected, {
+    onRecord: async ({ value, timestamp }) => {
+      if (value === null) return;
+      let decoded: unknown;
+      try {
+        decoded = await decoder.decode(value);
+      } catch (error) {
+        undecodable += 1;
+        firstError ??= (error as Error).message;
+        return;
+      }
+      if (decoded && typeof decoded === 'object' && 'payload' in decoded && 'schema' in decoded) decoded = (decoded as { payload: unknown }).payload;
+      const tsUs = field(decoded, 'source', 'ts_us');
+      const tsMs = field(decoded, 'source', 'ts_ms');
+      const id = field(decoded, 'after', 'id');
+      const commitMs = typeof tsUs === 'number' || typeof tsUs === 'bigint' ? Number(tsUs) / 1000 : typeof tsMs === 'number' ? tsMs : NaN;
+      if (!Number.isFinite(commitMs)) {
+        undecodable += 1;
+        return;
+      }
+      if (id !== undefined && Number(id) <= skipIdsUpTo) return;
+      samples.push(timestamp - commitMs);
+    },
+  });
+  if (undecodable > 0 && samples.length === 0) throw new Error(`could not decode source.ts_us in ${undecodable} records of ${topic}${firstError ? `: ${firstError}` : ''}`);
+  const sorted = Float64Array.from(samples).sort();
+  return { scan, latency: { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : NaN } };
+}

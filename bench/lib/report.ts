@@ -1,0 +1,316 @@
+/** Results: the JSON document's shape, the Markdown table and the SVG chart. */
+import type { SystemId, WorkloadId } from '../workloads.ts';
+import { median, round } from './util.ts';
+
+export interface Measurement {
+  workload: WorkloadId;
+  system: SystemId;
+  repeat: number;
+  status: 'ok' | 'failed' | 'skipped' | 'n/a';
+  events: number | null;
+  /** Catch-up: streaming start to last event visible; live: the load's duration. */
+  seconds: number | null;
+  rowsPerSec: number | null;
+  /** Process start to "streaming". */
+  startupSeconds: number | null;
+  /** CPU of the system's process in the measured window. */
+  cpuSeconds: number | null;
+  cpuPerMillion: number | null;
+  /** VmHWM of the system's process (JVM for Connect), whole life. */
+  peakRssMb: number | null;
+  walsenderCpuPerMillion: number | null;
+  brokerCpuPerMillion: number | null;
+  /** Average cores busy elsewhere on the machine during the window (noise indicator). */
+  otherLoadCores: number | null;
+  latencyMs: { p50: number; p99: number; max: number; count: number } | null;
+  verified: { method: string; expected: number; seen: number; ok: boolean } | null;
+  notes: string[];
+  error: string | null;
+}
+
+export interface Ratios {
+  workload: WorkloadId;
+  walcastRowsPerSec: number | null;
+  vsDebeziumJson: number | null;
+  vsDebeziumAvro: number | null;
+  vsWalsender: number | null;
+  vsKafkajs: number | null;
+  vsKafkaPerf: number | null;
+  /** walcast / min(walsender, kafkajs): the issue's "lower ceiling". */
+  vsLowerCeiling: number | null;
+}
+
+export interface BenchResults {
+  runId: string;
+  date: string;
+  quick: boolean;
+  complete: boolean;
+  durationSeconds: number;
+  machine: Record<string, string | number>;
+  versions: Record<string, string>;
+  workloads: Array<{ id: WorkloadId; title: string; short: string; mode: string; rows: number; txnRows: number; note?: string; writeSeconds?: number }>;
+  measurements: Measurement[];
+  summary: Measurement[];
+  ratios: Ratios[];
+  targets: Array<{ target: string; value: string; met: boolean | null }>;
+  notes: string[];
+}
+
+/** One row per workload and system: medians over repeats (first failure when none succeeded). */
+export function summarize(ms: Measurement[]): Measurement[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of ms) {
+    const k = `${m.workload}\u0000${m.system}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(m);
+  }
+  const out: Measurement[] = [];
+  for (const g of groups.values()) {
+    const ok = g.filter((m) => m.status === 'ok');
+    if (ok.length <= 1) {
+      out.push(ok[0] ?? g.find((m) => m.status !== 'skipped') ?? g[0]!);
+      continue;
+    }
+    const med = (f: (m: Measurement) => number | null): number | null => round(median(ok.map((m) => f(m) ?? NaN)), 2);
+    const first = ok[0]!;
+    out.push({
+      ...first,
+      repeat: 0,
+      seconds: med((m) => m.seconds),
+      rowsPerSec: med((m) => m.rowsPerSec),
+      startupSeconds: med((m) => m.startupSeconds),
+      cpuSeconds: med((m) => m.cpuSeconds),
+      cpuPerMillion: med((m) => m.cpuPerMillion),
+      peakRssMb: med((m) => m.peakRssMb),
+      walsenderCpuPerMillion: med((m) => m.walsenderCpuPerMillion),
+      brokerCpuPerMillion: med((m) => m.brokerCpuPerMillion),
+      otherLoadCores: med((m) => m.otherLoadCores),
+      latencyMs: first.latencyMs
+        ? { p50: med((m) => m.latencyMs?.p50 ?? null)!, p99: med((m) => m.latencyMs?.p99 ?? null)!, max: med((m) => m.latencyMs?.max ?? null)!, count: first.latencyMs.count }
+        : null,
+      notes: [`median of ${ok.length} runs`, ...first.notes],
+    });
+  }
+  return out;
+}
+
+export function computeRatios(summary: Measurement[], workloads: WorkloadId[]): Ratios[] {
+  const out: Ratios[] = [];
+  for (const w of workloads) {
+    const rate = (s: SystemId): number | null => {
+      const m = summary.find((x) => x.workload === w && x.system === s && x.status === 'ok');
+      return m?.rowsPerSec ?? null;
+    };
+    const wc = rate('walcast');
+    if (wc === null) continue;
+    const r = (other: number | null): number | null => (other ? round(wc / other, 2) : null);
+    const ceilings = [rate('walsender'), rate('kafkajs')].filter((x): x is number => x !== null);
+    out.push({
+      workload: w,
+      walcastRowsPerSec: wc,
+      vsDebeziumJson: r(rate('debezium-json')),
+      vsDebeziumAvro: r(rate('debezium-avro')),
+      vsWalsender: r(rate('walsender')),
+      vsKafkajs: r(rate('kafkajs')),
+      vsKafkaPerf: r(rate('kafka-perf')),
+      vsLowerCeiling: ceilings.length ? r(Math.min(...ceilings)) : null,
+    });
+  }
+  return out;
+}
+
+const SHORT: Record<SystemId, string> = {
+  walcast: 'walcast',
+  walsender: 'walsender (pg_recvlogical)',
+  kafkajs: 'Kafka alone (kafkajs)',
+  'kafka-perf': 'Kafka alone (Java perf tool)',
+  'debezium-json': 'Debezium + JSON',
+  'debezium-avro': 'Debezium + Avro (Apicurio)',
+};
+
+function fmtInt(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
+}
+function fmt(v: number | null | undefined, digits = 1): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+}
+function fmtRatio(v: number | null): string {
+  return v === null ? '–' : `${v.toFixed(2)}x`;
+}
+
+export function markdown(r: BenchResults): string {
+  const lines: string[] = [];
+  lines.push(`# walcast benchmark — ${r.date}${r.quick ? ' (quick sizes)' : ''}`);
+  lines.push('');
+  lines.push(
+    `Run \`${r.runId}\`, ${Math.round(r.durationSeconds / 60)} min, on ${r.machine['cpus']} cores / ${r.machine['memoryGb']} GB (${r.machine['kernel']}), ` +
+      `everything on loopback; other work may share the machine, so **compare ratios, not absolute figures**. Produced by \`npm run bench\` (bench/README.md).`,
+  );
+  lines.push('');
+  lines.push('Versions: ' + Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.');
+  lines.push('');
+  lines.push('| workload | system | events | rows/s | latency p50 / p99 / max (ms) | peak RSS (MB) | CPU-s per M events | walsender CPU-s/M | broker CPU-s/M | notes |');
+  lines.push('|---|---|---:|---:|---|---:|---:|---:|---:|---|');
+  for (const w of r.workloads) {
+    const rows = r.summary.filter((m) => m.workload === w.id);
+    if (w.mode === 'unavailable') {
+      lines.push(`| (${w.id}) ${w.title} | all | – | – | – | – | – | – | – | ${w.note ?? 'not yet available'} |`);
+      continue;
+    }
+    for (const m of rows) {
+      const lat = m.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} / ${fmt(m.latencyMs.max, 0)}` : '–';
+      const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
+      if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
+      const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
+      lines.push(
+        `| (${w.id}) ${w.title} | ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${lat} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ${fmt(m.walsenderCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push('## Ratios (same run)');
+  lines.push('');
+  lines.push('| workload | walcast rows/s | / Debezium JSON | / Debezium Avro | / walsender ceiling | / Kafka ceiling (kafkajs) | / Kafka ceiling (Java) | / lower ceiling |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of r.ratios) {
+    lines.push(`| (${x.workload}) | ${fmtInt(x.walcastRowsPerSec)} | ${fmtRatio(x.vsDebeziumJson)} | ${fmtRatio(x.vsDebeziumAvro)} | ${fmtRatio(x.vsWalsender)} | ${fmtRatio(x.vsKafkajs)} | ${fmtRatio(x.vsKafkaPerf)} | ${fmtRatio(x.vsLowerCeiling)} |`);
+  }
+  lines.push('');
+  lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
+  for (const w of r.workloads.filter((x) => x.mode === 'live')) {
+    const lat = (s: SystemId): string => {
+      const m = r.summary.find((x) => x.workload === w.id && x.system === s && x.status === 'ok' && x.latencyMs);
+      return m?.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} ms` : '–';
+    };
+    lines.push(`Latency (${w.id}), p50 / p99: walcast ${lat('walcast')}, Debezium JSON ${lat('debezium-json')}, Debezium Avro ${lat('debezium-avro')}.`);
+  }
+  lines.push('');
+  if (r.targets.length) {
+    lines.push('## Issue 5 targets');
+    lines.push('');
+    lines.push('| target | measured | met |');
+    lines.push('|---|---|---|');
+    for (const t of r.targets) lines.push(`| ${t.target} | ${t.value} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} |`);
+    lines.push('');
+  }
+  lines.push('## Method');
+  lines.push('');
+  lines.push('- Catch-up workloads are written once while every CDC system is stopped; each system has its own slot on that WAL and reads it in turn.');
+  lines.push('  rows/s = events / (the system reports streaming -> last event visible): walcast, when its slot\'s confirmed_flush_lsn passes the last');
+  lines.push('  transaction (it acknowledges only after the Kafka commit; the count is then verified by a read_committed consumer);');
+  lines.push('  Debezium, when its topic holds every event (non-transactional: end offset = records); pg_recvlogical, process run time to --endpos.');
+  lines.push('- Kafka alone: the same number of records of walcast\'s average key/value size, produced transactionally (kafkajs: walcast\'s');
+  lines.push('  transaction and request sizes; Java: `ProducerPerformance --transaction-duration-ms 100`, value-only records of the same total size).');
+  lines.push('- Latency (d): Kafka LogAppendTime (topics created with message.timestamp.type=LogAppendTime) minus source.ts_us (commit time).');
+  lines.push('- CPU: utime+stime of the system\'s process during the measured window (JVM start excluded for Connect; included for the Java perf tool);');
+  lines.push('  peak RSS: VmHWM of that process. walsender and broker CPU are sampled from /proc for context.');
+  for (const n of r.notes) lines.push(`- ${n}`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+const COLORS: Record<SystemId, string> = {
+  walcast: '#1f77b4',
+  walsender: '#7f7f7f',
+  kafkajs: '#bcbd22',
+  'kafka-perf': '#8c564b',
+  'debezium-json': '#ff7f0e',
+  'debezium-avro': '#d62728',
+};
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Hand-written SVG: rows/s per catch-up workload (log scale) and latency of the live workload. */
+export function svg(r: BenchResults): string {
+  const systems = (Object.keys(COLORS) as SystemId[]).filter((s) => r.summary.some((m) => m.system === s));
+  const catchup = r.workloads.filter((w) => w.mode === 'catchup' && r.summary.some((m) => m.workload === w.id && m.status === 'ok'));
+  const live = r.workloads.find((w) => w.mode === 'live');
+  const liveRows = live ? r.summary.filter((m) => m.workload === live.id && m.status === 'ok' && m.latencyMs) : [];
+  const width = 1000;
+  const left = 250;
+  const plotW = width - left - 200;
+  const barH = 14;
+  const groupGap = 18;
+  const parts: string[] = [];
+  let y = 60;
+  parts.push(`<text x="20" y="28" font-size="18" font-weight="bold">walcast benchmark ${esc(r.date)}${r.quick ? ' (quick sizes)' : ''}: catch-up throughput, rows/s (log scale)</text>`);
+  const max = Math.max(10, ...r.summary.filter((m) => m.status === 'ok' && m.rowsPerSec).map((m) => m.rowsPerSec!));
+  const minV = 1000;
+  const logMax = Math.log10(Math.pow(10, Math.ceil(Math.log10(max))));
+  const xOf = (v: number): number => left + (plotW * (Math.log10(Math.max(v, minV)) - Math.log10(minV))) / (logMax - Math.log10(minV));
+  const top = y;
+  const gridAt = parts.length; // grid lines go under the bars
+  for (const w of catchup) {
+    parts.push(`<text x="20" y="${y + 11}" font-size="13" font-weight="bold">(${w.id}) ${esc(w.short)}</text>`);
+    for (const s of systems) {
+      const m = r.summary.find((x) => x.workload === w.id && x.system === s);
+      if (!m) continue;
+      y += barH + 3;
+      parts.push(`<text x="${left - 8}" y="${y + barH - 3}" font-size="11" text-anchor="end">${esc(SHORT[s])}</text>`);
+      if (m.status === 'ok' && m.rowsPerSec) {
+        const x1 = xOf(m.rowsPerSec);
+        parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x1 - left).toFixed(1)}" height="${barH}" fill="${COLORS[s]}"/>`);
+        parts.push(`<text x="${(x1 + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">${fmtInt(m.rowsPerSec)}</text>`);
+      } else {
+        parts.push(`<text x="${left + 4}" y="${y + barH - 3}" font-size="11" fill="#a00">${esc(m.status)}</text>`);
+      }
+    }
+    y += groupGap + barH;
+  }
+  // log grid
+  const grid: string[] = [];
+  for (let e = Math.log10(minV); e <= logMax; e++) {
+    const x = xOf(10 ** e);
+    grid.push(`<line x1="${x.toFixed(1)}" y1="${top - 6}" x2="${x.toFixed(1)}" y2="${y - groupGap}" stroke="#ddd"/>`);
+    grid.push(`<text x="${x.toFixed(1)}" y="${y - groupGap + 14}" font-size="10" text-anchor="middle" fill="#666">${fmtInt(10 ** e)}</text>`);
+  }
+  parts.splice(gridAt, 0, ...grid);
+  y += 20;
+  if (live && liveRows.length) {
+    parts.push(`<text x="20" y="${y}" font-size="16" font-weight="bold">(${live.id}) ${esc(live.short)}: latency from PostgreSQL commit to Kafka append, ms (log scale)</text>`);
+    y += 12;
+    const lmax = Math.max(10, ...liveRows.map((m) => m.latencyMs!.max));
+    const lTop = Math.ceil(Math.log10(lmax));
+    const lx = (v: number): number => left + (plotW * Math.max(0, Math.log10(Math.max(v, 1)))) / lTop;
+    const lTopY = y;
+    const lGridAt = parts.length;
+    for (const m of liveRows) {
+      y += barH + 6;
+      const l = m.latencyMs!;
+      parts.push(`<text x="${left - 8}" y="${y + barH - 3}" font-size="11" text-anchor="end">${esc(SHORT[m.system])}</text>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, lx(l.max) - left).toFixed(1)}" height="${barH}" fill="${COLORS[m.system]}" opacity="0.15"/>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, lx(l.p99) - left).toFixed(1)}" height="${barH}" fill="${COLORS[m.system]}" opacity="0.45"/>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, lx(l.p50) - left).toFixed(1)}" height="${barH}" fill="${COLORS[m.system]}"/>`);
+      parts.push(`<text x="${(lx(l.max) + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">p50 ${fmt(l.p50)} | p99 ${fmt(l.p99)} | max ${fmt(l.max, 0)}</text>`);
+    }
+    y += barH + 6;
+    const lGrid: string[] = [];
+    for (let e = 0; e <= lTop; e++) {
+      const x = lx(10 ** e);
+      lGrid.push(`<line x1="${x.toFixed(1)}" y1="${lTopY + 8}" x2="${x.toFixed(1)}" y2="${y}" stroke="#ddd"/>`);
+      lGrid.push(`<text x="${x.toFixed(1)}" y="${y + 12}" font-size="10" text-anchor="middle" fill="#666">${fmtInt(10 ** e)}</text>`);
+    }
+    parts.splice(lGridAt, 0, ...lGrid);
+    y += 26;
+    parts.push(`<text x="${left}" y="${y}" font-size="10" fill="#666">dark: p50, medium: p99, light: max</text>`);
+    y += 6;
+  }
+  y += 16;
+  const ratio = r.ratios.find((x) => x.workload === 'a');
+  if (ratio) {
+    parts.push(
+      `<text x="20" y="${y}" font-size="12">(a): walcast/Debezium ${fmtRatio(ratio.vsDebeziumAvro)} (Avro), ${fmtRatio(ratio.vsDebeziumJson)} (JSON); walcast/walsender ${fmtRatio(ratio.vsWalsender)}; walcast/Kafka (kafkajs) ${fmtRatio(ratio.vsKafkajs)}</text>`,
+    );
+    y += 10;
+  }
+  const height = y + 14;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}

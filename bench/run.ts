@@ -1,0 +1,877 @@
+/**
+ * `npm run bench`: walcast side by side with its ceilings and with Debezium, in one run (issue 5).
+ * See bench/README.md for the method, options and outputs.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { KafkaAdmin, measureLatency, scanTopic } from './lib/kafka.ts';
+import { Db, formatLsn, ident } from './lib/pg.ts';
+import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
+import { computeRatios, markdown, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
+import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
+import { runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
+import { createTable, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
+import { summarizeProfile } from './tools/cpuprofile-summary.ts';
+
+// ------------------------------------------------------------------ options
+const USAGE = `usage: npm run bench -- [options]
+  --quick                 small sizes (100k rows instead of 1M, 10 s live load) for development
+  --workloads a,b,...     only these workloads (a, b, b2, c, d, e)
+  --only walcast,...      only these systems: walcast, walsender, kafka (= kafkajs + kafka-perf), kafkajs,
+                          kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro
+  --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
+  --live-seconds S        duration of the live load (d) (default 30, quick 10)
+  --live-txn-rows N       rows per transaction of the live load (default 10)
+  --cpu-prof              run walcast under node --cpu-prof and print its hot spots
+  --walcast-node-flags F  extra node flags for walcast, space-separated (experiments, e.g. "--max-old-space-size=128")
+  --no-services           do not run scripts/services.sh up (services already up)
+  --publish               write bench/results/<date>.json, latest.md and latest.svg even for a partial run
+Full, unfiltered runs write bench/results/<date>.json, latest.md, latest.svg; others bench/results/partial/.`;
+
+interface Args {
+  quick: boolean;
+  workloads: WorkloadId[] | null;
+  only: SystemId[] | null;
+  repeat: number;
+  liveSeconds: number | null;
+  liveTxnRows: number;
+  cpuProf: boolean;
+  walcastNodeFlags: string[];
+  services: boolean;
+  publish: boolean;
+}
+
+const SYSTEM_ALIASES: Record<string, SystemId[]> = {
+  walcast: ['walcast'],
+  walsender: ['walsender'],
+  pg_recvlogical: ['walsender'],
+  recvlogical: ['walsender'],
+  kafka: ['kafkajs', 'kafka-perf'],
+  kafkajs: ['kafkajs'],
+  'kafka-perf': ['kafka-perf'],
+  debezium: ['debezium-json', 'debezium-avro'],
+  'debezium-json': ['debezium-json'],
+  'debezium-avro': ['debezium-avro'],
+};
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, workloads: null, only: null, repeat: 1, liveSeconds: null, liveTxnRows: 10, cpuProf: false, walcastNodeFlags: [], services: true, publish: false };
+  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (flag) {
+      case '--quick': a.quick = true; break;
+      case '--workloads': {
+        const ws = list(value());
+        for (const w of ws) if (!['a', 'b', 'b2', 'c', 'd', 'e'].includes(w)) throw new Error(`unknown workload ${w}\n${USAGE}`);
+        a.workloads = ws as WorkloadId[];
+        break;
+      }
+      case '--only': {
+        const out = new Set<SystemId>();
+        for (const s of list(value())) {
+          const m = SYSTEM_ALIASES[s];
+          if (!m) throw new Error(`unknown system ${s}\n${USAGE}`);
+          m.forEach((x) => out.add(x));
+        }
+        a.only = [...out];
+        break;
+      }
+      case '--repeat': a.repeat = Math.max(1, Number(value()) || 1); break;
+      case '--live-seconds': a.liveSeconds = Math.max(2, Number(value()) || 30); break;
+      case '--live-txn-rows': a.liveTxnRows = Math.max(1, Number(value()) || 10); break;
+      case '--cpu-prof': a.cpuProf = true; break;
+      case '--walcast-node-flags': a.walcastNodeFlags = value().split(/\s+/).filter(Boolean); break;
+      case '--no-services': a.services = false; break;
+      case '--publish': a.publish = true; break;
+      case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
+      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
+    }
+  }
+  return a;
+}
+
+// ------------------------------------------------------------------ state shared with cleanup
+const SLOT_CODES: Record<SystemId, string> = { walcast: 'wc', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da' };
+const RUN_PREFIX = 'wcbench_';
+const runStarted = Date.now();
+const runId = `${RUN_PREFIX}${runStarted.toString(36)}`;
+const children = new Set<Watched>();
+const slots = new Set<string>();
+let db: Db;
+let kafka: KafkaAdmin;
+let services: ServicesEnv;
+let tooling: Tooling;
+let brokerPid: number | null = null;
+/** walcast's commit when the run started; a walcast run on other code says so in its notes. */
+let startRevision = 'unknown';
+
+function emptyMeasurement(workload: WorkloadId, system: SystemId, repeat: number, status: Measurement['status']): Measurement {
+  return {
+    workload, system, repeat, status,
+    events: null, seconds: null, rowsPerSec: null, startupSeconds: null, cpuSeconds: null, cpuPerMillion: null, peakRssMb: null,
+    walsenderCpuPerMillion: null, brokerCpuPerMillion: null, otherLoadCores: null, latencyMs: null, verified: null, notes: [], error: null,
+  };
+}
+
+/** Average cores busy on the machine outside the measured processes (other sessions' tests, the orchestrator). */
+function otherLoad(busySeconds: number, wallSeconds: number, known: Array<number | null>): number | null {
+  if (!Number.isFinite(busySeconds) || wallSeconds <= 0) return null;
+  const ours = known.reduce<number>((sum, x) => sum + (x ?? 0), 0);
+  return round(Math.max(0, (busySeconds - ours) / wallSeconds), 2);
+}
+
+type Identities = Record<'postgres' | 'kafka' | 'registry', string | null>;
+let servicePorts: Record<keyof Identities, number>;
+
+function serviceIdentities(): Identities {
+  return {
+    postgres: processIdentity(portOwner(servicePorts.postgres)),
+    kafka: processIdentity(portOwner(servicePorts.kafka)),
+    registry: processIdentity(portOwner(servicePorts.registry)),
+  };
+}
+
+function changedServices(before: Identities, after: Identities, relevant: Array<keyof Identities> = ['postgres', 'kafka', 'registry']): string[] {
+  return relevant.filter((k) => before[k] !== after[k]);
+}
+
+/** The services a system's figures depend on: a restart of another one does not disturb it. */
+const DEPENDS_ON: Record<SystemId, Array<keyof Identities>> = {
+  walsender: ['postgres'],
+  walcast: ['postgres', 'kafka', 'registry'],
+  kafkajs: ['kafka'],
+  'kafka-perf': ['kafka'],
+  'debezium-json': ['postgres', 'kafka'],
+  'debezium-avro': ['postgres', 'kafka', 'registry'],
+};
+
+/**
+ * Other sessions on this machine run fault tests that stop and restart the shared services. Waits
+ * until all three are up and have not changed for 3 s, and points the broker CPU sampling at the
+ * current broker process.
+ */
+async function stableServices(): Promise<Identities> {
+  const deadline = Date.now() + 5 * 60_000;
+  let previous: Identities | null = null;
+  for (;;) {
+    const now = serviceIdentities();
+    const allUp = Object.values(now).every((v) => v !== null);
+    if (allUp && previous && changedServices(previous, now).length === 0) {
+      brokerPid = portOwner(servicePorts.kafka);
+      return now;
+    }
+    if (Date.now() > deadline) throw new Error(`services not all up (${JSON.stringify(now)}) for 5 minutes`);
+    if (!allUp) log(`waiting for the services to come back (${Object.entries(now).filter(([, v]) => v === null).map(([k]) => k).join(', ')} down; another session's fault test?)`);
+    previous = allUp ? now : null;
+    await sleep(allUp ? 3000 : 2000);
+  }
+}
+
+function perMillion(cpu: number | null | undefined, events: number): number | null {
+  return cpu === null || cpu === undefined || events <= 0 ? null : round((cpu / events) * 1e6, 2);
+}
+
+/** Samples a walsender (found through its slot) while a system runs. */
+class WalsenderSampler {
+  first: ProcSample | null = null;
+  last: ProcSample | null = null;
+  private pid: number | null = null;
+  async poll(slot: string): Promise<{ confirmed: bigint | null; activePid: number | null } | null> {
+    const info = await db.slotInfo(slot);
+    if (info?.activePid && info.activePid !== this.pid) {
+      this.pid = info.activePid;
+      this.first = sampleProc(this.pid);
+    }
+    if (this.pid !== null) {
+      const s = sampleProc(this.pid);
+      if (s) this.last = s;
+    }
+    return info;
+  }
+  cpu(): number | null {
+    return this.first && this.last ? this.last.cpuSeconds - this.first.cpuSeconds : null;
+  }
+}
+
+function brokerSample(): ProcSample | null {
+  return brokerPid ? sampleProc(brokerPid) : null;
+}
+
+async function dropSlot(slot: string): Promise<void> {
+  await db.dropSlot(slot).catch((e: unknown) => log(`could not drop slot ${slot}: ${(e as Error).message}`));
+  slots.delete(slot);
+}
+
+function job(w: WorkloadSpec, system: SystemId, repeat: number, attempt = 1): CdcJob {
+  const name = `${runId}_${w.id}_${SLOT_CODES[system]}_${repeat}${attempt > 1 ? `r${attempt}` : ''}`;
+  return { name, slot: name, publication: `${runId}_${w.id}`, schema: runId, table: w.table, topicPrefix: name };
+}
+
+// ------------------------------------------------------------------ CDC systems (walcast, Debezium)
+async function startCdc(system: SystemId, j: CdcJob): Promise<CdcProcess> {
+  const cdc = system === 'walcast' ? await startWalcast(tooling, j) : await startDebezium(tooling, j, system === 'debezium-avro' ? 'avro' : 'json');
+  children.add(cdc.proc);
+  return cdc;
+}
+
+async function stopCdc(cdc: CdcProcess): Promise<void> {
+  await cdc.proc.stop('SIGTERM', 30_000);
+  children.delete(cdc.proc);
+}
+
+async function scrapeEvents(port: number | null): Promise<number | null> {
+  if (!port) return null;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const m = /^walcast_events_total\s+(\d+)/m.exec(text);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface TopicSizes {
+  keyBytes: number;
+  valueBytes: number;
+  measured: boolean;
+}
+
+async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: CdcJob, written: Written, sizes: { current: TopicSizes }): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, system, repeat, 'ok');
+  m.events = written.events;
+  await kafka.createTopic(`${j.topicPrefix}.${j.schema}.${j.table}`);
+  const spawnedAt = Date.now();
+  const revision = system === 'walcast' ? walcastRevision() : null;
+  const cdc = await startCdc(system, j);
+  const ws = new WalsenderSampler();
+  if (revision && revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
+  try {
+    await cdc.streaming;
+    const t0 = Date.now();
+    m.startupSeconds = round((t0 - spawnedAt) / 1000, 1);
+    const cpu0 = sampleProc(cdc.proc.pid);
+    const broker0 = brokerSample();
+    const busy0 = machineBusySeconds();
+    let last = cpu0;
+    const isWalcast = system === 'walcast';
+    const deadline = t0 + 25 * 60_000;
+    let seen = 0;
+    for (;;) {
+      const info = await ws.poll(j.slot);
+      const s = sampleProc(cdc.proc.pid);
+      if (s) last = s;
+      if (cdc.proc.child.exitCode !== null) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode}:\n${cdc.proc.tail()}`);
+      if (isWalcast) {
+        if (info?.confirmed !== null && info?.confirmed !== undefined && info.confirmed > written.lastLsn) break;
+      } else {
+        seen = await kafka.highWatermark(cdc.topic);
+        if (seen >= written.events) break;
+      }
+      if (Date.now() > deadline) throw new Error(`${system} did not catch up within 25 minutes (slot at ${info?.confirmed ? formatLsn(info.confirmed) : '?'}, target ${formatLsn(written.lastLsn)}, ${seen} records)`);
+      await sleep(isWalcast ? 25 : 50);
+    }
+    const t1 = Date.now();
+    const end = sampleProc(cdc.proc.pid) ?? last;
+    const broker1 = brokerSample();
+    const busy1 = machineBusySeconds();
+    m.seconds = round((t1 - t0) / 1000, 2);
+    m.rowsPerSec = round(written.events / ((t1 - t0) / 1000));
+    m.cpuSeconds = end && cpu0 ? round(end.cpuSeconds - cpu0.cpuSeconds, 2) : null;
+    m.cpuPerMillion = perMillion(m.cpuSeconds, written.events);
+    m.peakRssMb = end ? round(end.peakRssMb) : null;
+    m.walsenderCpuPerMillion = perMillion(ws.cpu(), written.events);
+    m.brokerCpuPerMillion = broker0 && broker1 ? perMillion(broker1.cpuSeconds - broker0.cpuSeconds, written.events) : null;
+    m.otherLoadCores = otherLoad(busy1 - busy0, (t1 - t0) / 1000, [m.cpuSeconds, ws.cpu(), broker0 && broker1 ? broker1.cpuSeconds - broker0.cpuSeconds : null]);
+    if (isWalcast) {
+      const metric = await scrapeEvents(cdc.metricsPort);
+      if (metric !== null) m.notes.push(`walcast_events_total ${metric}`);
+    } else {
+      m.verified = { method: 'topic end offset (non-transactional producer)', expected: written.events, seen, ok: seen === written.events };
+    }
+  } finally {
+    await stopCdc(cdc);
+  }
+  if (system === 'walcast') {
+    // The exact count a read_committed consumer gets (after the timed window).
+    const scan = await scanTopic(services.brokers, cdc.topic, written.events);
+    m.verified = { method: 'read_committed consumer count', expected: written.events, seen: scan.records, ok: scan.records === written.events };
+    if (scan.records > 0) sizes.current = { keyBytes: Math.round(scan.keyBytes / scan.records), valueBytes: Math.round(scan.valueBytes / scan.records), measured: true };
+    if (!m.verified.ok) {
+      m.status = 'failed';
+      m.error = `read_committed consumer saw ${scan.records} records, expected ${written.events}`;
+    }
+    if (tooling.walcastNodeFlags.includes('--cpu-prof')) reportProfile(m);
+    const extraFlags = tooling.walcastNodeFlags.filter((f) => !f.startsWith('--cpu-prof'));
+    if (extraFlags.length) m.notes.push(`node ${extraFlags.join(' ')}`);
+  }
+  return m;
+}
+
+function reportProfile(m: Measurement): void {
+  const dir = join(tooling.runDir, 'profiles');
+  try {
+    const newest = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+      .sort((x, y) => y.t - x.t)[0];
+    if (!newest) return;
+    const file = join(dir, newest.f);
+    const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof summarizeProfile>[0], 15);
+    log(`walcast CPU profile ${file}:\n${summary}`);
+    m.notes.push(`profile ${file}`);
+  } catch (error) {
+    log(`no CPU profile: ${(error as Error).message}`);
+  }
+}
+
+// ------------------------------------------------------------------ ceilings
+async function walsenderCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, written: Written): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, 'walsender', repeat, 'ok');
+  m.events = written.events;
+  const ws = new WalsenderSampler();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await ws.poll(j.slot).catch(() => undefined);
+      await sleep(50);
+    }
+  })();
+  const r = await runRecvlogical(tooling, j, formatLsn(written.lastLsn)).finally(() => {
+    running = false;
+  });
+  await sampler;
+  if (r.code !== 0) {
+    m.status = 'failed';
+    m.error = `pg_recvlogical exited with code ${r.code}: ${r.output.trim().split('\n').slice(-3).join(' / ')}`;
+    return m;
+  }
+  m.seconds = round(r.wallSeconds, 2);
+  m.rowsPerSec = round(written.events / r.wallSeconds);
+  m.cpuSeconds = r.cpuSeconds === null ? null : round(r.cpuSeconds, 2);
+  m.cpuPerMillion = perMillion(r.cpuSeconds, written.events);
+  m.peakRssMb = r.peakRssMb === null ? null : round(r.peakRssMb);
+  m.walsenderCpuPerMillion = perMillion(ws.cpu(), written.events);
+  // pg_recvlogical exits 0 only once it received a record (the last commit) or keepalive at or past --endpos
+  m.verified = { method: 'pg_recvlogical reached --endpos (inside the last transaction) and exited 0', expected: written.events, seen: written.events, ok: true };
+  m.notes.push('process time incl. connection start; CPU/RSS are the pg_recvlogical client\'s');
+  return m;
+}
+
+async function kafkajsCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, written: Written, sizes: TopicSizes): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, 'kafkajs', repeat, 'ok');
+  const topic = j.topicPrefix;
+  await kafka.createTopic(topic);
+  m.events = written.events;
+  // walcast's shape: Kafka transactions of >= 20,000 events holding whole PostgreSQL transactions, requests of 2,000
+  const txnRecords = w.txnRows >= w.rows ? w.rows : Math.ceil(20_000 / w.txnRows) * w.txnRows;
+  const b0 = brokerSample();
+  const r = await runKafkajsAlone(tooling, topic, { topic, count: written.events, keyBytes: sizes.keyBytes, valueBytes: sizes.valueBytes, txnRecords, chunkRecords: 2000, transactionalId: `${topic}-txn` });
+  const b1 = brokerSample();
+  m.seconds = round(r.seconds, 2);
+  m.rowsPerSec = round(r.records / r.seconds);
+  m.cpuSeconds = round(r.cpuSeconds, 2);
+  m.cpuPerMillion = perMillion(r.cpuSeconds, r.records);
+  m.peakRssMb = round(r.peakRssMb);
+  m.brokerCpuPerMillion = b0 && b1 ? perMillion(b1.cpuSeconds - b0.cpuSeconds, r.records) : null;
+  const hw = await kafka.highWatermark(topic);
+  // each committed transaction adds one commit marker to the partition
+  m.verified = { method: 'end offset = records + commit markers', expected: r.records + r.transactions, seen: hw, ok: hw === r.records + r.transactions };
+  m.notes.push(`records ${sizes.keyBytes}+${sizes.valueBytes} B${sizes.measured ? " (walcast's average)" : ' (assumed)'}, ${r.transactions} transactions of <= ${txnRecords}`);
+  return m;
+}
+
+async function javaPerfCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, written: Written, sizes: TopicSizes): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, 'kafka-perf', repeat, 'ok');
+  const topic = j.topicPrefix;
+  await kafka.createTopic(topic);
+  m.events = written.events;
+  const recordBytes = sizes.keyBytes + sizes.valueBytes;
+  const b0 = brokerSample();
+  const r = await runProducerPerf(tooling, topic, { topic, count: written.events, recordBytes, transactionDurationMs: 100 });
+  const b1 = brokerSample();
+  if (r.code !== 0 || r.recordsPerSec === null) {
+    m.status = 'failed';
+    m.error = `ProducerPerformance exited with code ${r.code}: ${r.output.trim().split('\n').slice(-3).join(' / ')}`;
+    return m;
+  }
+  m.rowsPerSec = round(r.recordsPerSec);
+  m.seconds = round(written.events / r.recordsPerSec, 2);
+  m.cpuSeconds = r.cpuSeconds === null ? null : round(r.cpuSeconds, 2);
+  m.cpuPerMillion = perMillion(r.cpuSeconds, written.events);
+  m.peakRssMb = r.peakRssMb === null ? null : round(r.peakRssMb);
+  m.brokerCpuPerMillion = b0 && b1 ? perMillion(b1.cpuSeconds - b0.cpuSeconds, written.events) : null;
+  const hw = await kafka.highWatermark(topic);
+  m.verified = { method: 'end offset >= records', expected: written.events, seen: hw, ok: hw >= written.events };
+  m.notes.push(`${recordBytes}-byte values, transactions of 100 ms; rows/s: steady state after the first 10%; CPU incl. JVM start`);
+  return m;
+}
+
+// ------------------------------------------------------------------ workloads
+async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[], meta: BenchResults['workloads'][number]): Promise<void> {
+  const schema = runId;
+  log(`(${w.id}) ${w.title}: creating ${schema}.${w.table}`);
+  await createTable(db, schema, w);
+  const publication = `${runId}_${w.id}`;
+  await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
+  const slotSystems = systems.filter((s) => s === 'walcast' || s === 'walsender' || s.startsWith('debezium'));
+  for (const s of slotSystems) {
+    for (let r = 1; r <= repeat; r++) {
+      const { slot } = job(w, s, r);
+      await db.createSlot(slot);
+      slots.add(slot);
+    }
+  }
+  log(`(${w.id}) writing ${w.rows.toLocaleString('en-US')} row changes with ${slotSystems.length * repeat} slot(s) holding the WAL`);
+  const written = await writeWorkload(db, schema, w);
+  meta.writeSeconds = round(written.seconds, 1) ?? undefined;
+  log(`(${w.id}) written in ${written.seconds.toFixed(1)} s; last transaction at ${formatLsn(written.lastLsn)}`);
+  const defaults: TopicSizes = w.id === 'c' ? { keyBytes: 6, valueBytes: 2600, measured: false } : { keyBytes: 6, valueBytes: 130, measured: false };
+  const sizes = { current: defaults };
+  for (const system of systems) {
+    for (let r = 1; r <= repeat; r++) {
+      const needsSlot = slotSystems.includes(system);
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const j = job(w, system, r, attempt);
+        log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+        // a spare copy of the slot, at the same position, in case the measurement must be repeated
+        const spare = needsSlot && attempt === 1 ? job(w, system, r, 2).slot : null;
+        if (spare) {
+          await db.query('select pg_copy_logical_replication_slot($1, $2)', [j.slot, spare]);
+          slots.add(spare);
+        }
+        const before = await stableServices();
+        const busy0 = machineBusySeconds();
+        const started = Date.now();
+        let m: Measurement;
+        try {
+          if (system === 'walsender') m = await walsenderCeiling(w, r, j, written);
+          else if (system === 'kafkajs') m = await kafkajsCeiling(w, r, j, written, sizes.current);
+          else if (system === 'kafka-perf') m = await javaPerfCeiling(w, r, j, written, sizes.current);
+          else m = await catchupCdc(w, system, r, j, written, sizes);
+        } catch (error) {
+          m = emptyMeasurement(w.id, system, r, 'failed');
+          m.events = written.events;
+          m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+          log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
+        }
+        if (m.otherLoadCores === null && m.status === 'ok') {
+          m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (Date.now() - started) / 1000, [m.cpuSeconds, m.walsenderCpuPerMillion !== null ? (m.walsenderCpuPerMillion * written.events) / 1e6 : null]);
+        }
+        if (needsSlot) await dropSlot(j.slot);
+        if (system === 'debezium-avro' && !tooling.apicurioConverter) m.notes.push('Apicurio AvroConverter could not be resolved: ran with JsonConverter');
+        const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
+        if (restarted.length > 0 && attempt === 1) {
+          m.status = 'skipped';
+          m.error = `discarded: ${restarted.join(', ')} restarted during the measurement (another session's fault test?); measured again`;
+          out.push(m);
+          log(`(${w.id}) ${system}: ${m.error}`);
+          continue;
+        }
+        if (restarted.length > 0) m.notes.push(`${restarted.join(', ')} restarted during this measurement too`);
+        if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
+        if (spare) await dropSlot(spare);
+        if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+        out.push(m);
+        log(`(${w.id}) ${system}: ${describe(m)}`);
+        break;
+      }
+    }
+  }
+}
+
+async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[]): Promise<void> {
+  const schema = runId;
+  log(`(${w.id}) ${w.title}: creating ${schema}.${w.table}`);
+  await createTable(db, schema, w);
+  const publication = `${runId}_${w.id}`;
+  await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
+  let index = 0;
+  for (const system of systems) {
+    for (let r = 1; r <= repeat; r++) {
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        index += 1;
+        log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+        const j = job(w, system, r, attempt);
+        const m = emptyMeasurement(w.id, system, r, 'ok');
+        const before = await stableServices();
+        try {
+          await liveOne(w, system, j, index * 10_000_000, m);
+        } catch (error) {
+          m.status = 'failed';
+          m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+          log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
+        }
+        await dropSlot(j.slot);
+        const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
+        if (restarted.length > 0 && attempt === 1) {
+          m.status = 'skipped';
+          m.error = `discarded: ${restarted.join(', ')} restarted during the measurement (another session's fault test?); measured again`;
+          out.push(m);
+          log(`(${w.id}) ${system}: ${m.error}`);
+          continue;
+        }
+        if (restarted.length > 0) m.notes.push(`${restarted.join(', ')} restarted during this measurement too`);
+        if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+        out.push(m);
+        log(`(${w.id}) ${system}: ${describe(m)}`);
+        break;
+      }
+    }
+  }
+}
+
+async function liveOne(w: WorkloadSpec, system: SystemId, j: CdcJob, base: number, m: Measurement): Promise<void> {
+  const table = `${ident(j.schema)}.${ident(j.table)}`;
+  await db.createSlot(j.slot);
+  slots.add(j.slot);
+  const topic = `${j.topicPrefix}.${j.schema}.${j.table}`;
+  await kafka.createTopic(topic, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
+  const spawnedAt = Date.now();
+  const revision = system === 'walcast' ? walcastRevision() : null;
+  const cdc = await startCdc(system, j);
+  const ws = new WalsenderSampler();
+  if (revision && revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
+  const insert = async (from: number, to: number): Promise<bigint> => {
+    await db.query('begin');
+    await db.query(`insert into ${table} (id, account, amount, note, flag) select g, g % 10000, (g % 100000) / 100.0, 'order ' || g, g % 2 = 0 from generate_series($1::bigint, $2::bigint) g`, [from, to]);
+    const lsn = await db.currentLsn();
+    await db.query('commit');
+    return lsn;
+  };
+  const visible = async (lsn: bigint, count: number): Promise<true | undefined> => {
+    const info = await ws.poll(j.slot);
+    if (cdc.proc.child.exitCode !== null) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode}:\n${cdc.proc.tail()}`);
+    if (system === 'walcast') return info?.confirmed && info.confirmed > lsn ? true : undefined;
+    return (await kafka.highWatermark(topic)) >= count ? true : undefined;
+  };
+  try {
+    await cdc.streaming;
+    m.startupSeconds = round((Date.now() - spawnedAt) / 1000, 1);
+    // warm-up: the first event registers schemas and opens connections; not measured
+    const warm = await insert(base + 1, base + 10);
+    await waitFor('the warm-up transaction', () => visible(warm, 10), 120_000, 50);
+    const cpu0 = sampleProc(cdc.proc.pid);
+    const broker0 = brokerSample();
+    const ws0 = ws.last;
+    const busy0 = machineBusySeconds();
+    const liveStart = Date.now();
+    const writer = spawnSync(process.execPath, [join(BENCH, 'tools', 'rate-writer.ts'), JSON.stringify({
+      url: services.pgUrl, table, firstId: base + 11, rate: w.rate, txnRows: w.txnRows, seconds: w.seconds, connections: 2,
+    })], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (writer.status !== 0) throw new Error(`rate writer failed: ${writer.stderr.split('\n').filter((l) => l.trim() && !/^\s+at /.test(l)).slice(0, 6).join(' / ')}`);
+    const load = JSON.parse(writer.stdout.trim().split('\n').pop()!) as { rows: number; transactions: number; seconds: number; achievedRate: number; lateTransactions: number };
+    const markerId = base + 11 + load.rows;
+    const marker = await insert(markerId, markerId);
+    const expected = 10 + load.rows + 1;
+    await waitFor(`${system} to deliver the live load`, () => visible(marker, expected), 10 * 60_000, 50);
+    const end = sampleProc(cdc.proc.pid);
+    const broker1 = brokerSample();
+    m.events = load.rows;
+    m.seconds = round(load.seconds, 1);
+    m.rowsPerSec = round(load.achievedRate);
+    m.cpuSeconds = end && cpu0 ? round(end.cpuSeconds - cpu0.cpuSeconds, 2) : null;
+    m.cpuPerMillion = perMillion(m.cpuSeconds, load.rows);
+    m.peakRssMb = end ? round(end.peakRssMb) : null;
+    m.walsenderCpuPerMillion = ws0 && ws.last ? perMillion(ws.last.cpuSeconds - ws0.cpuSeconds, load.rows) : null;
+    m.brokerCpuPerMillion = broker0 && broker1 ? perMillion(broker1.cpuSeconds - broker0.cpuSeconds, load.rows) : null;
+    // the rate writer's own CPU counts as "other" here
+    m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (Date.now() - liveStart) / 1000, [
+      m.cpuSeconds, ws0 && ws.last ? ws.last.cpuSeconds - ws0.cpuSeconds : null, broker0 && broker1 ? broker1.cpuSeconds - broker0.cpuSeconds : null,
+    ]);
+    m.notes.push(`offered ${w.rate} rows/s in ${w.txnRows}-row transactions, achieved ${Math.round(load.achievedRate)}${load.lateTransactions ? `, ${load.lateTransactions} transactions started late` : ''}`);
+  } finally {
+    await stopCdc(cdc);
+  }
+  const { scan, latency } = await measureLatency(services.brokers, services.registryUrl, topic, 10 + (m.events ?? 0) + 1, base + 10);
+  m.verified = { method: 'read_committed consumer count', expected: 10 + (m.events ?? 0) + 1, seen: scan.records, ok: scan.records === 10 + (m.events ?? 0) + 1 };
+  m.latencyMs = { p50: round(latency.p50, 1)!, p99: round(latency.p99, 1)!, max: round(latency.max, 1)!, count: latency.count };
+  if (!m.verified.ok) m.notes.push(`consumer saw ${scan.records} records, expected ${m.verified.expected}`);
+}
+
+function describe(m: Measurement): string {
+  if (m.status !== 'ok') return `${m.status}: ${m.error ?? ''}`;
+  const parts = [`${m.rowsPerSec?.toLocaleString('en-US')} rows/s`];
+  if (m.seconds !== null) parts.push(`${m.seconds} s`);
+  if (m.latencyMs) parts.push(`latency p50 ${m.latencyMs.p50} / p99 ${m.latencyMs.p99} / max ${m.latencyMs.max} ms`);
+  if (m.peakRssMb !== null) parts.push(`peak RSS ${m.peakRssMb} MB`);
+  if (m.cpuPerMillion !== null) parts.push(`${m.cpuPerMillion} CPU-s/M`);
+  if (m.startupSeconds !== null) parts.push(`startup ${m.startupSeconds} s`);
+  if (m.verified) parts.push(`verified: ${m.verified.ok ? 'ok' : `NO (${m.verified.seen}/${m.verified.expected})`}`);
+  return parts.join(', ');
+}
+
+// ------------------------------------------------------------------ cleanup
+async function deleteSubjects(prefix: string): Promise<void> {
+  try {
+    const base = services.registryUrl.replace(/\/+$/, '');
+    const subjects = (await (await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(10_000) })).json()) as string[];
+    for (const s of subjects.filter((x) => x.startsWith(prefix))) {
+      await fetch(`${base}/subjects/${encodeURIComponent(s)}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      await fetch(`${base}/subjects/${encodeURIComponent(s)}?permanent=true`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+    }
+  } catch {
+    // best effort: the registry keeps schemas in memory only
+  }
+}
+
+async function cleanupWorkload(w: WorkloadSpec): Promise<void> {
+  for (const s of [...slots]) if (s.startsWith(`${runId}_${w.id}_`)) await dropSlot(s);
+  await db.query(`drop publication if exists ${ident(`${runId}_${w.id}`)}`).catch(() => undefined);
+  await db.query(`drop table if exists ${ident(runId)}.${ident(w.table)} cascade`).catch(() => undefined);
+  await kafka.deleteTopicsWithPrefix(`${runId}_${w.id}_`).catch(() => undefined);
+  await deleteSubjects(`${runId}_${w.id}_`);
+}
+
+async function cleanupRun(): Promise<void> {
+  for (const c of [...children]) await c.stop('SIGTERM', 15_000).catch(() => undefined);
+  for (const s of [...slots]) await dropSlot(s);
+  // and any slot of this run the bookkeeping missed (an abandoned slot retains WAL forever)
+  for (const r of (await db?.query<{ slot_name: string }>('select slot_name from pg_replication_slots where slot_name like $1', [`${runId}\\_%`]).catch(() => [])) ?? []) {
+    await dropSlot(r.slot_name);
+  }
+  await db?.query(`drop schema if exists ${ident(runId)} cascade`).catch(() => undefined);
+  for (const r of (await db?.query<{ pubname: string }>('select pubname from pg_publication where pubname like $1', [`${runId}\\_%`]).catch(() => [])) ?? []) {
+    await db.query(`drop publication if exists ${ident(r.pubname)}`).catch(() => undefined);
+  }
+  await kafka?.deleteTopicsWithPrefix(runId).catch(() => undefined);
+  if (services) await deleteSubjects(runId);
+}
+
+/** Leftovers of interrupted runs older than 3 hours (a full run takes < 30 minutes; a concurrent run is left alone). */
+async function cleanupStale(): Promise<void> {
+  const isStale = (name: string): boolean => {
+    const m = /^wcbench_([0-9a-z]+)/.exec(name);
+    if (!m) return false;
+    const t = parseInt(m[1]!, 36);
+    return Number.isFinite(t) && Date.now() - t > 3 * 3600_000;
+  };
+  const dropped: string[] = [];
+  for (const r of await db.query<{ slot_name: string }>(`select slot_name from pg_replication_slots where slot_name like 'wcbench\\_%' and not active`)) {
+    if (isStale(r.slot_name)) {
+      await db.query('select pg_drop_replication_slot($1)', [r.slot_name]).catch(() => undefined);
+      dropped.push(`slot ${r.slot_name}`);
+    }
+  }
+  for (const r of await db.query<{ pubname: string }>(`select pubname from pg_publication where pubname like 'wcbench\\_%'`)) {
+    if (isStale(r.pubname)) {
+      await db.query(`drop publication if exists ${ident(r.pubname)}`);
+      dropped.push(`publication ${r.pubname}`);
+    }
+  }
+  for (const r of await db.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'wcbench\\_%'`)) {
+    if (isStale(r.nspname)) {
+      await db.query(`drop schema if exists ${ident(r.nspname)} cascade`);
+      dropped.push(`schema ${r.nspname}`);
+    }
+  }
+  const topics = (await kafka.listTopics(RUN_PREFIX)).filter(isStale);
+  if (topics.length) await kafka.deleteTopics(topics).catch(() => undefined);
+  if (dropped.length || topics.length) log(`removed leftovers of earlier runs: ${[...dropped, ...topics.map((t) => `topic ${t}`)].join(', ')}`);
+}
+
+// ------------------------------------------------------------------ main
+function fetchJars(): Pick<Tooling, 'connectLibs' | 'pluginPath' | 'debeziumAvailable' | 'apicurioConverter'> & { converterError: string | null } {
+  log('fetching Kafka Connect 4.3.1 + Debezium 3.7.0.Final + Apicurio converter jars (bench/lib/fetch.sh)');
+  const r = spawnSync('bash', [join(BENCH, 'lib', 'fetch.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const kv: Record<string, string> = {};
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return {
+    connectLibs: kv['CONNECT_OK'] === '1' ? kv['CONNECT_LIBS'] ?? null : null,
+    pluginPath: kv['PLUGIN_PATH'] ?? null,
+    debeziumAvailable: kv['CONNECT_OK'] === '1' && kv['DEBEZIUM_OK'] === '1',
+    apicurioConverter: kv['APICURIO_CONVERTER_OK'] === '1',
+    converterError: kv['APICURIO_CONVERTER_ERROR'] ?? null,
+  };
+}
+
+function javaVersion(java: string): string {
+  const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
+  return /version "([^"]+)"/.exec(r.stderr ?? '')?.[1] ?? 'unknown';
+}
+
+function targets(summary: Measurement[], ratios: BenchResults['ratios']): BenchResults['targets'] {
+  const get = (w: WorkloadId, s: SystemId): Measurement | undefined => summary.find((m) => m.workload === w && m.system === s && m.status === 'ok');
+  const out: BenchResults['targets'] = [];
+  const a = get('a', 'walcast');
+  const ra = ratios.find((r) => r.workload === 'a');
+  if (a?.rowsPerSec) out.push({ target: '(a) walcast >= 100k rows/s', value: `${Math.round(a.rowsPerSec).toLocaleString('en-US')} rows/s`, met: a.rowsPerSec >= 100_000 });
+  const deb = ra?.vsDebeziumAvro ?? ra?.vsDebeziumJson ?? null;
+  if (deb !== null && ra) out.push({ target: '(a) walcast >= 3x Debezium', value: `${ra.vsDebeziumAvro ?? '–'}x Avro, ${ra.vsDebeziumJson ?? '–'}x JSON`, met: deb >= 3 });
+  if (ra?.vsLowerCeiling) out.push({ target: '(a) walcast >= 1/2 of the lower ceiling', value: `${ra.vsLowerCeiling}x`, met: ra.vsLowerCeiling >= 0.5 });
+  const d = get('d', 'walcast');
+  if (d?.latencyMs) {
+    out.push({ target: '(d) walcast p99 <= 30 ms', value: `${d.latencyMs.p99} ms`, met: d.latencyMs.p99 <= 30 });
+    out.push({ target: '(d) walcast p50 <= 10 ms', value: `${d.latencyMs.p50} ms`, met: d.latencyMs.p50 <= 10 });
+  }
+  const b = get('b', 'walcast');
+  if (b?.peakRssMb) out.push({ target: '(b) walcast peak RSS < 200 MB', value: `${b.peakRssMb} MB`, met: b.peakRssMb < 200 });
+  const b2 = get('b2', 'walcast');
+  if (b2?.peakRssMb) out.push({ target: '(b2, not in the issue) walcast peak RSS < 200 MB, 2x the transaction', value: `${b2.peakRssMb} MB`, met: b2.peakRssMb < 200 });
+  out.push({ target: '(e) snapshot >= 150k rows/s', value: 'not yet available (no snapshots)', met: null });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const specs = workloadSpecs({ quick: args.quick, liveSeconds: args.liveSeconds ?? (args.quick ? 10 : 30), liveTxnRows: args.liveTxnRows });
+  const chosen = specs.filter((w) => !args.workloads || args.workloads.includes(w.id));
+  const systemsFor = (w: WorkloadSpec): SystemId[] => w.systems.filter((s) => !args.only || args.only.includes(s));
+  const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0;
+  const notes: string[] = [];
+
+  if (args.services) {
+    log('starting the local services (bash scripts/services.sh up)');
+    execFileSync('bash', [join(ROOT, 'scripts', 'services.sh'), 'up'], { stdio: 'inherit' });
+  }
+  services = readServicesEnv();
+  startRevision = walcastRevision();
+  const runDir = join(ROOT, '.local', 'bench', runId);
+  mkdirSync(runDir, { recursive: true });
+  const needsJars = chosen.some((w) => systemsFor(w).some((s) => s.startsWith('debezium')));
+  const jars = needsJars ? fetchJars() : { connectLibs: null, pluginPath: null, debeziumAvailable: false, apicurioConverter: false, converterError: null };
+  if (needsJars && !jars.debeziumAvailable) notes.push('Debezium/Connect jars could not be fetched: Debezium rows failed (see bench/lib/fetch.sh output)');
+  if (needsJars && !jars.apicurioConverter) notes.push(`Apicurio's AvroConverter could not be resolved from Maven Central (${jars.converterError ?? 'see ~/.cache/walcast/bench/apicurio-converter.mvn.log'}); "Debezium + Avro" ran with JsonConverter`);
+  tooling = {
+    services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, apicurioConverter: jars.apicurioConverter,
+    walcastNodeFlags: [...args.walcastNodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [])],
+  };
+  servicePorts = {
+    postgres: Number(new URL(services.pgUrl).port || 5432),
+    kafka: Number(services.brokers[0]!.split(':').pop()),
+    registry: Number(new URL(services.registryUrl).port || 80),
+  };
+  brokerPid = portOwner(servicePorts.kafka);
+
+  db = await Db.connect(services.pgUrl);
+  kafka = await KafkaAdmin.connect(services.brokers);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping the systems and removing this run's slots, publications, tables and topics`);
+    void cleanupRun().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  await cleanupStale();
+  await db.query(`create schema ${ident(runId)}`);
+  log(`run ${runId}: workloads ${chosen.map((w) => w.id).join(', ')}${args.quick ? ' (quick sizes)' : ''}; logs in ${runDir}`);
+
+  const measurements: Measurement[] = [];
+  const workloadMeta: BenchResults['workloads'] = [];
+  try {
+    for (const w of chosen) {
+      const meta: BenchResults['workloads'][number] = { id: w.id, title: w.title, short: w.short, mode: w.mode, rows: w.rows, txnRows: w.txnRows, note: w.note };
+      workloadMeta.push(meta);
+      const systems = systemsFor(w);
+      if (w.mode === 'unavailable') {
+        const m = emptyMeasurement(w.id, 'walcast', 1, 'n/a');
+        m.notes.push(w.note ?? 'not yet available');
+        measurements.push(m);
+        log(`(${w.id}) ${w.title}: ${w.note}`);
+        continue;
+      }
+      if (systems.length === 0) continue;
+      try {
+        await stableServices();
+        if (w.mode === 'catchup') await runCatchup(w, systems, args.repeat, measurements, meta);
+        else await runLive(w, systems, args.repeat, measurements);
+      } catch (error) {
+        // e.g. PostgreSQL restarted (another session's fault test) while the workload was written
+        log(`(${w.id}) FAILED: ${(error as Error).stack ?? String(error)}`);
+        for (const system of systems) {
+          if (measurements.some((m) => m.workload === w.id && m.system === system && m.status !== 'skipped')) continue;
+          const m = emptyMeasurement(w.id, system, 1, 'failed');
+          m.error = `workload failed before this system ran: ${(error as Error).message.split('\n')[0]!.slice(0, 300)}`;
+          measurements.push(m);
+        }
+      } finally {
+        await cleanupWorkload(w);
+      }
+    }
+  } finally {
+    await cleanupRun();
+  }
+
+  const summary = summarize(measurements);
+  const ratios = computeRatios(summary, chosen.filter((w) => w.mode === 'catchup').map((w) => w.id));
+  const pgVersion = (await db.query<{ v: string }>("select current_setting('server_version') as v").catch(() => [{ v: '?' }]))[0]?.v ?? '?';
+  await db.end();
+  await kafka.disconnect();
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const kafkajsVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'kafkajs', 'package.json'), 'utf8')) as { version: string }).version;
+  const date = new Date(runStarted).toISOString().slice(0, 10);
+  const results: BenchResults = {
+    runId,
+    date,
+    quick: args.quick,
+    complete,
+    durationSeconds: Math.round((Date.now() - runStarted) / 1000),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), kernel: `Linux ${release()}` },
+    versions: {
+      walcast: `${pkg.version} (${startRevision}${walcastLauncherFlags().length ? `, node ${walcastLauncherFlags().join(' ')}` : ''})`, node: process.version, kafkajs: kafkajsVersion, PostgreSQL: pgVersion, Kafka: '4.3.1', 'Kafka Connect': '4.3.1',
+      Debezium: '3.7.0.Final', 'Apicurio Registry': '3.3.3', 'Apicurio converter': !needsJars ? 'not used' : jars.apicurioConverter ? '2.6.13.Final' : 'unavailable',
+      Java: javaVersion(join(services.java21Home, 'bin', 'java')),
+    },
+    workloads: workloadMeta,
+    measurements,
+    summary,
+    ratios,
+    targets: targets(summary, ratios),
+    notes: [
+      ...notes,
+      'Debezium exactly-once (exactly.once.source.support) exists only in distributed Connect; standalone, as here, runs at-least-once (its default).',
+      'Debezium Avro: Apicurio\'s converter 2.6.13.Final (the newest on Maven Central that resolves; 3.3.3 has no jar there) through the registry\'s v2 API, Confluent wire format (as-confluent). Confluent\'s own converter is not on Maven Central.',
+      'Debezium JVM: connect-standalone.sh defaults (-Xms256m -Xmx2g, G1); Connect start-up (~10 s) is reported separately, not in rows/s.',
+    ],
+  };
+  const publish = complete || args.publish;
+  const outDir = publish ? join(BENCH, 'results') : join(BENCH, 'results', 'partial');
+  mkdirSync(outDir, { recursive: true });
+  const stamp = publish ? date : `${new Date(runStarted).toISOString().slice(0, 16).replace('T', '-').replace(':', '')}${args.quick ? '-quick' : ''}`;
+  const md = markdown(results);
+  writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(outDir, publish ? 'latest.md' : `${stamp}.md`), md);
+  writeFileSync(join(outDir, publish ? 'latest.svg' : `${stamp}.svg`), svg(results));
+  process.stdout.write('\n' + md + '\n');
+  log(`results: ${join(outDir, `${stamp}.json`)}, ${publish ? 'latest.md, latest.svg' : `${stamp}.md, ${stamp}.svg`} in ${outDir}`);
+  for (const r of ratios) {
+    log(
+      `ratios (${r.workload}): walcast ${r.walcastRowsPerSec?.toLocaleString('en-US')} rows/s = ${r.vsDebeziumAvro ?? '–'}x Debezium Avro, ${r.vsDebeziumJson ?? '–'}x Debezium JSON, ` +
+        `${r.vsWalsender ?? '–'}x walsender ceiling, ${r.vsKafkajs ?? '–'}x Kafka ceiling (kafkajs), ${r.vsKafkaPerf ?? '–'}x Kafka ceiling (Java)`,
+    );
+  }
+  log(`total ${Math.round((Date.now() - runStarted) / 1000)} s`);
+  if (measurements.some((m) => m.status === 'failed')) process.exitCode = 1;
+}
+
+// kafkajs' consumer trips Node 24's TimeoutNegativeWarning on every run: keep other warnings only
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
+main().then(
+  // a kafkajs consumer or socket left behind (e.g. by a broker restarted under it) must not keep the run alive
+  () => process.exit(process.exitCode ?? 0),
+  async (error: unknown) => {
+    log(`FAILED: ${(error as Error).stack ?? String(error)}`);
+    await cleanupRun().catch(() => undefined);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,239 @@
+/**
+ * How each system under test is started. The measuring (timing, /proc sampling, verification)
+ * lives in bench/run.ts; this file only knows command lines and configuration.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { pgUrlParts } from './lib/pg.ts';
+import { runWithRusage, spawnWatched, type RusageResult, type Watched } from './lib/proc.ts';
+import { baseEnv, BENCH, ROOT, type ServicesEnv } from './lib/util.ts';
+
+export interface Tooling {
+  services: ServicesEnv;
+  runDir: string;
+  connectLibs: string | null;
+  pluginPath: string | null;
+  debeziumAvailable: boolean;
+  apicurioConverter: boolean;
+  /** Extra node flags for walcast (e.g. --cpu-prof). */
+  walcastNodeFlags: string[];
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface CdcJob {
+  name: string;
+  slot: string;
+  publication: string;
+  schema: string;
+  table: string;
+  topicPrefix: string;
+}
+
+export interface CdcProcess {
+  proc: Watched;
+  /** Resolves when the system reports that it streams from the slot. */
+  streaming: Promise<void>;
+  topic: string;
+  metricsPort: number | null;
+}
+
+/**
+ * The node flags walcast's own launcher sets (the `#!/usr/bin/env -S node <flags>` line of
+ * bin/walcast.js, e.g. --max-semi-space-size=8), so the benchmark runs walcast as `npm start`,
+ * the bin and the container do.
+ */
+export function walcastLauncherFlags(): string[] {
+  const first = readFileSync(join(ROOT, 'bin', 'walcast.js'), 'utf8').split('\n')[0] ?? '';
+  const m = /^#!.*\bnode\b(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+}
+
+/** The walcast commit under test: short HEAD, "+dirty" when src/, bin/ or package.json differ from it. */
+export function walcastRevision(): string {
+  try {
+    const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'bin', 'package.json'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() && !/package\.json$/.test(l)).length > 0;
+    return head + (dirty ? '+dirty' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** walcast with its default configuration (Avro + registry, exactly-once transactions). */
+export async function startWalcast(t: Tooling, job: CdcJob): Promise<CdcProcess> {
+  const port = await freePort();
+  const env = {
+    ...baseEnv(),
+    WALCAST_PG_URL: t.services.pgUrl,
+    WALCAST_KAFKA_BROKERS: t.services.brokers.join(','),
+    WALCAST_SCHEMA_REGISTRY_URL: t.services.registryUrl,
+    WALCAST_SLOT: job.slot,
+    WALCAST_PUBLICATION: job.publication,
+    WALCAST_TABLES: `${job.schema}.${job.table}`,
+    WALCAST_TOPIC_PREFIX: job.topicPrefix,
+    WALCAST_OFFSETS_TOPIC: `${job.topicPrefix}.offsets`,
+    WALCAST_HTTP_HOST: '127.0.0.1',
+    WALCAST_HTTP_PORT: String(port),
+  };
+  const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(ROOT, 'bin', 'walcast.js'), 'run'], {
+    env,
+    cwd: t.runDir,
+    logFile: join(t.runDir, `${job.name}.log`),
+  });
+  return { proc, streaming: proc.waitForLine(/"msg":"streaming"/, 120_000, 'walcast "streaming"').then(() => undefined), topic: `${job.topicPrefix}.${job.schema}.${job.table}`, metricsPort: port };
+}
+
+/** Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it. */
+export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro'): Promise<CdcProcess> {
+  if (!t.connectLibs || !t.pluginPath || !t.debeziumAvailable) throw new Error('Debezium/Connect jars are not available (see the fetch output above)');
+  const pg = pgUrlParts(t.services.pgUrl);
+  const restPort = await freePort();
+  const registryV2 = t.services.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
+  const converterLines =
+    converter === 'avro' && t.apicurioConverter
+      ? ['key', 'value'].flatMap((k) => [
+          `${k}.converter=io.apicurio.registry.utils.converter.AvroConverter`,
+          `${k}.converter.apicurio.registry.url=${registryV2}`,
+          `${k}.converter.apicurio.registry.auto-register=true`,
+          `${k}.converter.apicurio.registry.find-latest=true`,
+          // Confluent wire format (magic byte + 4-byte content id in the payload, like walcast) instead of
+          // the 2.x default of ids in record headers
+          `${k}.converter.apicurio.registry.as-confluent=true`,
+          `${k}.converter.apicurio.registry.headers.enabled=false`,
+          `${k}.converter.apicurio.registry.use-id=contentId`,
+        ])
+      : ['key.converter=org.apache.kafka.connect.json.JsonConverter', 'value.converter=org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable=true', 'value.converter.schemas.enable=true'];
+  const worker = join(t.runDir, `${job.name}.worker.properties`);
+  writeFileSync(
+    worker,
+    [
+      `bootstrap.servers=${t.services.brokers.join(',')}`,
+      ...converterLines,
+      `offset.storage.file.filename=${join(t.runDir, `${job.name}.offsets`)}`,
+      'offset.flush.interval.ms=10000',
+      `plugin.path=${t.pluginPath}`,
+      `listeners=http://127.0.0.1:${restPort}`,
+      '',
+    ].join('\n'),
+  );
+  const connector = join(t.runDir, `${job.name}.connector.properties`);
+  writeFileSync(
+    connector,
+    [
+      `name=${job.name}`,
+      'connector.class=io.debezium.connector.postgresql.PostgresConnector',
+      'tasks.max=1',
+      `database.hostname=${pg.host}`,
+      `database.port=${pg.port}`,
+      `database.user=${pg.user}`,
+      `database.password=${pg.password}`,
+      `database.dbname=${pg.database}`,
+      'plugin.name=pgoutput',
+      `slot.name=${job.slot}`,
+      `publication.name=${job.publication}`,
+      'publication.autocreate.mode=filtered',
+      `topic.prefix=${job.topicPrefix}`,
+      `table.include.list=${job.schema}.${job.table}`,
+      // stream from the slot only: the rows are in the WAL the slot holds
+      'snapshot.mode=no_data',
+      'decimal.handling.mode=string',
+      '',
+    ].join('\n'),
+  );
+  const java = join(t.services.java21Home, 'bin', 'java');
+  // connect-standalone.sh's defaults: -Xms256M -Xmx2G and Kafka's G1 settings
+  const args = [
+    '-Xms256m', '-Xmx2g', '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
+    '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(BENCH, 'lib', 'log4j2-connect.xml')}`,
+    '-cp', `${t.connectLibs}/*`, 'org.apache.kafka.connect.cli.ConnectStandalone', worker, connector,
+  ];
+  const proc = spawnWatched(java, args, { env: baseEnv(), cwd: t.runDir, logFile: join(t.runDir, `${job.name}.log`) });
+  return {
+    proc,
+    streaming: proc.waitForLine(/PostgresStreamingChangeEventSource - Processing messages/, 180_000, 'Debezium "Processing messages"').then(() => undefined),
+    topic: `${job.topicPrefix}.${job.schema}.${job.table}`,
+    metricsPort: null,
+  };
+}
+
+/** The walsender alone: pg_recvlogical with pgoutput into /dev/null, exiting at `endLsn`. */
+export function runRecvlogical(t: Tooling, job: CdcJob, endLsn: string): Promise<RusageResult> {
+  const bin = '/usr/lib/postgresql/15/bin/pg_recvlogical';
+  return runWithRusage(
+    bin,
+    ['-d', t.services.pgUrl, '--slot', job.slot, '--start', '-o', 'proto_version=1', '-o', `publication_names=${job.publication}`, '-f', '/dev/null', '-F', '0', '-s', '1', '--no-loop', '-E', endLsn],
+    { env: baseEnv(), logFile: join(t.runDir, `${job.name}.log`), timeoutMs: 30 * 60_000 },
+  );
+}
+
+export interface KafkajsAloneOptions {
+  topic: string;
+  count: number;
+  keyBytes: number;
+  valueBytes: number;
+  txnRecords: number;
+  chunkRecords: number;
+  transactionalId: string;
+}
+
+export interface KafkajsAloneResult {
+  records: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  transactions: number;
+}
+
+export async function runKafkajsAlone(t: Tooling, name: string, o: KafkajsAloneOptions): Promise<KafkajsAloneResult> {
+  const proc = spawnWatched(process.execPath, [join(BENCH, 'tools', 'kafka-producer.ts'), JSON.stringify({ brokers: t.services.brokers, ...o })], {
+    env: baseEnv(),
+    logFile: join(t.runDir, `${name}.log`),
+  });
+  const line = await proc.waitForLine(/^\{"records"/, 30 * 60_000, 'the kafkajs producer result');
+  await proc.exited;
+  return JSON.parse(line) as KafkajsAloneResult;
+}
+
+export interface PerfResult extends RusageResult {
+  recordsPerSec: number | null;
+  summary: string;
+}
+
+/** Kafka's own org.apache.kafka.tools.ProducerPerformance, transactional. */
+export async function runProducerPerf(t: Tooling, name: string, o: { topic: string; count: number; recordBytes: number; transactionDurationMs: number }): Promise<PerfResult> {
+  const java = join(t.services.java21Home, 'bin', 'java');
+  const result = await runWithRusage(
+    java,
+    [
+      '-Xmx512m', `-Dlog4j2.configurationFile=${t.services.kafkaToolsLog4j}`, '-cp', `${t.services.kafkaLibs}/*`,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--bootstrap-server', t.services.brokers.join(','),
+      '--topic', o.topic, '--num-records', String(o.count), '--record-size', String(o.recordBytes), '--throughput', '-1',
+      '--command-property', 'acks=all',
+      '--transactional-id', `${name}-txn`, '--transaction-duration-ms', String(o.transactionDurationMs),
+      // JVM warm-up (JIT) would dominate short runs: the steady-state line excludes the first 10%
+      '--warmup-records', String(Math.floor(o.count / 10)),
+    ],
+    { env: baseEnv(), logFile: join(t.runDir, `${name}.log`), timeoutMs: 15 * 60_000 },
+  );
+  // "1000000 records sent, 351493.8 records/sec (38.54 MB/sec), 52.31 ms avg latency, ..." and, last,
+  // "900000 steady state records sent, 360000.0 records/sec ..."
+  const summary = result.output.split('\n').filter((l) => /records sent,/.test(l)).pop() ?? '';
+  const m = /records sent, ([\d.]+) records\/sec/.exec(summary);
+  return { ...result, recordsPerSec: m ? Number(m[1]) : null, summary };
+}

@@ -1,0 +1,196 @@
+/**
+ * The benchmark's workloads (issue 5). Each catch-up workload is written once, while every CDC
+ * system is stopped and each holds its own slot on the same WAL; the systems then read it in turn.
+ */
+import type { Db } from './lib/pg.ts';
+import { ident, parseLsn } from './lib/pg.ts';
+
+export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e';
+export type SystemId = 'walcast' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro';
+
+export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'kafkajs', 'kafka-perf', 'debezium-json', 'debezium-avro'];
+
+export const SYSTEM_LABELS: Record<SystemId, string> = {
+  walcast: 'walcast (Avro + registry, exactly-once)',
+  walsender: 'walsender ceiling (pg_recvlogical, pgoutput -> /dev/null)',
+  kafkajs: 'Kafka ceiling: bare kafkajs transactional producer',
+  'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',
+  'debezium-json': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter',
+  'debezium-avro': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter',
+};
+
+export interface WorkloadSpec {
+  id: WorkloadId;
+  title: string;
+  /** For the chart. */
+  short: string;
+  mode: 'catchup' | 'live' | 'unavailable';
+  /** Table name inside the run's schema. */
+  table: string;
+  /** Row changes (= change events) the workload writes; live: rows per second x seconds. */
+  rows: number;
+  /** Rows per PostgreSQL transaction. */
+  txnRows: number;
+  /** Systems this workload runs (before --only filtering). */
+  systems: SystemId[];
+  /** Live workload: rows per second and duration. */
+  rate?: number;
+  seconds?: number;
+  note?: string;
+}
+
+export interface Sizes {
+  quick: boolean;
+  liveSeconds: number;
+  liveTxnRows: number;
+}
+
+export function workloadSpecs(s: Sizes): WorkloadSpec[] {
+  const q = s.quick;
+  const rate = 10_000;
+  return [
+    {
+      id: 'a',
+      short: q ? '100k rows, 10-row txns' : '1M rows, 10-row txns',
+      title: `${q ? '100k' : '1M'} rows in 10-row transactions`,
+      mode: 'catchup',
+      table: 'orders_a',
+      rows: q ? 100_000 : 1_000_000,
+      txnRows: 10,
+      systems: ALL_SYSTEMS,
+    },
+    {
+      id: 'b',
+      short: q ? 'one 100k-row txn' : 'one 1M-row txn',
+      title: `one ${q ? '100k' : '1M'}-row transaction`,
+      mode: 'catchup',
+      table: 'orders_b',
+      rows: q ? 100_000 : 1_000_000,
+      txnRows: q ? 100_000 : 1_000_000,
+      systems: ALL_SYSTEMS,
+    },
+    {
+      id: 'b2',
+      short: q ? 'one 200k-row txn' : 'one 2M-row txn',
+      title: `one ${q ? '200k' : '2M'}-row transaction (walcast memory check)`,
+      mode: 'catchup',
+      table: 'orders_b2',
+      rows: q ? 200_000 : 2_000_000,
+      txnRows: q ? 200_000 : 2_000_000,
+      systems: ['walsender', 'walcast'],
+      note: 'walcast and the walsender only, to keep a full run under 30 minutes',
+    },
+    {
+      id: 'c',
+      short: 'wide rows + TOAST, updates',
+      title: `updates of ${q ? '20k' : '100k'} wide rows (25 columns, 2 KB TOASTed text unchanged), 100-row transactions`,
+      mode: 'catchup',
+      table: 'wide_c',
+      rows: q ? 20_000 : 100_000,
+      txnRows: 100,
+      systems: ALL_SYSTEMS,
+    },
+    {
+      id: 'd',
+      short: `live ${rate / 1000}k rows/s`,
+      title: `live load, ${rate / 1000}k rows/s for ${s.liveSeconds} s in ${s.liveTxnRows}-row transactions (latency)`,
+      mode: 'live',
+      table: 'orders_d',
+      rows: rate * s.liveSeconds,
+      txnRows: s.liveTxnRows,
+      rate,
+      seconds: s.liveSeconds,
+      systems: ['walcast', 'debezium-json', 'debezium-avro'],
+      note: 'latency = Kafka LogAppendTime - source.ts_us (PostgreSQL commit time)',
+    },
+    {
+      id: 'e',
+      short: 'snapshot 5M rows',
+      title: 'initial snapshot of a 5M-row table',
+      mode: 'unavailable',
+      table: 'snapshot_e',
+      rows: 5_000_000,
+      txnRows: 0,
+      systems: [],
+      note: 'not yet available: walcast has no snapshots yet',
+    },
+  ];
+}
+
+const ORDERS_DDL = (t: string): string =>
+  `create table ${t} (id bigint primary key, account int not null, amount numeric(12,2) not null, note text not null,
+     created timestamptz not null default now(), flag boolean not null)`;
+const ORDERS_ROWS = (from: string, to: string): string =>
+  `select g, g % 10000, (g % 100000) / 100.0, 'order ' || g, g % 2 = 0 from generate_series(${from}, ${to}) g`;
+
+/** Creates the workload's table (and, for (c), the rows it later updates: before any slot exists). */
+export async function createTable(db: Db, schema: string, w: WorkloadSpec): Promise<void> {
+  const t = `${ident(schema)}.${ident(w.table)}`;
+  if (w.id === 'c') {
+    await db.query(`create table ${t} (
+      id bigint primary key, counter int not null default 0,
+      i1 int, i2 int, i3 int, i4 int, b1 bigint, b2 bigint,
+      t1 text, t2 text, t3 text, t4 text, t5 varchar(64), t6 varchar(64),
+      n1 numeric(14,4), n2 numeric(14,4), n3 numeric(20,2),
+      ts1 timestamptz, ts2 timestamptz, d1 date, f1 boolean, f2 boolean, u1 uuid, j1 jsonb,
+      doc text)`);
+    // out of line and uncompressed: every row's doc is TOASTed (2,112 bytes > the ~2 KB threshold)
+    await db.query(`alter table ${t} alter column doc set storage external`);
+    await db.query('set synchronous_commit = off');
+    await db.query(`insert into ${t}
+      select g, 0, g, g * 2, g % 7, g % 100, g * 1000, g * 10000,
+             'alpha ' || g, 'beta ' || g, md5(g::text), 'delta', 'v' || g, 'w' || g,
+             g / 3.0, g / 7.0, g * 1.5, now(), now() - interval '1 day', current_date, true, false,
+             md5(g::text)::uuid, jsonb_build_object('k', g, 'tag', 'x'), repeat(md5(g::text), 66)
+        from generate_series(1, ${w.rows}) g`);
+    await db.query('reset synchronous_commit');
+    await db.query(`vacuum analyze ${t}`);
+    return;
+  }
+  await db.query(ORDERS_DDL(t));
+}
+
+export interface Written {
+  events: number;
+  /**
+   * WAL insert position taken inside the last transaction, after its last change: the last
+   * commit ends above it, so a slot confirmed past it has received everything.
+   */
+  lastLsn: bigint;
+  seconds: number;
+}
+
+/** Writes a catch-up workload (no CDC system is running; every slot holds the WAL). */
+export async function writeWorkload(db: Db, schema: string, w: WorkloadSpec): Promise<Written> {
+  const t = `${ident(schema)}.${ident(w.table)}`;
+  const t0 = performance.now();
+  // Same WAL either way; only the generator's own commit waits are skipped.
+  await db.query('set synchronous_commit = off');
+  let lastLsn: bigint;
+  if (w.txnRows >= w.rows) {
+    await db.query('begin');
+    await db.query(`insert into ${t} (id, account, amount, note, flag) ${ORDERS_ROWS('1', String(w.rows))}`);
+    lastLsn = parseLsn((await db.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
+    await db.query('commit');
+  } else {
+    const proc = `${ident(schema)}.${ident(`fill_${w.table}`)}`;
+    const body =
+      w.id === 'c'
+        ? `update ${t} set counter = counter + 1, ts2 = now() where id between i + 1 and least(i + per, n);`
+        : `insert into ${t} (id, account, amount, note, flag) ${ORDERS_ROWS('i + 1', 'least(i + per, n)')};`;
+    await db.query(`create procedure ${proc}(n bigint, per bigint, inout last_lsn pg_lsn default null) language plpgsql as $$
+      declare i bigint := 0;
+      begin
+        while i < n loop
+          ${body}
+          i := i + per;
+          if i >= n then last_lsn := pg_current_wal_insert_lsn(); end if;
+          commit;
+        end loop;
+      end $$`);
+    const rows = await db.query<{ last_lsn: string }>(`call ${proc}($1, $2)`, [w.rows, w.txnRows]);
+    lastLsn = parseLsn(rows[0]!.last_lsn);
+  }
+  await db.query('reset synchronous_commit');
+  return { events: w.rows, lastLsn, seconds: (performance.now() - t0) / 1000 };
+}
