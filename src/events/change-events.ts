@@ -152,8 +152,12 @@ export class ChangeEventBuilder {
     return this.constants;
   }
 
-  private source(tx: TransactionContext, schema: string, table: string, lsn: bigint): SourceBlock {
-    const constants = this.transactionConstants(tx);
+  /** Source block; without a transaction (non-transactional logical message) it is stamped now. */
+  private source(tx: TransactionContext | null, schema: string, table: string, lsn: bigint): SourceBlock {
+    const nowMicros = tx ? 0 : Date.now() * 1000;
+    const constants = tx
+      ? this.transactionConstants(tx)
+      : { tsMs: Math.floor(nowMicros / 1000), tsUs: nowMicros, tsNs: BigInt(nowMicros) * 1000n, sequencePrefix: '[null,"' };
     return {
       version: this.options.version,
       connector: 'postgresql',
@@ -166,7 +170,7 @@ export class ChangeEventBuilder {
       ts_ns: constants.tsNs,
       schema,
       table,
-      txId: tx.xid,
+      txId: tx?.xid ?? null,
       lsn: Number(lsn),
       xmin: null,
     };
@@ -249,23 +253,7 @@ export class ChangeEventBuilder {
     prefix: string,
     content: Buffer,
   ): ChangeEvent {
-    const commitMicros = tx ? Number(tx.commitTimeMicros) : Date.now() * 1000;
-    const source: SourceBlock = {
-      version: this.options.version,
-      connector: 'postgresql',
-      name: this.options.connectorName,
-      ts_ms: Math.floor(commitMicros / 1000),
-      snapshot: 'false',
-      db: this.options.database,
-      sequence: JSON.stringify([tx?.previousCommitLsn?.toString() ?? null, lsn.toString()]),
-      ts_us: commitMicros,
-      ts_ns: BigInt(commitMicros) * 1000n,
-      schema: '',
-      table: '',
-      txId: tx?.xid ?? null,
-      lsn: Number(lsn),
-      xmin: null,
-    };
+    const source = this.source(tx, '', '', lsn);
     return { schema, key: { prefix }, value: { op: 'm', ts_ms: Date.now(), source, message: { prefix, content } } };
   }
 }
