@@ -470,15 +470,7 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
         }
         if (needsSlot) await dropSlot(j.slot);
         if (system === 'debezium-avro' && !tooling.apicurioConverter) m.notes.push('Apicurio AvroConverter could not be resolved: ran with JsonConverter');
-        const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
-        if (restarted.length > 0 && attempt === 1) {
-          m.status = 'skipped';
-          m.error = `discarded: ${restarted.join(', ')} restarted during the measurement (another session's fault test?); measured again`;
-          out.push(m);
-          log(`(${w.id}) ${system}: ${m.error}`);
-          continue;
-        }
-        if (restarted.length > 0) m.notes.push(`${restarted.join(', ')} restarted during this measurement too`);
+        if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
         if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
         if (spare) await dropSlot(spare);
         if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
@@ -488,6 +480,24 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
       }
     }
   }
+}
+
+/**
+ * A measurement during which a service it depends on restarted (another session's fault test?)
+ * is recorded as skipped and measured again once; on the second attempt it is kept with a note.
+ * Returns true when the caller should measure again.
+ */
+function discardIfRestarted(w: WorkloadSpec, system: SystemId, m: Measurement, before: Identities, attempt: number, out: Measurement[]): boolean {
+  const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
+  if (restarted.length > 0 && attempt === 1) {
+    m.status = 'skipped';
+    m.error = `discarded: ${restarted.join(', ')} restarted during the measurement (another session's fault test?); measured again`;
+    out.push(m);
+    log(`(${w.id}) ${system}: ${m.error}`);
+    return true;
+  }
+  if (restarted.length > 0) m.notes.push(`${restarted.join(', ')} restarted during this measurement too`);
+  return false;
 }
 
 async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[]): Promise<void> {
@@ -513,15 +523,7 @@ async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out
           log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
         }
         await dropSlot(j.slot);
-        const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
-        if (restarted.length > 0 && attempt === 1) {
-          m.status = 'skipped';
-          m.error = `discarded: ${restarted.join(', ')} restarted during the measurement (another session's fault test?); measured again`;
-          out.push(m);
-          log(`(${w.id}) ${system}: ${m.error}`);
-          continue;
-        }
-        if (restarted.length > 0) m.notes.push(`${restarted.join(', ')} restarted during this measurement too`);
+        if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
         if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
         out.push(m);
         log(`(${w.id}) ${system}: ${describe(m)}`);

@@ -10,17 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { KafkajsAloneOptions } from '../systems.ts';
 
-interface Options {
-  brokers: string[];
-  topic: string;
-  count: number;
-  keyBytes: number;
-  valueBytes: number;
-  txnRecords: number;
-  chunkRecords: number;
-  transactionalId: string;
-}
+type Options = KafkajsAloneOptions & { brokers: string[] };
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
 const kafka = new Kafka({ clientId: 'walcast-bench-kafka-alone', brokers: options.brokers, logLevel: logLevel.WARN, retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1000 } });
