@@ -296,7 +296,7 @@ export class WalcastService {
       this.stage = 'streaming';
       onStreaming();
       log.info(
-        { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, transactionalId: config.kafka.transactionalId },
+        { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: offset ? `${offset.recordOffset}/${offset.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },
         'streaming',
       );
       await pipeline.run();

@@ -16,6 +16,14 @@ export interface SourceOffset {
   tsMs: number;
 }
 
+/** A stored offset and where it was found, so a restart can be traced in the log. */
+export interface StoredOffset extends SourceOffset {
+  /** Kafka offset of the record in the offsets topic. */
+  recordOffset: string;
+  /** End of the offsets partition (last stable offset) when it was read. */
+  partitionEnd: string;
+}
+
 interface OffsetJson {
   lsn: string;
   txId: number | null;
@@ -46,7 +54,7 @@ export async function ensureOffsetsTopic(topics: TopicManager, topic: string): P
  * Reads the latest committed offset of `sourceId`. Call only after the producer has fenced older
  * instances: then no transaction on the topic is still open and the end offset is final.
  */
-export async function readOffset(kafka: Kafka, topic: string, sourceId: string, timeoutMs = 60_000): Promise<SourceOffset | null> {
+export async function readOffset(kafka: Kafka, topic: string, sourceId: string, timeoutMs = 60_000): Promise<StoredOffset | null> {
   const admin = kafka.admin();
   await admin.connect();
   let end: bigint;
@@ -59,7 +67,7 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
   if (end === 0n) return null;
 
   const consumer = kafka.consumer({ groupId: `walcast-offset-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
-  let latest: SourceOffset | null = null;
+  let latest: StoredOffset | null = null;
   let resolveDone!: () => void;
   let rejectDone!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -79,7 +87,9 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
-          if (message.key?.toString('utf8') === sourceId && message.value) latest = parseOffset(message.value);
+          if (message.key?.toString('utf8') === sourceId && message.value) {
+            latest = { ...parseOffset(message.value), recordOffset: message.offset, partitionEnd: end.toString() };
+          }
         }
       },
     });

@@ -1,6 +1,7 @@
 // The fault run (issue 6): steady mixed writes while faults are injected in turn, each followed by
 // the consistency checker. Used by `npm run chaos` (50+ faults) and, shorter, by the test suite.
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { checkConsistency, type CheckReport } from '../helpers/consistency-checker.ts';
@@ -29,7 +30,18 @@ async function portOwner(port: number): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runFaults(options: { faults: number; log: (line: string) => void; registryOutageMs?: number }): Promise<FaultResult[]> {
+export interface FaultRunOptions {
+  faults: number;
+  log: (line: string) => void;
+  registryOutageMs?: number;
+  /** The kinds to cycle through (default: all). */
+  kinds?: readonly FaultKind[];
+  /** Where to write the output of every walcast process of the run, for diagnosis. */
+  walcastLogPath?: string;
+}
+
+export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]> {
+  const kinds = options.kinds ?? FAULT_KINDS;
   const services = loadServices();
   const id = uniqueSuffix();
   const schema = `chaos_${id}`;
@@ -70,12 +82,13 @@ export async function runFaults(options: { faults: number; log: (line: string) =
     await db.query('select pg_reload_conf()');
   });
   let walcast = new WalcastProcess(env);
+  const processes = [walcast];
   const results: FaultResult[] = [];
   try {
     await walcast.waitForStreaming(120_000);
     workload.start();
     for (let i = 0; i < options.faults; i++) {
-      const fault = FAULT_KINDS[i % FAULT_KINDS.length]!;
+      const fault = kinds[i % kinds.length]!;
       const t0 = Date.now();
       await sleep(500 + Math.random() * 1500);
       if (i === Math.floor(options.faults / 2)) await workload.schemaChange();
@@ -83,6 +96,7 @@ export async function runFaults(options: { faults: number; log: (line: string) =
         case 'walcast-kill':
           await walcast.stop('SIGKILL');
           walcast = new WalcastProcess(env);
+          processes.push(walcast);
           break;
         case 'kafka-kill':
           process.kill(await portOwner(kafkaPort), 'SIGKILL');
@@ -101,6 +115,8 @@ export async function runFaults(options: { faults: number; log: (line: string) =
             // A fresh walcast must register its schemas and so waits for the registry.
             await walcast.stop('SIGKILL');
             walcast = new WalcastProcess(env);
+            processes.push(walcast);
+          processes.push(walcast);
             await sleep(options.registryOutageMs ?? 30_000);
           } finally {
             process.kill(pid, 'SIGCONT');
@@ -142,6 +158,7 @@ export async function runFaults(options: { faults: number; log: (line: string) =
   } finally {
     await workload.stop();
     await walcast.stop('SIGTERM').catch(() => undefined);
+    if (options.walcastLogPath) writeFileSync(options.walcastLogPath, processes.map((p) => p.output).join('\n--- next walcast process ---\n'));
     await admin(async (db) => {
       await db.query('alter system reset wal_sender_timeout');
       await db.query('select pg_reload_conf()');

@@ -50,7 +50,7 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
     if (report.problems.length < 20) report.problems.push(problem);
   };
 
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   const perTransaction = new Map<string, number>();
   const lastCommitPerKey = new Map<string, bigint>();
   const models = new Map<string, Map<string, Record<string, unknown>>>(options.tables.map((t) => [t, new Map()]));
@@ -61,12 +61,13 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
     const table = record.topic.slice(record.topic.lastIndexOf('.') + 1);
     const txId = BigInt(value.source.txId) & XID_MASK;
     const identity = `${txId}:${value.transaction?.total_order}`;
-    if (seen.has(identity)) {
+    const first = seen.get(identity);
+    if (first !== undefined) {
       report.duplicated += 1;
-      note(`duplicate event ${identity} on ${record.topic} offset ${record.offset}`);
+      note(`duplicate event ${identity} on ${record.topic} offset ${record.offset} (first at ${first})`);
       continue;
     }
-    seen.add(identity);
+    seen.set(identity, `${record.topic} offset ${record.offset}`);
     perTransaction.set(String(txId), (perTransaction.get(String(txId)) ?? 0) + 1);
 
     // Per key, events must follow commit order (the commit LSN is in the transaction id).
