@@ -576,8 +576,17 @@ cmd_down() {
   done
   for pid in "${pids[@]}"; do wait "$pid" || true; done
   if ((purge)); then
-    rm -rf "$PG_DIR" "$KAFKA_DIR" "$APICURIO_DIR" "$RUN" "$ENV_FILE"
-    echo "purged $LOCAL/{pg,kafka,apicurio,run,services.env} (downloads stay cached in $CACHE and ~/.m2)"
+    # Only the selected services' data: `down --purge kafka` must leave PostgreSQL's files alone.
+    local purged=()
+    for svc in "${SERVICES[@]}"; do
+      case $svc in
+        postgres) rm -rf "$PG_DIR"; purged+=("$PG_DIR") ;;
+        kafka) rm -rf "$KAFKA_DIR"; purged+=("$KAFKA_DIR") ;;
+        registry) rm -rf "$APICURIO_DIR"; purged+=("$APICURIO_DIR") ;;
+      esac
+    done
+    if ((${#SERVICES[@]} == 3)); then rm -rf "$RUN" "$ENV_FILE"; purged+=("$RUN" "$ENV_FILE"); fi
+    echo "purged ${purged[*]} (downloads stay cached in $CACHE and ~/.m2)"
   fi
 }
 

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { checkConsistency, type CheckReport } from '../helpers/consistency-checker.ts';
+import { describeOffsets } from '../helpers/kafka-log-dump.ts';
 import { ownerScript, startService, stopService } from '../helpers/service-control.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
@@ -84,6 +85,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
   let walcast = new WalcastProcess(env);
   const processes = [walcast];
   const results: FaultResult[] = [];
+  const explained = new Set<string>();
   try {
     await walcast.waitForStreaming(120_000);
     workload.start();
@@ -146,13 +148,15 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
         tables: ['accounts', 'transfers'],
         ledger: workload.ledger,
       });
+      const explanation = await explainDuplicates(report, explained);
       workload.resume();
       const seconds = (Date.now() - t0) / 1000;
       results.push({ fault, seconds, report });
       options.log(
         `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  ` +
           `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
-          (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : ''),
+          (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : '') +
+          (explanation ? `\n  broker log around the duplicates:\n    ${explanation.replace(/\n/g, '\n    ')}` : ''),
       );
     }
   } finally {
@@ -185,4 +189,18 @@ export function summaryTable(results: FaultResult[]): string {
     '',
     `Final check: ${last?.eventsChecked ?? 0} events of ${last?.transactionsChecked ?? 0} committed transactions.`,
   ].join('\n');
+}
+
+/** The broker's view of new duplicates (producer, epoch, sequence, markers), once per duplicate. */
+async function explainDuplicates(report: CheckReport, explained: Set<string>): Promise<string> {
+  const fresh = report.duplicates.filter((d) => !explained.has(d.identity)).slice(0, 4);
+  for (const d of report.duplicates) explained.add(d.identity);
+  const parts: string[] = [];
+  for (const d of fresh) {
+    const sameLog = d.first.topic === d.again.topic && d.first.partition === d.again.partition;
+    const offsets = sameLog ? [d.first.offset, d.again.offset] : [d.again.offset];
+    parts.push(`${d.identity}: first ${d.first.topic}-${d.first.partition}@${d.first.offset}, again @${d.again.offset}`);
+    parts.push(await describeOffsets(d.again.topic, d.again.partition, offsets).catch((error: unknown) => `(log dump failed: ${(error as Error).message})`));
+  }
+  return parts.join('\n');
 }

@@ -24,6 +24,14 @@ export interface CheckReport {
   outOfOrder: number;
   rowMismatches: number;
   problems: string[];
+  /** Where each duplicate and its first copy lie: topic, partition and offset of both. */
+  duplicates: Array<{ identity: string; first: RecordPosition; again: RecordPosition }>;
+}
+
+export interface RecordPosition {
+  topic: string;
+  partition: number;
+  offset: number;
 }
 
 interface Envelope {
@@ -45,12 +53,12 @@ function canonical(row: Record<string, unknown> | null | undefined, columns: str
 export async function checkConsistency(options: CheckOptions): Promise<CheckReport> {
   const topics = options.tables.map((t) => `${options.topicPrefix}.${options.schema}.${t}`);
   const records = await readTopics({ brokers: options.brokers, registryUrl: options.registryUrl, timeoutMs: 300_000 }, topics);
-  const report: CheckReport = { eventsChecked: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, problems: [] };
+  const report: CheckReport = { eventsChecked: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, problems: [], duplicates: [] };
   const note = (problem: string): void => {
     if (report.problems.length < 20) report.problems.push(problem);
   };
 
-  const seen = new Map<string, string>();
+  const seen = new Map<string, RecordPosition>();
   const perTransaction = new Map<string, number>();
   const lastCommitPerKey = new Map<string, bigint>();
   const models = new Map<string, Map<string, Record<string, unknown>>>(options.tables.map((t) => [t, new Map()]));
@@ -61,13 +69,15 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
     const table = record.topic.slice(record.topic.lastIndexOf('.') + 1);
     const txId = BigInt(value.source.txId) & XID_MASK;
     const identity = `${txId}:${value.transaction?.total_order}`;
+    const position: RecordPosition = { topic: record.topic, partition: record.partition, offset: record.offset };
     const first = seen.get(identity);
     if (first !== undefined) {
       report.duplicated += 1;
-      note(`duplicate event ${identity} on ${record.topic} offset ${record.offset} (first at ${first})`);
+      report.duplicates.push({ identity, first, again: position });
+      note(`duplicate event ${identity} on ${record.topic} offset ${record.offset} (first at offset ${first.offset})`);
       continue;
     }
-    seen.set(identity, `${record.topic} offset ${record.offset}`);
+    seen.set(identity, position);
     perTransaction.set(String(txId), (perTransaction.get(String(txId)) ?? 0) + 1);
 
     // Per key, events must follow commit order (the commit LSN is in the transaction id).
