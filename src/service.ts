@@ -11,6 +11,7 @@ import { JsonEncoder } from './encode/json-encoder.ts';
 import { SchemaRegistryClient } from './encode/registry.ts';
 import { ExitCode, WalcastError } from './errors.ts';
 import { ensureOffsetsTopic, readOffset } from './kafka/offsets.ts';
+import { settleOpenTransactions } from './kafka/open-transactions.ts';
 import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from './kafka/producer.ts';
 import { TopicManager } from './kafka/topics.ts';
 import type { Logger } from './log.ts';
@@ -235,6 +236,17 @@ export class WalcastService {
       await ensureOffsetsTopic(topics, config.kafka.offsetsTopic);
       // Fence first, then read the offset: a zombie could otherwise commit after we read (GUIDE).
       await producer.connect();
+      this.stage = 'checking Kafka for transactions left open';
+      await settleOpenTransactions({
+        kafka,
+        topics: [config.kafka.offsetsTopic, ...(await topics.listWithPrefix(`${config.events.topicPrefix}.`))],
+        offsetsTopic: config.kafka.offsetsTopic,
+        sourceId: this.sourceId,
+        brokers: config.kafka.brokers,
+        producer,
+        waitMs: config.kafka.openTransactionWaitMs,
+        log,
+      });
       const offset = await readOffset(kafka, config.kafka.offsetsTopic, this.sourceId);
 
       this.stage = 'creating the publication and slot';

@@ -8,6 +8,7 @@ export interface WalcastConfig {
     clientId: string;
     transactionalId: string;
     transactionTimeoutMs: number;
+    openTransactionWaitMs: number;
     offsetsTopic: string;
     topicPartitions: number;
     topicReplicationFactor: number;

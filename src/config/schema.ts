@@ -148,6 +148,12 @@ export const configSchema = {
       default: 600000,
       env: 'WALCAST_KAFKA_TRANSACTION_TIMEOUT_MS',
     },
+    openTransactionWaitMs: {
+      doc: 'At start, how long a transaction still open on walcast\'s topics may take to finish before it counts as left open by a failed broker or producer (ms).',
+      format: positive,
+      default: 10000,
+      env: 'WALCAST_KAFKA_OPEN_TRANSACTION_WAIT_MS',
+    },
     offsetsTopic: {
       doc: 'Compacted topic holding walcast\'s committed source positions.',
       format: nonEmpty('WALCAST_OFFSETS_TOPIC'),

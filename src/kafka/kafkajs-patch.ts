@@ -68,3 +68,29 @@ function replaceModule(specifier: string, exports: unknown): void {
 }
 replaceModule('kafkajs/src/producer/groupMessagesPerPartition.js', groupMessagesPerPartition);
 replaceModule('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js', crc32c);
+
+/** The parts of kafkajs' transaction manager walcast needs to end a transaction Kafka left open. */
+export interface EosManagerInternals {
+  getProducerId(): unknown;
+  getProducerEpoch(): number;
+  addPartitionsToTransaction(topicData: Array<{ topic: string; partitions: Array<{ partition: number }> }>): Promise<void>;
+}
+
+const eosManagers = new Map<string, EosManagerInternals>();
+
+/** The transaction manager of the latest kafkajs producer created with this transactional id. */
+export function eosManagerFor(transactionalId: string): EosManagerInternals | undefined {
+  return eosManagers.get(transactionalId);
+}
+
+// kafkajs keeps its transaction manager private; adding a partition to a transaction without
+// producing to it is the only way to write a marker that closes a transaction the broker left open.
+const eosManagerPath = require.resolve('kafkajs/src/producer/eosManager/index.js');
+if (!require.cache[eosManagerPath]) {
+  const createEosManager = require(eosManagerPath) as (options: { transactionalId?: string }) => EosManagerInternals;
+  require.cache[eosManagerPath]!.exports = (options: { transactionalId?: string }): EosManagerInternals => {
+    const manager = createEosManager(options);
+    if (options.transactionalId) eosManagers.set(options.transactionalId, manager);
+    return manager;
+  };
+}

@@ -2,9 +2,10 @@
  * The transactional producer port: the only place walcast touches a Kafka client's produce API,
  * so the benchmark can put another client behind the same five calls.
  */
-import './kafkajs-patch.ts';
+import { eosManagerFor } from './kafkajs-patch.ts';
 import { Kafka, Partitioners, logLevel, type Producer, type Transaction } from 'kafkajs';
 import type { Logger } from '../log.ts';
+import type { TopicPartitionRef } from './open-transactions.ts';
 
 export interface KafkaRecord {
   topic: string;
@@ -21,6 +22,13 @@ export interface TransactionalProducer {
   commit(): Promise<void>;
   abort(): Promise<void>;
   disconnect(): Promise<void>;
+  /** The producer id fencing assigned (after connect()). */
+  producerId(): string;
+  /**
+   * Writes commit or abort markers to partitions without producing to them, in a transaction of
+   * the current epoch: closes what an earlier epoch of this producer left open on them.
+   */
+  endOpenTransaction(partitions: TopicPartitionRef[], outcome: 'commit' | 'abort'): Promise<void>;
 }
 
 /** Another instance with the same transactional id took over: this one must stop. */
@@ -72,9 +80,11 @@ export interface KafkajsProducerOptions {
 
 export class KafkajsTransactionalProducer implements TransactionalProducer {
   private readonly producer: Producer;
+  private readonly transactionalId: string;
   private transaction: Transaction | null = null;
 
   constructor(options: KafkajsProducerOptions) {
+    this.transactionalId = options.transactionalId;
     this.producer = options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -135,5 +145,45 @@ export class KafkajsTransactionalProducer implements TransactionalProducer {
 
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
+  }
+
+  private eosManager(): NonNullable<ReturnType<typeof eosManagerFor>> {
+    const manager = eosManagerFor(this.transactionalId);
+    if (!manager) throw new Error('internal: no kafkajs transaction manager for this producer (connect() first)');
+    return manager;
+  }
+
+  producerId(): string {
+    return String(this.eosManager().getProducerId());
+  }
+
+  async endOpenTransaction(partitions: TopicPartitionRef[], outcome: 'commit' | 'abort'): Promise<void> {
+    const byTopic = new Map<string, Array<{ partition: number }>>();
+    for (const { topic, partition } of partitions) {
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push({ partition });
+    }
+    await this.begin();
+    try {
+      const topicData = [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
+      // kafkajs retries AddPartitionsToTxn only inside a send; the previous transaction's markers
+      // may still be in flight (CONCURRENT_TRANSACTIONS), so retry it here.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.guard(() => this.eosManager().addPartitionsToTransaction(topicData));
+          break;
+        } catch (error) {
+          const retriable = (error as { retriable?: boolean } | null)?.retriable === true;
+          if (!retriable || attempt >= 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 5 * 2 ** attempt)));
+        }
+      }
+    } catch (error) {
+      await this.abort().catch(() => undefined);
+      throw error;
+    }
+    if (outcome === 'commit') await this.commit();
+    else await this.abort();
   }
 }

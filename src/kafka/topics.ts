@@ -47,6 +47,12 @@ export class TopicManager {
     for (const t of missing) this.known.add(t);
   }
 
+  /** Existing topics whose names start with `prefix`. */
+  async listWithPrefix(prefix: string): Promise<string[]> {
+    await this.connect();
+    return (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));
+  }
+
   async disconnect(): Promise<void> {
     if (this.connected) await this.admin.disconnect();
     this.connected = false;
