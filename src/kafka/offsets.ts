@@ -8,6 +8,11 @@ import { formatLsn, parseLsn, type Lsn } from '../source/lsn.ts';
 import type { KafkaRecord } from './producer.ts';
 import type { TopicManager } from './topics.ts';
 
+// A crash (e.g. the group coordinator still loading after a broker restart) must reach the caller,
+// which retries the whole session: kafkajs' own restart runs outside any promise walcast awaits,
+// and its failure would be an unhandled rejection that kills the process.
+export const noRestartRetry = { retries: 5, restartOnFailure: async (): Promise<boolean> => false };
+
 export interface SourceOffset {
   /** End LSN of the last PostgreSQL transaction whose events are committed in Kafka. */
   lsn: Lsn;
@@ -66,7 +71,7 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
   }
   if (end === 0n) return null;
 
-  const consumer = kafka.consumer({ groupId: `walcast-offset-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId: `walcast-offset-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100, retry: noRestartRetry });
   let latest: StoredOffset | null = null;
   let resolveDone!: () => void;
   let rejectDone!: (e: Error) => void;

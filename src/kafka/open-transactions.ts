@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import { noRestartRetry } from './offsets.ts';
 
 export interface TopicPartitionRef {
   topic: string;
@@ -82,7 +83,7 @@ export async function readOpenRegions(kafka: Kafka, open: PartitionEnd[], timeou
   if (open.length === 0) return [];
   const regions = new Map(open.map((e) => [`${e.topic}\u0000${e.partition}`, { ...e, producerIds: [] as string[], keys: [] as string[] }]));
   const pending = new Set(regions.keys());
-  const consumer = kafka.consumer({ groupId: `walcast-open-txn-reader-${randomUUID()}`, readUncommitted: true, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId: `walcast-open-txn-reader-${randomUUID()}`, readUncommitted: true, maxWaitTimeInMs: 100, retry: noRestartRetry });
   let resolveDone!: () => void;
   let rejectDone!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
