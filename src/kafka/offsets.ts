@@ -79,6 +79,8 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
     resolveDone = resolve;
     rejectDone = reject;
   });
+  // A crash or the timeout may reject before `done` is awaited (during consumer.run()).
+  done.catch(() => undefined);
   // lastOffset covers control records and aborted batches too, unlike the messages themselves.
   consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
     if (BigInt(event.payload.lastOffset) + 1n >= end) resolveDone();

@@ -90,6 +90,8 @@ export async function readOpenRegions(kafka: Kafka, open: PartitionEnd[], timeou
     resolveDone = resolve;
     rejectDone = reject;
   });
+  // A crash or the timeout may reject before `done` is awaited (during consumer.run()).
+  done.catch(() => undefined);
   consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
     const id = `${event.payload.topic}\u0000${event.payload.partition}`;
     const region = regions.get(id);
