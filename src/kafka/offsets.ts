@@ -57,7 +57,8 @@ export async function ensureOffsetsTopic(topics: TopicManager, topic: string): P
 
 /**
  * Reads the latest committed offset of `sourceId`. Call only after the producer has fenced older
- * instances: then no transaction on the topic is still open and the end offset is final.
+ * instances and settleOpenTransactions() has closed or waited out what was open on the topic: the
+ * end offset read here is the last stable offset, and an open transaction would hide what follows it.
  */
 export async function readOffset(kafka: Kafka, topic: string, sourceId: string, timeoutMs = 60_000): Promise<StoredOffset | null> {
   const admin = kafka.admin();
