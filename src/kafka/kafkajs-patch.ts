@@ -72,7 +72,6 @@ replaceModule('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js', crc32c);
 /** The parts of kafkajs' transaction manager walcast needs to end a transaction Kafka left open. */
 export interface EosManagerInternals {
   getProducerId(): unknown;
-  getProducerEpoch(): number;
   addPartitionsToTransaction(topicData: Array<{ topic: string; partitions: Array<{ partition: number }> }>): Promise<void>;
 }
 

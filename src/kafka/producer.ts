@@ -1,6 +1,6 @@
 /**
  * The transactional producer port: the only place walcast touches a Kafka client's produce API,
- * so the benchmark can put another client behind the same five calls.
+ * so the benchmark can put another client behind the same calls.
  */
 import { eosManagerFor } from './kafkajs-patch.ts';
 import { Kafka, Partitioners, logLevel, type Producer, type Transaction } from 'kafkajs';
