@@ -43,6 +43,15 @@ async function run(): Promise<number> {
     },
     'walcast starting',
   );
+  // A bug that escapes every await must still leave one structured line saying so: a raw stack on
+  // stderr is easy to miss at 3 a.m. Nothing uncommitted was acknowledged, so a restart is safe.
+  const dieOn = (kind: string) => (error: unknown): void => {
+    log.fatal({ err: error, exitCode: ExitCode.failure }, `internal error (${kind}): ${(error as Error)?.message ?? String(error)}; exiting. Nothing past the last committed Kafka transaction was acknowledged: restarting resumes without loss`);
+    log.flush();
+    process.exit(ExitCode.failure);
+  };
+  process.on('unhandledRejection', dieOn('unhandled rejection'));
+  process.on('uncaughtException', dieOn('uncaught exception'));
   const service = new WalcastService(config, log);
   const server =
     config.http.port > 0
