@@ -2,16 +2,11 @@
  * Source positions stored in Kafka, in the same transaction as the events they cover
  * (GUIDE, invariant 2). One compacted, single-partition topic; key = source identity.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { formatLsn, parseLsn, type Lsn } from '../source/lsn.ts';
 import type { KafkaRecord } from './producer.ts';
 import type { TopicManager } from './topics.ts';
-
-// A crash (e.g. the group coordinator still loading after a broker restart) must reach the caller,
-// which retries the whole session: kafkajs' own restart runs outside any promise walcast awaits,
-// and its failure would be an unhandled rejection that kills the process.
-export const noRestartRetry = { retries: 5, restartOnFailure: async (): Promise<boolean> => false };
+import { readPartitions } from './partition-reader.ts';
 
 export interface SourceOffset {
   /** End LSN of the last PostgreSQL transaction whose events are committed in Kafka. */
@@ -72,39 +67,19 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
   }
   if (end === 0n) return null;
 
-  const consumer = kafka.consumer({ groupId: `walcast-offset-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100, retry: noRestartRetry });
   let latest: StoredOffset | null = null;
-  let resolveDone!: () => void;
-  let rejectDone!: (e: Error) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
-  // A crash or the timeout may reject before `done` is awaited (during consumer.run()).
-  done.catch(() => undefined);
-  // lastOffset covers control records and aborted batches too, unlike the messages themselves.
-  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
-    if (BigInt(event.payload.lastOffset) + 1n >= end) resolveDone();
-  });
-  consumer.on(consumer.events.CRASH, (event) => rejectDone(event.payload.error));
-  const timer = setTimeout(() => rejectDone(new Error(`timed out after ${timeoutMs} ms reading ${topic} up to offset ${end}`)), timeoutMs);
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          if (message.key?.toString('utf8') === sourceId && message.value) {
-            latest = { ...parseOffset(message.value), recordOffset: message.offset, partitionEnd: end.toString() };
-          }
+  await readPartitions(kafka, {
+    purpose: 'offset reader',
+    readUncommitted: false,
+    ranges: [{ topic, partition: 0, end }],
+    timeoutMs,
+    onBatch: (batch) => {
+      for (const message of batch.messages) {
+        if (message.key?.toString('utf8') === sourceId && message.value) {
+          latest = { ...parseOffset(message.value), recordOffset: message.offset, partitionEnd: end.toString() };
         }
-      },
-    });
-    await done;
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
+      }
+    },
+  });
   return latest;
 }

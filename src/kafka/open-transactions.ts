@@ -8,9 +8,8 @@
  * offset, walcast looks for partitions whose last stable offset lags their high watermark and
  * closes what is its own.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { noRestartRetry } from './offsets.ts';
+import { readPartitions } from './partition-reader.ts';
 
 export interface TopicPartitionRef {
   topic: string;
@@ -80,49 +79,24 @@ export function openPartitions(ends: PartitionEnd[]): PartitionEnd[] {
 
 /** Reads (read_uncommitted) the records each open partition holds past its last stable offset. */
 export async function readOpenRegions(kafka: Kafka, open: PartitionEnd[], timeoutMs = 30_000): Promise<OpenRegion[]> {
-  if (open.length === 0) return [];
   const regions = new Map(open.map((e) => [`${e.topic}\u0000${e.partition}`, { ...e, producerIds: [] as string[], keys: [] as string[] }]));
-  const pending = new Set(regions.keys());
-  const consumer = kafka.consumer({ groupId: `walcast-open-txn-reader-${randomUUID()}`, readUncommitted: true, maxWaitTimeInMs: 100, retry: noRestartRetry });
-  let resolveDone!: () => void;
-  let rejectDone!: (e: Error) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
+  await readPartitions(kafka, {
+    purpose: 'open transaction reader',
+    readUncommitted: true,
+    ranges: open.map((e) => ({ topic: e.topic, partition: e.partition, from: e.stable, end: e.high })),
+    timeoutMs,
+    onBatch: (batch) => {
+      const region = regions.get(`${batch.topic}\u0000${batch.partition}`);
+      if (!region) return;
+      for (const message of batch.messages) {
+        const offset = BigInt(message.offset);
+        if (offset < region.stable || offset >= region.high) continue;
+        const producerId = String((message as unknown as { batchContext?: { producerId?: unknown } }).batchContext?.producerId ?? '');
+        if (!region.producerIds.includes(producerId)) region.producerIds.push(producerId);
+        region.keys.push(message.key?.toString('utf8') ?? '');
+      }
+    },
   });
-  // A crash or the timeout may reject before `done` is awaited (during consumer.run()).
-  done.catch(() => undefined);
-  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
-    const id = `${event.payload.topic}\u0000${event.payload.partition}`;
-    const region = regions.get(id);
-    if (region && BigInt(event.payload.lastOffset) + 1n >= region.high) pending.delete(id);
-    if (pending.size === 0) resolveDone();
-  });
-  consumer.on(consumer.events.CRASH, (event) => rejectDone(event.payload.error));
-  const timer = setTimeout(() => rejectDone(new Error(`timed out after ${timeoutMs} ms reading the records of open transactions`)), timeoutMs);
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...new Set(open.map((e) => e.topic))], fromBeginning: false });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const region = regions.get(`${batch.topic}\u0000${batch.partition}`);
-        if (!region) return;
-        for (const message of batch.messages) {
-          const offset = BigInt(message.offset);
-          if (offset < region.stable || offset >= region.high) continue;
-          const producerId = String((message as unknown as { batchContext?: { producerId?: unknown } }).batchContext?.producerId ?? '');
-          if (!region.producerIds.includes(producerId)) region.producerIds.push(producerId);
-          region.keys.push(message.key?.toString('utf8') ?? '');
-        }
-      },
-    });
-    for (const e of open) consumer.seek({ topic: e.topic, partition: e.partition, offset: e.stable.toString() });
-    await done;
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
   return [...regions.values()];
 }
 
