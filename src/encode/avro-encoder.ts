@@ -6,13 +6,14 @@ import avsc from 'avsc';
 import type { ChangeEvent } from '../events/change-events.ts';
 import type { EventSchema } from '../events/table-schema.ts';
 import { avroTypeOptions } from './avro-logical-types.ts';
+import { AvroOut, avroWriter, type AvroWrite } from './avro-writer.ts';
 import type { EventEncoder } from './encoder.ts';
 import type { SchemaRegistryClient } from './registry.ts';
 
 interface PreparedSchema {
-  keyType: avsc.Type | null;
+  keyWrite: AvroWrite | null;
   keyHeader: Buffer | null;
-  valueType: avsc.Type;
+  valueWrite: AvroWrite;
   valueHeader: Buffer;
 }
 
@@ -29,7 +30,7 @@ export class AvroEncoder implements EventEncoder {
   /** Per schema object: the hot path's lookup without building a string key per event. */
   private readonly bySchema = new WeakMap<EventSchema, PreparedSchema>();
   /** Header and body are encoded here, then copied out once (toBuffer + concat copied twice). */
-  private scratch = Buffer.allocUnsafe(64 * 1024);
+  private readonly out = new AvroOut(64 * 1024);
 
   constructor(registry: SchemaRegistryClient) {
     this.registry = registry;
@@ -41,9 +42,9 @@ export class AvroEncoder implements EventEncoder {
     const valueId = await this.registry.register(`${schema.topic}-value`, JSON.stringify(schema.envelopeAvro));
     const keyId = schema.keyAvro ? await this.registry.register(`${schema.topic}-key`, JSON.stringify(schema.keyAvro)) : null;
     this.prepared.set(memoKey, {
-      keyType: schema.keyAvro ? avsc.Type.forSchema(schema.keyAvro as avsc.Schema, avroTypeOptions()) : null,
+      keyWrite: schema.keyAvro ? avroWriter(avsc.Type.forSchema(schema.keyAvro as avsc.Schema, avroTypeOptions())) : null,
       keyHeader: keyId === null ? null : header(keyId),
-      valueType: avsc.Type.forSchema(schema.envelopeAvro as avsc.Schema, avroTypeOptions()),
+      valueWrite: avroWriter(avsc.Type.forSchema(schema.envelopeAvro as avsc.Schema, avroTypeOptions())),
       valueHeader: header(valueId),
     });
   }
@@ -58,26 +59,26 @@ export class AvroEncoder implements EventEncoder {
     return prepared;
   }
 
-  private encode(type: avsc.Type, header: Buffer, value: unknown): Buffer {
-    for (;;) {
-      header.copy(this.scratch, 0);
-      const end = type.encode(value, this.scratch, header.length);
-      if (end >= 0) return Buffer.from(this.scratch.subarray(0, end));
-      // avsc reports the missing byte count as a negative position: grow and retry.
-      this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end));
-    }
+  private encode(write: AvroWrite, header: Buffer, value: unknown): Buffer {
+    const { out } = this;
+    out.pos = 0;
+    out.ensure(header.length);
+    header.copy(out.buf, 0);
+    out.pos = header.length;
+    write(out, value);
+    return out.take();
   }
 
   encodeKey(event: ChangeEvent): Buffer | null {
     if (event.key === null) return null;
     const prepared = this.get(event.schema);
-    if (!prepared.keyType || !prepared.keyHeader) return null;
-    return this.encode(prepared.keyType, prepared.keyHeader, event.key);
+    if (!prepared.keyWrite || !prepared.keyHeader) return null;
+    return this.encode(prepared.keyWrite, prepared.keyHeader, event.key);
   }
 
   encodeValue(event: ChangeEvent): Buffer | null {
     if (event.value === null) return null;
     const prepared = this.get(event.schema);
-    return this.encode(prepared.valueType, prepared.valueHeader, event.value);
+    return this.encode(prepared.valueWrite, prepared.valueHeader, event.value);
   }
 }

@@ -1,0 +1,311 @@
+/**
+ * A writer compiled once per avsc Type that writes the same bytes as `type.encode(value, ...)`
+ * without avsc's per-value overhead on walcast's hot path: unions of null and one branch decided
+ * by a null check instead of avsc's branch probing (every long and logical column is such a
+ * branch, probed with `_check` on every value), longs written straight into the buffer instead
+ * of through a varint copy, and no Tap per message.
+ *
+ * Only what walcast's envelopes are made of has a fast path (records, ["null", X] unions,
+ * string, int, boolean, double, bytes, walcast's long and logical types). Anything else, and any
+ * value a fast path does not recognise, goes through avsc for that field, so a value avsc would
+ * refuse is refused by avsc, with its error.
+ */
+import avsc from 'avsc';
+import { BIGINT_LONG } from './avro-logical-types.ts';
+
+/** The output buffer and position; grows as needed. */
+export class AvroOut {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** A copy of the bytes written so far. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+}
+
+/** Writes `value` at out.pos and advances it. */
+export type AvroWrite = (out: AvroOut, value: unknown) => void;
+/** Writes `value` and returns true, or writes nothing and returns false (not its fast path). */
+type TryWrite = (out: AvroOut, value: unknown) => boolean;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Below this magnitude zig-zag (2|n| + 1) is still an exact double. */
+const FAST_NUMBER = 2 ** 52;
+const FAST_BIGINT = 2n ** 52n;
+
+/** Zig-zag varint of an integer-valued number (|n| < 2^52: 2|n| + 1 exact). */
+function writeLong(out: AvroOut, n: number): void {
+  out.ensure(10);
+  const buf = out.buf;
+  let pos = out.pos;
+  if (n >= -1073741824 && n < 1073741824) {
+    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
+    while (m > 0x7f) {
+      buf[pos++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    buf[pos++] = m;
+  } else {
+    let f = n >= 0 ? n * 2 : -n * 2 - 1;
+    while (f >= 0x80) {
+      buf[pos++] = (f % 0x80) | 0x80;
+      f = Math.floor(f / 0x80);
+    }
+    buf[pos++] = f;
+  }
+  out.pos = pos;
+}
+
+function writeBigLong(out: AvroOut, n: bigint): void {
+  out.ensure(10);
+  const buf = out.buf;
+  let pos = out.pos;
+  let z = n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+  while (z >= 0x80n) {
+    buf[pos++] = Number(z & 0x7fn) | 0x80;
+    z >>= 7n;
+  }
+  buf[pos++] = Number(z);
+  out.pos = pos;
+}
+
+/** UTF-8 as avsc's Tap.writeString (its own loop up to 64 bytes, utf8Write beyond). */
+function writeString(out: AvroOut, s: string): void {
+  const len = Buffer.byteLength(s);
+  writeLong(out, len);
+  out.ensure(len);
+  const buf = out.buf;
+  let pos = out.pos;
+  if (len > 64) {
+    buf.write(s, pos, len, 'utf8'); // utf8Write, as avsc
+    out.pos = pos + len;
+    return;
+  }
+  // avsc's loop runs to the byte length, past the string's end on multi-byte text, writing junk
+  // after the string that later fields overwrite: the string's own bytes are these.
+  const end = pos + len;
+  for (let i = 0, n = s.length; i < n; i++) {
+    let c1 = s.charCodeAt(i);
+    let c2: number;
+    if (c1 < 0x80) {
+      buf[pos++] = c1;
+    } else if (c1 < 0x800) {
+      buf[pos++] = (c1 >> 6) | 0xc0;
+      buf[pos++] = (c1 & 0x3f) | 0x80;
+    } else if ((c1 & 0xfc00) === 0xd800 && ((c2 = s.charCodeAt(i + 1)) & 0xfc00) === 0xdc00) {
+      c1 = 0x10000 + ((c1 & 0x03ff) << 10) + (c2 & 0x03ff);
+      i++;
+      buf[pos++] = (c1 >> 18) | 0xf0;
+      buf[pos++] = ((c1 >> 12) & 0x3f) | 0x80;
+      buf[pos++] = ((c1 >> 6) & 0x3f) | 0x80;
+      buf[pos++] = (c1 & 0x3f) | 0x80;
+    } else {
+      buf[pos++] = (c1 >> 12) | 0xe0;
+      buf[pos++] = ((c1 >> 6) & 0x3f) | 0x80;
+      buf[pos++] = (c1 & 0x3f) | 0x80;
+    }
+  }
+  out.pos = end;
+}
+
+function writeByte(out: AvroOut, b: number): void {
+  out.ensure(1);
+  out.buf[out.pos++] = b;
+}
+
+/** avsc writes `value` as `type` at out.pos (its errors, its bytes). */
+function avscWrite(type: avsc.Type, out: AvroOut, value: unknown): void {
+  for (;;) {
+    const end = type.encode(value, out.buf, out.pos);
+    if (end >= 0) {
+      out.pos = end;
+      return;
+    }
+    out.ensure(out.buf.length - out.pos - end);
+  }
+}
+
+interface LogicalInternals {
+  underlyingType: avsc.Type;
+  _toValue(value: unknown): unknown;
+}
+
+function isObjectBucket(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
+
+/** The fast path of a non-union type, or null where there is none. */
+function tryWriter(type: avsc.Type): TryWrite | null {
+  if (type === BIGINT_LONG) {
+    return (out, v) => {
+      if (typeof v === 'number') {
+        if (!Number.isSafeInteger(v)) return false;
+        if (v > -FAST_NUMBER && v < FAST_NUMBER) writeLong(out, v);
+        else writeBigLong(out, BigInt(v));
+        return true;
+      }
+      if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) return false;
+      if (v > -FAST_BIGINT && v < FAST_BIGINT) writeLong(out, Number(v));
+      else writeBigLong(out, v);
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.LogicalType) {
+    const logical = type as unknown as LogicalInternals;
+    const underlying = tryWriter(logical.underlyingType);
+    if (!underlying) return null;
+    return (out, v) => {
+      let u: unknown;
+      try {
+        u = logical._toValue(v);
+      } catch {
+        return false;
+      }
+      return u !== undefined && underlying(out, u);
+    };
+  }
+  if (type instanceof avsc.types.StringType) {
+    return (out, v) => {
+      if (typeof v !== 'string') return false;
+      writeString(out, v);
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.IntType) {
+    return (out, v) => {
+      if (typeof v !== 'number' || v !== (v | 0)) return false;
+      writeLong(out, v as number);
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.BooleanType) {
+    return (out, v) => {
+      if (typeof v !== 'boolean') return false;
+      writeByte(out, v ? 1 : 0);
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.DoubleType) {
+    return (out, v) => {
+      if (typeof v !== 'number') return false;
+      out.ensure(8);
+      out.buf.writeDoubleLE(v, out.pos);
+      out.pos += 8;
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.BytesType) {
+    return (out, v) => {
+      if (!Buffer.isBuffer(v)) return false;
+      writeLong(out, v.length);
+      out.ensure(v.length);
+      v.copy(out.buf, out.pos);
+      out.pos += v.length;
+      return true;
+    };
+  }
+  if (type instanceof avsc.types.RecordType) {
+    const write = recordWriter(type);
+    return (out, v) => {
+      if (!isObjectBucket(v)) return false;
+      write(out, v);
+      return true;
+    };
+  }
+  return null;
+}
+
+/** Zig-zag varint of a small union index, one byte. */
+function indexByte(index: number): number {
+  return index << 1;
+}
+
+/** A writer for any type: fast where it can, avsc otherwise. */
+export function avroWriter(type: avsc.Type): AvroWrite {
+  if (type instanceof avsc.types.UnwrappedUnionType) {
+    const branches = (type as unknown as { types: avsc.Type[] }).types;
+    const nullIndex = branches.findIndex((t) => t instanceof avsc.types.NullType);
+    if (branches.length === 2 && nullIndex >= 0) {
+      const valueIndex = 1 - nullIndex;
+      const fast = tryWriter(branches[valueIndex]!);
+      if (fast) {
+        const nullByte = indexByte(nullIndex);
+        const valueByte = indexByte(valueIndex);
+        return (out, v) => {
+          if (v === null) {
+            writeByte(out, nullByte);
+            return;
+          }
+          const mark = out.pos;
+          writeByte(out, valueByte);
+          if (!fast(out, v)) {
+            out.pos = mark;
+            avscWrite(type, out, v);
+          }
+        };
+      }
+    }
+    return (out, v) => avscWrite(type, out, v);
+  }
+  const fast = tryWriter(type);
+  if (!fast) return (out, v) => avscWrite(type, out, v);
+  return (out, v) => {
+    if (!fast(out, v)) avscWrite(type, out, v);
+  };
+}
+
+interface FieldWriter {
+  name: string;
+  write: AvroWrite;
+  /** The encoded default, written for an undefined value; null: the field has no default. */
+  defaultBytes: Buffer | null;
+}
+
+interface RecordField {
+  name: string;
+  type: avsc.Type;
+  defaultValue(): unknown;
+}
+
+/** Fields in order; an undefined value takes the field's default, as avsc's record writer does. */
+export function recordWriter(type: avsc.Type): (out: AvroOut, value: Record<string, unknown>) => void {
+  const fields: FieldWriter[] = (type as unknown as { fields: RecordField[] }).fields.map((field) => {
+    const defaultValue = field.defaultValue();
+    return {
+      name: field.name,
+      write: avroWriter(field.type),
+      defaultBytes: defaultValue === undefined ? null : field.type.toBuffer(defaultValue),
+    };
+  });
+  return (out, value) => {
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
+      const v = value[field.name];
+      if (v === undefined && field.defaultBytes !== null) {
+        out.ensure(field.defaultBytes.length);
+        field.defaultBytes.copy(out.buf, out.pos);
+        out.pos += field.defaultBytes.length;
+      } else {
+        field.write(out, v);
+      }
+    }
+  };
+}
