@@ -11,7 +11,8 @@
  * refuse is refused by avsc, with its error.
  */
 import avsc from 'avsc';
-import { BIGINT_LONG } from './avro-logical-types.ts';
+import type { Decimal } from '../decode/numeric.ts';
+import { BIGINT_LONG, DecimalType } from './avro-logical-types.ts';
 
 /** The output buffer and position; grows as needed. */
 export class AvroOut {
@@ -50,6 +51,9 @@ const INT64_MAX = 2n ** 63n - 1n;
 /** Below this magnitude zig-zag (2|n| + 1) is still an exact double. */
 const FAST_NUMBER = 2 ** 52;
 const FAST_BIGINT = 2n ** 52n;
+/** Decimals below this magnitude: up to 6 bytes, exact double arithmetic (as toTwosComplement). */
+const FAST_DECIMAL = 0x800000000000;
+const FAST_DECIMAL_BIG = 0x800000000000n;
 
 /** Zig-zag varint of an integer-valued number (|n| < 2^52: 2|n| + 1 exact). */
 function writeLong(out: AvroOut, n: number): void {
@@ -148,13 +152,35 @@ interface LogicalInternals {
   _toValue(value: unknown): unknown;
 }
 
+function isDecimalValue(value: unknown): value is Decimal {
+  return typeof value === 'object' && value !== null && typeof (value as Decimal).unscaled === 'bigint' && Number.isInteger((value as Decimal).scale);
+}
+
 function isObjectBucket(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
+
+/** A logical type's conversion, then its underlying type's fast path. */
+function logicalWriter(type: avsc.Type): TryWrite | null {
+  const logical = type as unknown as LogicalInternals;
+  const underlying = tryWriter(logical.underlyingType);
+  if (!underlying) return null;
+  return (out, v) => {
+    let u: unknown;
+    try {
+      u = logical._toValue(v);
+    } catch {
+      return false;
+    }
+    return u !== undefined && underlying(out, u);
+  };
 }
 
 /** The fast path of a non-union type, or null where there is none. */
 function tryWriter(type: avsc.Type): TryWrite | null {
   if (type === BIGINT_LONG) {
+    let lastBig: bigint | null = null;
+    let lastBytes = Buffer.alloc(0);
     return (out, v) => {
       if (typeof v === 'number') {
         if (!Number.isSafeInteger(v)) return false;
@@ -163,24 +189,49 @@ function tryWriter(type: avsc.Type): TryWrite | null {
         return true;
       }
       if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) return false;
-      if (v > -FAST_BIGINT && v < FAST_BIGINT) writeLong(out, Number(v));
-      else writeBigLong(out, v);
+      if (v > -FAST_BIGINT && v < FAST_BIGINT) {
+        writeLong(out, Number(v));
+      } else if (v === lastBig) {
+        // Nanosecond timestamps: the same value for a whole transaction or millisecond.
+        out.ensure(lastBytes.length);
+        lastBytes.copy(out.buf, out.pos);
+        out.pos += lastBytes.length;
+      } else {
+        const start = out.pos;
+        writeBigLong(out, v);
+        lastBig = v;
+        lastBytes = Buffer.from(out.buf.subarray(start, out.pos));
+      }
       return true;
     };
   }
-  if (type instanceof avsc.types.LogicalType) {
-    const logical = type as unknown as LogicalInternals;
-    const underlying = tryWriter(logical.underlyingType);
-    if (!underlying) return null;
+  if (type instanceof DecimalType) {
+    const general = logicalWriter(type);
+    const { scale, precision } = type;
+    // Small decimals of the column's scale (every value of a numeric(p,s) column decoded by
+    // walcast): the minimal two's complement straight into the buffer, no Buffer per value.
+    const limit = precision <= 15 ? 10 ** precision : FAST_DECIMAL;
     return (out, v) => {
-      let u: unknown;
-      try {
-        u = logical._toValue(v);
-      } catch {
-        return false;
+      if (isDecimalValue(v) && v.scale === scale) {
+        const unscaled = v.unscaled;
+        if (unscaled > -FAST_DECIMAL_BIG && unscaled < FAST_DECIMAL_BIG) {
+          const n = Number(unscaled);
+          if (n > -limit && n < limit) {
+            let length = 1;
+            for (let bound = 0x80; n >= bound || n < -bound; bound *= 0x100) length++;
+            writeLong(out, length);
+            out.ensure(length);
+            out.buf.writeIntBE(n, out.pos, length);
+            out.pos += length;
+            return true;
+          }
+        }
       }
-      return u !== undefined && underlying(out, u);
+      return general ? general(out, v) : false;
     };
+  }
+  if (type instanceof avsc.types.LogicalType) {
+    return logicalWriter(type);
   }
   if (type instanceof avsc.types.StringType) {
     return (out, v) => {
@@ -285,9 +336,61 @@ interface RecordField {
   defaultValue(): unknown;
 }
 
+/**
+ * Records whose first fields hold the same values event after event: Debezium's source block
+ * (version, connector, name, ts_ms, snapshot, db change at most once per transaction). Their
+ * bytes are remembered and copied while the values stay the same (compared with ===, primitives
+ * only).
+ */
+const MEMO_PREFIX: Record<string, number> = { 'io.debezium.connector.postgresql.Source': 6 };
+
 /** Fields in order; an undefined value takes the field's default, as avsc's record writer does. */
 export function recordWriter(type: avsc.Type): (out: AvroOut, value: Record<string, unknown>) => void {
-  const fields: FieldWriter[] = (type as unknown as { fields: RecordField[] }).fields.map((field) => {
+  const fields = fieldWriters(type);
+  const memo = Math.min(MEMO_PREFIX[(type as unknown as { name?: string }).name ?? ''] ?? 0, fields.length);
+  if (memo === 0) return (out, value) => writeFields(fields, 0, out, value);
+  const lastValues: unknown[] = new Array<unknown>(memo).fill(undefined);
+  let lastBytes: Buffer | null = null;
+  return (out, value) => {
+    let same = lastBytes !== null;
+    for (let i = 0; same && i < memo; i++) same = value[fields[i]!.name] === lastValues[i];
+    if (same) {
+      const bytes = lastBytes!;
+      out.ensure(bytes.length);
+      bytes.copy(out.buf, out.pos);
+      out.pos += bytes.length;
+    } else {
+      const start = out.pos;
+      writeFields(fields, 0, out, value, memo);
+      lastBytes = null;
+      let primitive = true;
+      for (let i = 0; i < memo; i++) {
+        const v = value[fields[i]!.name];
+        lastValues[i] = v;
+        if (typeof v === 'object' || typeof v === 'function') primitive = false;
+      }
+      if (primitive) lastBytes = Buffer.from(out.buf.subarray(start, out.pos));
+    }
+    writeFields(fields, memo, out, value);
+  };
+}
+
+function writeFields(fields: FieldWriter[], from: number, out: AvroOut, value: Record<string, unknown>, to = fields.length): void {
+  for (let i = from; i < to; i++) {
+    const field = fields[i]!;
+    const v = value[field.name];
+    if (v === undefined && field.defaultBytes !== null) {
+      out.ensure(field.defaultBytes.length);
+      field.defaultBytes.copy(out.buf, out.pos);
+      out.pos += field.defaultBytes.length;
+    } else {
+      field.write(out, v);
+    }
+  }
+}
+
+function fieldWriters(type: avsc.Type): FieldWriter[] {
+  return (type as unknown as { fields: RecordField[] }).fields.map((field) => {
     const defaultValue = field.defaultValue();
     return {
       name: field.name,
@@ -295,17 +398,4 @@ export function recordWriter(type: avsc.Type): (out: AvroOut, value: Record<stri
       defaultBytes: defaultValue === undefined ? null : field.type.toBuffer(defaultValue),
     };
   });
-  return (out, value) => {
-    for (let i = 0; i < fields.length; i++) {
-      const field = fields[i]!;
-      const v = value[field.name];
-      if (v === undefined && field.defaultBytes !== null) {
-        out.ensure(field.defaultBytes.length);
-        field.defaultBytes.copy(out.buf, out.pos);
-        out.pos += field.defaultBytes.length;
-      } else {
-        field.write(out, v);
-      }
-    }
-  };
 }

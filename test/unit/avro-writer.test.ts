@@ -115,6 +115,20 @@ test('avro writer: strings near the 64-byte switch, lone surrogates, multi-byte 
   }
 });
 
+test('avro writer: decimals around the precision and the 6-byte boundary', () => {
+  for (const [precision, scale] of [[10, 2], [15, 0], [18, 3], [1, 0], [38, 10]] as const) {
+    const type = avroType(['null', { type: 'bytes', logicalType: 'decimal', precision, scale }]);
+    const edges = [0n, 1n, -1n, 127n, 128n, -128n, -129n, 10n ** BigInt(precision), 10n ** BigInt(precision) - 1n, 2n ** 47n, 2n ** 47n - 1n, -(2n ** 47n), -(2n ** 47n) - 1n, 2n ** 64n];
+    for (const e of edges) {
+      for (const unscaled of [e, -e]) {
+        assertSame(type, { unscaled, scale });
+        assertSame(type, { unscaled, scale: scale + 1 });
+        assertSame(type, String(unscaled));
+      }
+    }
+  }
+});
+
 const column = (name: string, typeOid: number, typeMod = -1, isKey = false): PgColumn => ({ name, typeOid, typeMod, isKey });
 
 test('avro writer: change events of a table with many types, and logical messages', () => {
@@ -166,6 +180,18 @@ test('avro writer: change events of a table with many types, and logical message
   for (const event of events) {
     assertSame(keyType, event.key);
     assertSame(valueType, event.value);
+  }
+  // One writer across events and transactions: what it remembers between values (the source
+  // block's first fields, the last nanosecond timestamp) must never leak into the next value.
+  const tx2: TransactionContext = { ...tx, xid: 772, commitTimeMicros: tx.commitTimeMicros + 1n, orderByTable: new Map() };
+  const later = [...builder.insert(table, tx2, 200n, row('5')), ...builder.insert(table, tx, 201n, row('6')), ...builder.insert(table, tx2, 202n, row('7'))];
+  const writer = avroWriter(valueType);
+  const out = new AvroOut(16);
+  for (const event of [...events, ...later, ...events]) {
+    if (event.value === null) continue;
+    out.pos = 0;
+    writer(out, event.value);
+    assert.deepEqual(out.take(), valueType.toBuffer(event.value));
   }
   const messages = messageEventSchema('demo');
   const messageType = avroType(messages.envelopeAvro as avsc.Schema);
