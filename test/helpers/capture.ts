@@ -1,6 +1,7 @@
 // One captured test schema: unique names for schema, slot, publication, topic prefix and offsets
 // topic, the walcast environment that captures it, and the slot checks the tests await.
-import type pg from 'pg';
+import { after, before } from 'node:test';
+import pg from 'pg';
 import { loadServices, uniqueSuffix, waitFor } from './services.ts';
 
 export interface Capture {
@@ -56,4 +57,32 @@ export function capture(kind: string): Capture {
       await db.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
     },
   };
+}
+
+export interface CapturedSchema extends Capture {
+  /** A superuser connection, open between the file's before() and after() hooks. */
+  db: pg.Client;
+}
+
+/**
+ * A capture with its test-file lifecycle: before() connects `db`, creates the schema, then runs
+ * `setup`; after() runs `teardown`, drops what the capture created and closes `db`.
+ */
+export function capturedSchema(
+  kind: string,
+  hooks: { setup?: (db: pg.Client) => Promise<void>; teardown?: (db: pg.Client) => Promise<void> } = {},
+): CapturedSchema {
+  const it = capture(kind);
+  const db = new pg.Client({ connectionString: loadServices().pgUrl });
+  before(async () => {
+    await db.connect();
+    await db.query(`create schema ${it.schema}`);
+    await hooks.setup?.(db);
+  });
+  after(async () => {
+    await hooks.teardown?.(db);
+    await it.cleanup(db);
+    await db.end();
+  });
+  return { ...it, db };
 }

@@ -1,24 +1,32 @@
 // Bounded memory: a large transaction through a throttled broker (a Kafka client quota makes it
 // slow) pauses the replication stream instead of buffering without limit, and nothing is lost.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const run = promisify(execFile);
 const services = loadServices();
-const it = capture('bp');
+const it = capturedSchema('bp', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.t (id int primary key, payload text)`);
+    // 2 MB/s for this client only: the broker becomes the bottleneck.
+    await clientQuota('producer_byte_rate=2097152', '--add-config');
+  },
+  teardown: async () => {
+    await clientQuota('producer_byte_rate', '--delete-config').catch(() => undefined);
+  },
+});
 const { schema, slot, prefix } = it;
 const clientId = `walcast-${prefix}`;
 const ROWS = 60_000;
 const MAX_BUFFERED = 2_000;
-const db = new pg.Client({ connectionString: services.pgUrl });
+const { db } = it;
 
 async function clientQuota(config: string, action: '--add-config' | '--delete-config'): Promise<void> {
   const java = services.java21Home ? `${services.java21Home}/bin/java` : 'java';
@@ -28,20 +36,6 @@ async function clientQuota(config: string, action: '--add-config' | '--delete-co
     '--bootstrap-server', services.kafkaBrokers[0]!, '--alter', action, config, '--entity-type', 'clients', '--entity-name', clientId,
   ]);
 }
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.t (id int primary key, payload text)`);
-  // 2 MB/s for this client only: the broker becomes the bottleneck.
-  await clientQuota('producer_byte_rate=2097152', '--add-config');
-});
-
-after(async () => {
-  await clientQuota('producer_byte_rate', '--delete-config').catch(() => undefined);
-  await it.cleanup(db);
-  await db.end();
-});
 
 test('a large transaction through a slow broker pauses the stream and arrives whole', async (t) => {
   const port = 20000 + Math.floor(Math.random() * 20000);

@@ -1,30 +1,24 @@
 // With the Kafka broker stopped, walcast acknowledges nothing new to the slot; when the broker
 // returns, every change made meanwhile arrives (once).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { startService, stopService } from '../helpers/service-control.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('outage');
+const it = capturedSchema('outage', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.t (id int primary key, v text)`);
+  },
+  teardown: async () => {
+    await startService('kafka');
+  },
+});
 const { schema, prefix } = it;
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.t (id int primary key, v text)`);
-});
-
-after(async () => {
-  await startService('kafka');
-  await it.cleanup(db);
-  await db.end();
-});
+const { db } = it;
 
 test('broker down: the slot does not move; broker back: all changes arrive', async () => {
   const walcast = new WalcastProcess(it.env({ WALCAST_PG_STATUS_INTERVAL_MS: '500' }));

@@ -1,35 +1,28 @@
 // Exactly once under crashes: steady multi-statement transactions while walcast is killed with
 // SIGKILL at random moments and restarted; afterwards every committed change is in Kafka once,
 // in commit order per key (checked by an independent reader).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('eo');
+const it = capturedSchema('eo', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.items (id bigint primary key, txn int not null)`);
+    await db.query(`create table ${schema}.counters (k int primary key, n int not null)`);
+    await db.query(`insert into ${schema}.counters select k, 0 from generate_series(0, ${KEYS - 1}) k`);
+  },
+});
 const { schema, prefix } = it;
 const KEYS = 5;
 // Small Kafka transactions so that kills land between, during and after commits.
 const env = it.env({ WALCAST_BATCH_MAX_EVENTS: '50' });
 
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.items (id bigint primary key, txn int not null)`);
-  await db.query(`create table ${schema}.counters (k int primary key, n int not null)`);
-  await db.query(`insert into ${schema}.counters select k, 0 from generate_series(0, ${KEYS - 1}) k`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
+const { db } = it;
 
 test('kill -9 at random moments loses nothing and duplicates nothing', async () => {
   // The slot must exist before the first write: earlier changes belong to a snapshot, not the stream.

@@ -1,25 +1,14 @@
 // An error that escapes every await (a library's stray promise) ends walcast with one structured
 // fatal line and exit code 1, not a raw stack trace on stderr.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
-import { loadServices } from '../helpers/services.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
-const services = loadServices();
-const it = capture('fatal');
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${it.schema}`);
-  await db.query(`create table ${it.schema}.t (id int primary key)`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
+const it = capturedSchema('fatal', {
+  setup: async (db) => {
+    await db.query(`create table ${it.schema}.t (id int primary key)`);
+  },
 });
 
 test('an unhandled rejection while streaming: one fatal JSON line naming it, exit code 1', async () => {

@@ -1,28 +1,20 @@
 // The management API (port 8083 by default): Kafka Connect-shaped status, pause at a transaction
 // boundary, resume, restart; Prometheus metrics.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('api');
+const it = capturedSchema('api', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.t (id int primary key)`);
+  },
+});
 const { schema, slot, prefix } = it;
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.t (id int primary key)`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
+const { db } = it;
 
 test('status, pause, resume, restart and metrics', async () => {
   const port = 20000 + Math.floor(Math.random() * 20000);

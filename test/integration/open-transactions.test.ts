@@ -1,19 +1,22 @@
 // Transactions open on walcast's topics when it starts: one that finishes in time must not hide
 // walcast's own position (it would re-send, and duplicate, what it had delivered); one left open
 // by another producer stops walcast with the way out, and nothing is lost once it is ended.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('opentx');
+const it = capturedSchema('opentx', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.t (id int primary key)`);
+  },
+});
 const { schema, prefix } = it;
-const db = new pg.Client({ connectionString: services.pgUrl });
+const { db } = it;
 const kafka = new Kafka({ brokers: services.kafkaBrokers, clientId: 'open-tx-test', logLevel: logLevel.NOTHING });
 const offsetsTopic = `${prefix}-offsets`;
 
@@ -34,17 +37,6 @@ async function insertedIds(): Promise<number[]> {
   const records = await readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, timeoutMs: 60_000 }, [it.topic('t')]);
   return records.filter((r) => r.value?.op === 'c').map((r) => r.key!.id as number);
 }
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.t (id int primary key)`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
 
 test('a transaction still open on the offsets topic at start is waited for, and nothing is sent twice', async () => {
   let walcast = new WalcastProcess(it.env());

@@ -2,32 +2,25 @@
 // label, a new table in the publication) flow with no event lost while writes continue; an
 // incompatible change stops walcast cleanly (exit 5, nothing acknowledged past the last delivered
 // transaction) and, once the operator relaxes the subject's rule, walcast resumes without loss.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, waitFor } from '../helpers/services.ts';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('evo');
+const it = capturedSchema('evo', {
+  setup: async (db) => {
+    await db.query(`create type ${schema}.mood as enum ('sad', 'ok')`);
+    await db.query(`create table ${schema}.t (id int primary key, a int, b text, m ${schema}.mood)`);
+  },
+});
 const { schema, slot, prefix } = it;
 const topic = it.topic('t');
 const env = it.env();
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create type ${schema}.mood as enum ('sad', 'ok')`);
-  await db.query(`create table ${schema}.t (id int primary key, a int, b text, m ${schema}.mood)`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
+const { db } = it;
 
 test('compatible changes flow under writes; an incompatible one stops cleanly and resumes after the fix', async (t) => {
   let walcast = new WalcastProcess(env);

@@ -1,33 +1,25 @@
 // End to end against the real services: walcast streams inserts, updates, deletes, primary-key
 // changes, truncates, keyless tables, logical messages and multi-table transactions; an
 // independent reader (Python, confluent-kafka + fastavro) checks the Debezium envelope.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices } from '../helpers/services.ts';
 import { readTopics, type ReadRecord } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('stream');
+const it = capturedSchema('stream', {
+  setup: async (db) => {
+    await db.query(`create table ${schema}.customers (id int primary key, name text not null, balance numeric(12,2), updated_at timestamptz)`);
+    await db.query(`create table ${schema}.orders (id bigint primary key, customer_id int, note text)`);
+    await db.query(`create table ${schema}.audit (v text)`);
+    await db.query(`alter table ${schema}.audit replica identity full`);
+  },
+});
 const { schema, slot, prefix } = it;
 
-const db = new pg.Client({ connectionString: services.pgUrl });
-
-before(async () => {
-  await db.connect();
-  await db.query(`create schema ${schema}`);
-  await db.query(`create table ${schema}.customers (id int primary key, name text not null, balance numeric(12,2), updated_at timestamptz)`);
-  await db.query(`create table ${schema}.orders (id bigint primary key, customer_id int, note text)`);
-  await db.query(`create table ${schema}.audit (v text)`);
-  await db.query(`alter table ${schema}.audit replica identity full`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
+const { db } = it;
 
 describe('streaming', () => {
   let walcast: WalcastProcess;

@@ -18,19 +18,36 @@
 // readers total: a value Python cannot represent comes back as {"$raw": <the Avro int/long>},
 // which this test checks against PostgreSQL's own epoch arithmetic (or, for ±infinity, against
 // the sentinels walcast documents, which are Debezium's).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { capture } from '../helpers/capture.ts';
+import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices } from '../helpers/services.ts';
 import { readerPython, type ReadRecord } from '../helpers/avro-reader.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const services = loadServices();
-const it = capture('types');
+const it = capturedSchema('types', {
+  setup: async (db) => {
+    // hstore is a contrib extension; created in the default schema if missing and left there
+    // (other objects in the database may come to depend on it).
+    await db.query('create extension if not exists hstore');
+    await db.query(`set search_path = ${schema}, public`);
+    await db.query(`create type ${schema}.mood as enum ('sad', 'ok', 'happy', 'très "heureux"')`);
+    await db.query(`create domain ${schema}.price as numeric(10,2)`);
+    await db.query(`create domain ${schema}.label as text`);
+    await db.query(`create domain ${schema}.small_price as ${schema}.price check (value < 1000)`);
+    await db.query(`create domain ${schema}.ts_domain as timestamptz`);
+    await db.query(`create type ${schema}.pair as (a int, b text)`);
+    await db.query(`create table ${schema}.types (id int primary key, ${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
+    for (const table of ['toast_full', 'toast_default']) {
+      await db.query(`create table ${schema}.${table} (id int primary key, big text, big_bytes bytea, big_arr text[], n int)`);
+    }
+    await db.query(`alter table ${schema}.toast_full replica identity full`);
+  },
+});
 const { schema } = it;
 const PLACEHOLDER = '__debezium_unavailable_value';
 
@@ -358,33 +375,8 @@ const rows: Array<Record<string, string>> = [
 
 const walcastEnv = (): Record<string, string> => it.env();
 
-const db = new pg.Client({ connectionString: services.pgUrl });
+const { db } = it;
 const topic = it.topic;
-
-before(async () => {
-  await db.connect();
-  // hstore is a contrib extension; created in the default schema if missing and left there
-  // (other objects in the database may come to depend on it).
-  await db.query('create extension if not exists hstore');
-  await db.query(`create schema ${schema}`);
-  await db.query(`set search_path = ${schema}, public`);
-  await db.query(`create type ${schema}.mood as enum ('sad', 'ok', 'happy', 'très "heureux"')`);
-  await db.query(`create domain ${schema}.price as numeric(10,2)`);
-  await db.query(`create domain ${schema}.label as text`);
-  await db.query(`create domain ${schema}.small_price as ${schema}.price check (value < 1000)`);
-  await db.query(`create domain ${schema}.ts_domain as timestamptz`);
-  await db.query(`create type ${schema}.pair as (a int, b text)`);
-  await db.query(`create table ${schema}.types (id int primary key, ${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
-  for (const table of ['toast_full', 'toast_default']) {
-    await db.query(`create table ${schema}.${table} (id int primary key, big text, big_bytes bytea, big_arr text[], n int)`);
-  }
-  await db.query(`alter table ${schema}.toast_full replica identity full`);
-});
-
-after(async () => {
-  await it.cleanup(db);
-  await db.end();
-});
 
 /** An exact decimal "digits × 10^-scale" from "-12.50", "1.00E-8" or "0E-10" (Python's str(Decimal)). */
 function exactDecimal(text: string): string | undefined {
