@@ -2,18 +2,110 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
-import { crc32c, groupMessagesPerPartition } from '../../src/kafka/kafkajs-patch.ts';
+import { frameRequest, groupMessagesPerPartition } from '../../src/kafka/kafkajs-patch.ts';
+import { crc32c } from '../../src/kafka/crc32c.ts';
+import { murmur2 } from '../../src/kafka/murmur2.ts';
+import { encodeProduceRequest, supportsFastEncoding, type ProduceRequestArgs } from '../../src/kafka/produce-request.ts';
 
 // kafkajs' own implementations, loaded from their files (not from the module cache the patch fills).
 const require = createRequire(import.meta.url);
 const original = (path: string): unknown => {
   const file = require.resolve(path);
   const module = { exports: {} as unknown };
-  new Function('module', 'exports', 'require', require('node:fs').readFileSync(file, 'utf8'))(module, module.exports, require);
+  new Function('module', 'exports', 'require', require('node:fs').readFileSync(file, 'utf8'))(module, module.exports, createRequire(file));
   return module.exports;
 };
 const kafkajsCrc32c = original('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;
 const kafkajsGroup = original('kafkajs/src/producer/groupMessagesPerPartition.js') as typeof groupMessagesPerPartition;
+const kafkajsMurmur2 = original('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: unknown) => number;
+interface EncoderLike { buffer: Buffer }
+type KafkajsRequestFactory = (args: ProduceRequestArgs) => { apiKey: number; apiVersion: number; encode(): Promise<EncoderLike> };
+const kafkajsProduceV3 = original('kafkajs/src/protocol/requests/produce/v3/request.js') as KafkajsRequestFactory;
+const kafkajsFrame = original('kafkajs/src/protocol/request.js') as (args: { correlationId: number; clientId: string | null; request: unknown }) => Promise<EncoderLike>;
+// What walcast's producer gets for Produce requests: the patched module from kafkajs' module cache.
+const patchedProduceV7 = require('kafkajs/src/protocol/requests/produce/v7/request.js') as KafkajsRequestFactory;
+const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: bigint): unknown };
+
+async function withClock<T>(now: number, run: () => Promise<T>): Promise<T> {
+  const realNow = Date.now;
+  Date.now = () => now;
+  try {
+    return await run();
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+const bytes = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 6, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
+  { weight: 1, arbitrary: fc.integer({ min: 8100, max: 17000 }).map((n) => Buffer.alloc(n, n & 0xff)) },
+);
+const produceArgs = fc.record({
+  acks: fc.constantFrom(-1, 0, 1),
+  timeout: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  transactionalId: fc.option(fc.string({ unit: 'grapheme', maxLength: 30 }), { nil: null }),
+  producerId: fc.bigInt({ min: -1n, max: 2n ** 63n - 1n }).map((id) => Long.fromValue(id)),
+  producerEpoch: fc.integer({ min: 0, max: 32767 }),
+  compression: fc.constant(0),
+  topicData: fc.array(
+    fc.record({
+      topic: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+      partitions: fc.array(
+        fc.record({
+          partition: fc.integer({ min: 0, max: 1000 }),
+          firstSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          messages: fc.array(fc.record({ key: bytes, value: bytes }), { minLength: 1, maxLength: 150 }),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+});
+
+test('the one-pass Produce request has exactly kafkajs\' bytes for any topics, partitions, keys and values', async () => {
+  await fc.assert(fc.asyncProperty(produceArgs, fc.integer({ min: 0, max: 2 ** 42 }), async (args, now) => {
+    assert.ok(supportsFastEncoding(args));
+    const expected = await withClock(now, async () => (await kafkajsProduceV3(args).encode()).buffer);
+    assert.deepEqual(encodeProduceRequest(args, now), expected);
+    // and the module kafkajs' producer loads (v7 on Kafka 4) sends the same bytes
+    const sent = await withClock(now, async () => (await patchedProduceV7(args).encode()).buffer);
+    assert.deepEqual(sent, expected);
+  }), { numRuns: 300 });
+});
+
+test('Produce requests the one-pass encoder does not cover are encoded by kafkajs itself', async () => {
+  const base = { acks: -1, timeout: 30000, transactionalId: 'tx', producerId: Long.fromValue(7n), producerEpoch: 1, topicData: [] as ProduceRequestArgs['topicData'] };
+  const message = { key: Buffer.from('k'), value: Buffer.from('v') };
+  const uncovered: ProduceRequestArgs[] = [
+    { ...base, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ ...message, headers: { h: 'x' } }] }] }] },
+    { ...base, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ ...message, timestamp: 1700000000000 }] }] }] },
+    { ...base, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: 'text key', value: message.value }] }] }] },
+    { ...base, compression: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [message] }] }] },
+  ];
+  for (const args of uncovered) {
+    assert.equal(supportsFastEncoding(args), false);
+    const now = 1_750_000_000_000;
+    const expected = await withClock(now, async () => (await kafkajsProduceV3(args).encode()).buffer);
+    const sent = await withClock(now, async () => (await patchedProduceV7(args).encode()).buffer);
+    assert.deepEqual(sent, expected);
+  }
+});
+
+test('request framing equals kafkajs\' for any api, correlation id, client id and body', async () => {
+  await fc.assert(fc.asyncProperty(
+    fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    fc.option(fc.string({ unit: 'grapheme', maxLength: 30 }), { nil: null }), fc.uint8Array({ maxLength: 3000 }),
+    async (apiKey, apiVersion, correlationId, clientId, body) => {
+      const holder = { buf: Buffer.from(body), buffer: Buffer.from(body) };
+      const request = { apiKey, apiVersion, encode: () => Promise.resolve(holder) };
+      const expected = (await kafkajsFrame({ correlationId, clientId, request })).buffer;
+      const framed = await frameRequest({ correlationId, clientId, request: request as never });
+      assert.deepEqual(framed.buffer, expected);
+    },
+  ), { numRuns: 300 });
+});
 
 test('crc32c equals kafkajs\' byte-at-a-time CRC-32C for any bytes', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283); // the standard check value
@@ -27,5 +119,20 @@ test('linear grouping by partition equals kafkajs\' for any messages and partiti
     const messages = partitions.map((p, i) => ({ p, i }));
     const args = { topic: 't', partitionMetadata: noMetadata ? [] : [{}], messages, partitioner: ({ message }: { message: { p: number } }) => message.p };
     assert.deepEqual(groupMessagesPerPartition(args), kafkajsGroup(args));
+  }), { numRuns: 500 });
+});
+
+test('32-bit murmur2 equals kafkajs\' BigInt murmur2 (and so the Java client\'s partition) for any key', () => {
+  // Known values of Kafka's Java Utils.murmur2 (its UtilsTest).
+  assert.equal(murmur2(Buffer.from('21')), -973932308);
+  assert.equal(murmur2(Buffer.from('foobar')), -790332482);
+  assert.equal(murmur2(Buffer.from('a-little-bit-long-string')), -985981536);
+  assert.equal(murmur2(Buffer.from('a-little-bit-longer-string')), -1486304829);
+  assert.equal(murmur2(Buffer.from('lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8')), -58897971);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+    assert.equal(murmur2(Buffer.from(bytes)), kafkajsMurmur2(Buffer.from(bytes)));
+  }), { numRuns: 3000 });
+  fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }), (text) => {
+    assert.equal(murmur2(text), kafkajsMurmur2(text));
   }), { numRuns: 500 });
 });
