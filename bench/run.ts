@@ -26,6 +26,7 @@ const USAGE = `usage: npm run bench -- [options]
   --live-txn-rows N       rows per transaction of the live load (default 10)
   --cpu-prof              run walcast under node --cpu-prof and print its hot spots
   --walcast-node-flags F  extra node flags for walcast, space-separated (experiments, e.g. "--max-old-space-size=128")
+  --walcast-env K=V,...   extra WALCAST_* settings for walcast (experiments, e.g. WALCAST_MAX_BUFFERED_MESSAGES=2000)
   --no-services           do not run scripts/services.sh up (services already up)
   --publish               write bench/results/<date>.json, latest.md and latest.svg even for a partial run
 Full, unfiltered runs write bench/results/<date>.json, latest.md, latest.svg; others bench/results/partial/.`;
@@ -39,6 +40,7 @@ interface Args {
   liveTxnRows: number;
   cpuProf: boolean;
   walcastNodeFlags: string[];
+  walcastEnv: Record<string, string>;
   services: boolean;
   publish: boolean;
 }
@@ -57,7 +59,7 @@ const SYSTEM_ALIASES: Record<string, SystemId[]> = {
 };
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, workloads: null, only: null, repeat: 1, liveSeconds: null, liveTxnRows: 10, cpuProf: false, walcastNodeFlags: [], services: true, publish: false };
+  const a: Args = { quick: false, workloads: null, only: null, repeat: 1, liveSeconds: null, liveTxnRows: 10, cpuProf: false, walcastNodeFlags: [], walcastEnv: {}, services: true, publish: false };
   const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -92,6 +94,13 @@ function parseArgs(argv: string[]): Args {
       case '--live-txn-rows': a.liveTxnRows = Math.max(1, Number(value()) || 10); break;
       case '--cpu-prof': a.cpuProf = true; break;
       case '--walcast-node-flags': a.walcastNodeFlags = value().split(/\s+/).filter(Boolean); break;
+      case '--walcast-env':
+        for (const pair of value().split(',').filter(Boolean)) {
+          const eq = pair.indexOf('=');
+          if (eq <= 0 || !pair.startsWith('WALCAST_')) throw new Error(`--walcast-env: expected WALCAST_NAME=value, got ${JSON.stringify(pair)}`);
+          a.walcastEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+        }
+        break;
       case '--no-services': a.services = false; break;
       case '--publish': a.publish = true; break;
       case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
@@ -314,6 +323,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
     if (tooling.walcastNodeFlags.includes('--cpu-prof')) reportProfile(m);
     const extraFlags = tooling.walcastNodeFlags.filter((f) => !f.startsWith('--cpu-prof'));
     if (extraFlags.length) m.notes.push(`node ${extraFlags.join(' ')}`);
+    for (const [name, setting] of Object.entries(tooling.walcastEnv)) m.notes.push(`${name}=${setting}`);
   }
   return m;
 }
@@ -373,10 +383,10 @@ async function kafkajsCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, writte
   const topic = j.topicPrefix;
   await kafka.createTopic(topic);
   m.events = written.events;
-  // walcast's shape: Kafka transactions of >= 20,000 events holding whole PostgreSQL transactions, requests of 2,000
+  // walcast's shape: Kafka transactions of >= 20,000 events holding whole PostgreSQL transactions, requests of 1,000
   const txnRecords = w.txnRows >= w.rows ? w.rows : Math.ceil(20_000 / w.txnRows) * w.txnRows;
   const b0 = brokerSample();
-  const r = await runKafkajsAlone(tooling, topic, { topic, count: written.events, keyBytes: sizes.keyBytes, valueBytes: sizes.valueBytes, txnRecords, chunkRecords: 2000, transactionalId: `${topic}-txn` });
+  const r = await runKafkajsAlone(tooling, topic, { topic, count: written.events, keyBytes: sizes.keyBytes, valueBytes: sizes.valueBytes, txnRecords, chunkRecords: 1000, transactionalId: `${topic}-txn` });
   const b1 = brokerSample();
   m.seconds = round(r.seconds, 2);
   m.rowsPerSec = round(r.records / r.seconds);
@@ -732,7 +742,7 @@ async function main(): Promise<void> {
   const specs = workloadSpecs({ quick: args.quick, liveSeconds: args.liveSeconds ?? (args.quick ? 10 : 30), liveTxnRows: args.liveTxnRows });
   const chosen = specs.filter((w) => !args.workloads || args.workloads.includes(w.id));
   const systemsFor = (w: WorkloadSpec): SystemId[] => w.systems.filter((s) => !args.only || args.only.includes(s));
-  const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0;
+  const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0 && Object.keys(args.walcastEnv).length === 0;
   const notes: string[] = [];
 
   if (args.services) {
@@ -741,6 +751,12 @@ async function main(): Promise<void> {
   }
   services = readServicesEnv();
   startRevision = walcastRevision();
+  if (chosen.some((w) => systemsFor(w).includes('walcast'))) {
+    // bin/walcast.js runs dist/ when it exists, as the container does: build it from the sources
+    // under test so a stale dist/ is never what gets measured.
+    log('compiling walcast (npm run build): the benchmark runs the compiled code, as the container does');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
   const runDir = join(ROOT, '.local', 'bench', runId);
   mkdirSync(runDir, { recursive: true });
   const needsJars = chosen.some((w) => systemsFor(w).some((s) => s.startsWith('debezium')));
@@ -750,6 +766,7 @@ async function main(): Promise<void> {
   tooling = {
     services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, apicurioConverter: jars.apicurioConverter,
     walcastNodeFlags: [...args.walcastNodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [])],
+    walcastEnv: args.walcastEnv,
   };
   servicePorts = {
     postgres: Number(new URL(services.pgUrl).port || 5432),

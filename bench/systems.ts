@@ -19,6 +19,8 @@ export interface Tooling {
   apicurioConverter: boolean;
   /** Extra node flags for walcast (e.g. --cpu-prof). */
   walcastNodeFlags: string[];
+  /** Extra WALCAST_* settings (experiments); the defaults otherwise. */
+  walcastEnv: Record<string, string>;
 }
 
 export function freePort(): Promise<number> {
@@ -89,6 +91,7 @@ export async function startWalcast(t: Tooling, job: CdcJob): Promise<CdcProcess>
     WALCAST_OFFSETS_TOPIC: `${job.topicPrefix}.offsets`,
     WALCAST_HTTP_HOST: '127.0.0.1',
     WALCAST_HTTP_PORT: String(port),
+    ...t.walcastEnv,
   };
   const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(ROOT, 'bin', 'walcast.js'), 'run'], {
     env,

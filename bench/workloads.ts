@@ -13,7 +13,7 @@ export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'kafkajs', 'kafk
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   walcast: 'walcast (Avro + registry, exactly-once)',
   walsender: 'walsender ceiling (pg_recvlogical, pgoutput -> /dev/null)',
-  kafkajs: 'Kafka ceiling: bare kafkajs transactional producer',
+  kafkajs: "Kafka ceiling: walcast's kafkajs producer alone",
   'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',
   'debezium-json': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter',
   'debezium-avro': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter',

@@ -1,7 +1,9 @@
 /**
- * "Kafka alone" with kafkajs: a bare transactional producer sending `count` records of the given
+ * "Kafka alone" with kafkajs: walcast's own producer module (src/kafka/producer.ts: kafkajs 2.2.4
+ * with walcast's encoding patches and retry settings) sending `count` records of the given
  * key/value sizes, shaped like walcast's output (transactions of `txnRecords`, produce requests of
- * `chunkRecords`, acks=all, the GUIDE's retry settings), with no source and no encoding.
+ * `chunkRecords`, one request in flight while the next is built, acks=all), with no source and
+ * no encoding: what walcast could reach if reading and encoding cost nothing.
  * Run as a child process by bench/run.ts so its CPU and memory are its own:
  *
  *   node bench/tools/kafka-producer.ts '<json options>'
@@ -9,20 +11,15 @@
  * Prints one JSON line: {records, seconds, cpuSeconds, peakRssMb, transactions}.
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { createKafka, KafkajsTransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.ts';
+import { createLogger } from '../../src/log.ts';
 import type { KafkajsAloneOptions } from '../systems.ts';
 
 type Options = KafkajsAloneOptions & { brokers: string[] };
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const kafka = new Kafka({ clientId: 'walcast-bench-kafka-alone', brokers: options.brokers, logLevel: logLevel.WARN, retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1000 } });
-const producer = kafka.producer({
-  idempotent: true,
-  maxInFlightRequests: 1,
-  transactionalId: options.transactionalId,
-  createPartitioner: Partitioners.DefaultPartitioner,
-  retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1000 },
-});
+const kafka = createKafka({ clientId: 'walcast-bench-kafka-alone', brokers: options.brokers, log: createLogger('warn') });
+const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: options.transactionalId, transactionTimeoutMs: 60_000 });
 
 // Distinct keys (like primary keys), values of the measured size: random bytes, so compression
 // (none by default anyway) would not flatter the figure.
@@ -33,26 +30,27 @@ function key(i: number): Buffer {
   return k;
 }
 
+// Fences and initialises outside the timed window, as walcast does at start.
 await producer.connect();
-// Fence/init outside the timed window, as walcast does at start.
-const init = await producer.transaction();
-await init.abort();
 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let sent = 0;
 let transactions = 0;
 while (sent < options.count) {
-  const txn = await producer.transaction();
+  await producer.begin();
   const end = Math.min(options.count, sent + options.txnRecords);
+  let inflight: Promise<void> | null = null;
   while (sent < end) {
     const n = Math.min(options.chunkRecords, end - sent);
-    const messages = new Array<{ key: Buffer; value: Buffer }>(n);
-    for (let j = 0; j < n; j++) messages[j] = { key: key(sent + j), value };
-    await txn.send({ topic: options.topic, acks: -1, messages });
+    const records = new Array<KafkaRecord>(n);
+    for (let j = 0; j < n; j++) records[j] = { topic: options.topic, key: key(sent + j), value };
+    if (inflight) await inflight;
+    inflight = producer.send(records);
     sent += n;
   }
-  await txn.commit();
+  if (inflight) await inflight;
+  await producer.commit();
   transactions += 1;
 }
 const seconds = (performance.now() - t0) / 1000;

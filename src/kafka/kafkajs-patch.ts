@@ -26,9 +26,29 @@ interface GroupArgs<M> {
 export function groupMessagesPerPartition<M>({ topic, partitionMetadata, messages, partitioner }: GroupArgs<M>): Record<number, M[]> {
   const result: Record<number, M[]> = {};
   if (partitionMetadata.length === 0) return result;
-  for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
-    (result[partition] ??= []).push(message);
+  // Partitions first, then arrays of their final length: growing them a push at a time copied
+  // each one log2(n) times.
+  const partitions = new Int32Array(messages.length);
+  const counts = new Map<number, number>();
+  for (let i = 0; i < messages.length; i++) {
+    const partition = partitioner({ topic, partitionMetadata, message: messages[i]! });
+    partitions[i] = partition;
+    counts.set(partition, (counts.get(partition) ?? 0) + 1);
+  }
+  if (counts.size === 1) {
+    result[partitions[0]!] = messages.slice();
+    return result;
+  }
+  const filled = new Map<number, number>();
+  for (const [partition, count] of counts) {
+    result[partition] = new Array<M>(count);
+    filled.set(partition, 0);
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const partition = partitions[i]!;
+    const at = filled.get(partition)!;
+    result[partition]![at] = messages[i]!;
+    filled.set(partition, at + 1);
   }
   return result;
 }

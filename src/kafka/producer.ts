@@ -119,11 +119,12 @@ export class KafkajsTransactionalProducer implements TransactionalProducer {
   async send(records: KafkaRecord[]): Promise<void> {
     const transaction = this.transaction;
     if (!transaction) throw new Error('send() outside a transaction');
-    const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
+    // The records go to kafkajs as they are (it reads key and value): no second object per event.
+    const byTopic = new Map<string, KafkaRecord[]>();
     for (const record of records) {
       let messages = byTopic.get(record.topic);
       if (!messages) byTopic.set(record.topic, (messages = []));
-      messages.push({ key: record.key, value: record.value });
+      messages.push(record);
     }
     await this.guard(() =>
       transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'walcast.js');
+// The sources under test, not bin/walcast.js: the bin prefers dist/, which may be a stale build.
+const bin = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
 export interface LogLine {
   level: number;
