@@ -26,30 +26,19 @@ interface GroupArgs<M> {
 export function groupMessagesPerPartition<M>({ topic, partitionMetadata, messages, partitioner }: GroupArgs<M>): Record<number, M[]> {
   const result: Record<number, M[]> = {};
   if (partitionMetadata.length === 0) return result;
-  // Partitions first, then arrays of their final length: growing them a push at a time copied
-  // each one log2(n) times.
+  // walcast's topics mostly have one partition: then the group is a single copy, not an array
+  // grown a push at a time.
   const partitions = new Int32Array(messages.length);
-  const counts = new Map<number, number>();
+  let single = true;
   for (let i = 0; i < messages.length; i++) {
-    const partition = partitioner({ topic, partitionMetadata, message: messages[i]! });
-    partitions[i] = partition;
-    counts.set(partition, (counts.get(partition) ?? 0) + 1);
+    partitions[i] = partitioner({ topic, partitionMetadata, message: messages[i]! });
+    if (partitions[i] !== partitions[0]) single = false;
   }
-  if (counts.size === 1) {
+  if (single && messages.length > 0) {
     result[partitions[0]!] = messages.slice();
     return result;
   }
-  const filled = new Map<number, number>();
-  for (const [partition, count] of counts) {
-    result[partition] = new Array<M>(count);
-    filled.set(partition, 0);
-  }
-  for (let i = 0; i < messages.length; i++) {
-    const partition = partitions[i]!;
-    const at = filled.get(partition)!;
-    result[partition]![at] = messages[i]!;
-    filled.set(partition, at + 1);
-  }
+  for (let i = 0; i < messages.length; i++) (result[partitions[i]!] ??= []).push(messages[i]!);
   return result;
 }
 
