@@ -102,10 +102,12 @@ function recordBodySize(message: ProduceMessage, offsetDelta: number): number {
   return 1 + 1 + varIntSize(zigZag(offsetDelta)) + bytesSize(message.key as Buffer | null) + bytesSize(message.value as Buffer | null) + 1;
 }
 
-function recordsSize(messages: ProduceMessage[]): number {
+/** Bytes of a partition's records; each record's body size goes to `bodySizes` from `at` on. */
+function recordsSize(messages: ProduceMessage[], bodySizes: Int32Array, at: number): number {
   let size = 0;
   for (let i = 0; i < messages.length; i++) {
     const body = recordBodySize(messages[i]!, i);
+    bodySizes[at + i] = body;
     size += varIntSize(zigZag(body)) + body;
   }
   return size;
@@ -147,12 +149,18 @@ export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now())
   let size = 2 + transactionalIdBytes + 2 + 4 + 4;
   const topicNameBytes: number[] = [];
   const batchRecordBytes: number[] = [];
+  let messageCount = 0;
+  for (const topic of args.topicData) for (const partition of topic.partitions) messageCount += partition.messages.length;
+  // Computed while sizing the request, written while filling it.
+  const bodySizes = new Int32Array(messageCount);
+  let sized = 0;
   for (const topic of args.topicData) {
     const nameBytes = Buffer.byteLength(topic.topic, 'utf8');
     topicNameBytes.push(nameBytes);
     size += 2 + nameBytes + 4;
     for (const partition of topic.partitions) {
-      const records = recordsSize(partition.messages);
+      const records = recordsSize(partition.messages, bodySizes, sized);
+      sized += partition.messages.length;
       batchRecordBytes.push(records);
       size += 4 + 4 + 8 + 4 + BATCH_HEADER_AFTER_LENGTH + records;
     }
@@ -170,6 +178,7 @@ export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now())
   offset = buf.writeInt32BE(args.timeout, offset);
   offset = buf.writeInt32BE(args.topicData.length, offset);
   let batchIndex = 0;
+  let written = 0;
   for (let t = 0; t < args.topicData.length; t++) {
     const topic = args.topicData[t]!;
     offset = buf.writeInt16BE(topicNameBytes[t]!, offset);
@@ -199,7 +208,7 @@ export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now())
       offset = buf.writeInt32BE(messages.length, offset);
       for (let i = 0; i < messages.length; i++) {
         const message = messages[i]!;
-        offset = writeUVarInt(buf, offset, zigZag(recordBodySize(message, i)));
+        offset = writeUVarInt(buf, offset, zigZag(bodySizes[written++]!));
         buf[offset++] = 0; // attributes
         buf[offset++] = 0; // timestampDelta
         offset = writeUVarInt(buf, offset, zigZag(i));
