@@ -1,0 +1,116 @@
+/**
+ * The connector contract: what a kind of connector (CDC source today; snapshot, polling source and
+ * sink next) implements so that one supervisor can start, restart, pause and stop any of them.
+ *
+ * A kind implements one *session*: everything from connecting to the services to streaming, run
+ * until the session's signal is aborted (stop, restart, delete) or a fault ends it. The supervisor
+ * (worker/supervisor.ts) owns the rest: the start deadline, restarts with backoff, the operator's
+ * pause, the state the management API reports.
+ */
+import type { ExitCodeValue } from './errors.ts';
+import type { Logger } from './log.ts';
+
+export type ConnectorType = 'source' | 'sink';
+
+export type ConnectorState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
+
+/** Why the supervisor aborted a session's signal. */
+export type AbortReason = 'stop' | 'restart';
+
+/** How the supervisor treats an error that ended a session. */
+export interface ErrorVerdict {
+  /** true: FAILED with exitCode, no retry (fix the setup); false: retry with backoff. */
+  permanent: boolean;
+  exitCode: ExitCodeValue;
+  /** The cause in words, for the log and the status API; never a secret. */
+  message: string;
+  /** Another owner holds the resource (a replication slot in use): wait for it, without a start deadline. */
+  waitForOwner?: boolean;
+}
+
+/**
+ * Progress counters a connector reports for /status and /metrics. Continued across sessions, so
+ * the counters stay monotonic when a session restarts.
+ */
+export interface ConnectorStats {
+  eventsSent: number;
+  /** Source transactions (PostgreSQL transactions, snapshot chunks, polls) delivered to Kafka. */
+  transactionsDelivered: number;
+  kafkaCommits: number;
+  /** Position acknowledged to the source (for CDC: the slot's confirmed LSN). */
+  ackedLsn: bigint;
+  /** Highest position received from the source. */
+  receivedLsn: bigint;
+  lastCommitTimeMicros: bigint | null;
+  lastKafkaCommitAt: number | null;
+  /** Source messages received and not yet processed. */
+  bufferedMessages: number;
+  /** The source is paused by backpressure (not by the operator). */
+  paused: boolean;
+  tables: number;
+}
+
+export function emptyStats(): ConnectorStats {
+  return {
+    eventsSent: 0,
+    transactionsDelivered: 0,
+    kafkaCommits: 0,
+    ackedLsn: 0n,
+    receivedLsn: 0n,
+    lastCommitTimeMicros: null,
+    lastKafkaCommitAt: null,
+    bufferedMessages: 0,
+    paused: false,
+    tables: 0,
+  };
+}
+
+/** What a session sees of its supervisor. */
+export interface SessionContext {
+  /** Aborted on stop or restart (`signal.reason` is an AbortReason): finish cleanly and resolve. */
+  readonly signal: AbortSignal;
+  log: Logger;
+  /** The counters to update; the same object across sessions. */
+  stats: ConnectorStats;
+  /** Names what the session is doing, so an error says which service and setting to check. */
+  stage(description: string): void;
+  /** Call once the connector does its work (streaming): the start deadline no longer applies. */
+  running(): void;
+  /** The operator's pause (management API): true until resumed. */
+  isPaused(): boolean;
+  /** Called whenever the operator pauses or resumes; returns the unsubscribe function. */
+  onPauseChange(listener: (paused: boolean) => void): () => void;
+}
+
+export interface Connector {
+  readonly name: string;
+  readonly type: ConnectorType;
+  /**
+   * One session: connect, prepare, run. Resolves when the signal is aborted and the session has
+   * finished cleanly; rejects on any fault (the supervisor asks classify() what to do).
+   */
+  runSession(context: SessionContext): Promise<void>;
+  classify(error: unknown): ErrorVerdict;
+  /** Undo what a first start created in the services when the connector never ran (called once, at the end). */
+  cleanup(log: Logger): Promise<void>;
+}
+
+/** What the management API reads of a supervised connector. */
+export interface ConnectorStatus {
+  state: ConnectorState;
+  /** The operator paused it (PUT /connectors/<name>/pause). */
+  paused: boolean;
+  lastError: string | null;
+  restarts: number;
+  stats: ConnectorStats | null;
+}
+
+/** What the management API may do with a supervised connector. */
+export interface ManagedConnector {
+  readonly name: string;
+  readonly type: ConnectorType;
+  status(): ConnectorStatus;
+  pause(): void;
+  resume(): void;
+  restart(): void;
+}
