@@ -39,6 +39,7 @@ export function toJsonSafe(_key: string, value: unknown): unknown {
 
 export class WireDecoder {
   private readonly registry: SchemaRegistryClient | null;
+  /** Lookups by schema id, in flight or successful. A failed one is dropped so the next record asks again. */
   private readonly types = new Map<number, Promise<avsc.Type>>();
 
   constructor(registryUrl: string) {
@@ -48,14 +49,7 @@ export class WireDecoder {
   async decode(bytes: Buffer | null): Promise<unknown> {
     if (bytes === null) return null;
     if (bytes.length >= 5 && bytes[0] === 0 && this.registry) {
-      const id = bytes.readInt32BE(1);
-      let type = this.types.get(id);
-      if (!type) {
-        const registry = this.registry;
-        type = registry.schemaById(id).then((schema) => avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions()));
-        this.types.set(id, type);
-      }
-      const writer = await type;
+      const writer = await this.writerType(this.registry, bytes.readInt32BE(1));
       return renderAvro(writer, writer.fromBuffer(bytes.subarray(5)));
     }
     const text = bytes.toString('utf8');
@@ -64,6 +58,23 @@ export class WireDecoder {
     } catch {
       return text;
     }
+  }
+
+  /**
+   * The writer type of schema `id`. Concurrent records of one id share a single registry request;
+   * a failed lookup (registry restarting, network blip) is forgotten, so it is not cached for the
+   * rest of the process and the next record with that id retries.
+   */
+  private writerType(registry: SchemaRegistryClient, id: number): Promise<avsc.Type> {
+    const known = this.types.get(id);
+    if (known) return known;
+    const lookup = registry.schemaById(id).then((schema) => avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions()));
+    this.types.set(id, lookup);
+    // The callers await `lookup` and see its error; this branch only forgets it (and is handled).
+    lookup.catch(() => {
+      if (this.types.get(id) === lookup) this.types.delete(id);
+    });
+    return lookup;
   }
 }
 
