@@ -18,11 +18,11 @@ import { offsetRecord } from './kafka/offsets.ts';
 import type { KafkaRecord, TransactionalProducer } from './kafka/producer.ts';
 import type { TopicManager } from './kafka/topics.ts';
 import type { Logger } from './log.ts';
-import type { Catalog } from './source/catalog.ts';
-import { formatLsn, type Lsn } from './source/lsn.ts';
-import type { BeginMessage, LogicalMessage, PgoutputMessage, RelationMessage, TruncateMessage } from './source/pgoutput.ts';
-import type { ReplicationItem } from './source/replication-stream.ts';
-import { selectsTable } from './source/table-filter.ts';
+import type { Catalog } from './pg/catalog.ts';
+import { formatLsn, type Lsn } from './pg/lsn.ts';
+import type { BeginMessage, LogicalMessage, PgoutputMessage, RelationMessage, TruncateMessage } from './source/cdc/pgoutput.ts';
+import type { ReplicationItem } from './source/cdc/replication-stream.ts';
+import { selectsTable } from './pg/table-filter.ts';
 
 /** Largest produce request walcast builds: brokers refuse record batches over message.max.bytes (1 MiB default). */
 const SEND_CHUNK_BYTES = 900 * 1024;

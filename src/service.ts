@@ -16,12 +16,12 @@ import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from '
 import { TopicManager } from './kafka/topics.ts';
 import type { Logger } from './log.ts';
 import { Pipeline, type PipelineStats } from './pipeline.ts';
-import { Catalog } from './source/catalog.ts';
-import { formatLsn, parseLsn, type Lsn } from './source/lsn.ts';
-import { PgoutputDecodeError } from './source/pgoutput.ts';
-import { ReplicationStream } from './source/replication-stream.ts';
-import { checkSource, createSource } from './source/setup.ts';
-import { quoteIdent } from './source/sql.ts';
+import { Catalog } from './pg/catalog.ts';
+import { formatLsn, parseLsn, type Lsn } from './pg/lsn.ts';
+import { PgoutputDecodeError } from './source/cdc/pgoutput.ts';
+import { ReplicationStream } from './source/cdc/replication-stream.ts';
+import { checkSource, createSource } from './source/cdc/setup.ts';
+import { quoteIdent } from './pg/sql.ts';
 import { WALCAST_VERSION } from './version.ts';
 
 export type ServiceState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';

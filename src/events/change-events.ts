@@ -3,7 +3,7 @@
  * ready for the encoder). Pure: no I/O, so every op and edge case is unit-testable.
  */
 import type { AvroSchema } from '../decode/codec.ts';
-import { UNCHANGED_TOAST, type TupleValue } from '../source/pgoutput.ts';
+import { UNCHANGED_TOAST, type TupleValue } from '../source/cdc/pgoutput.ts';
 import type { EventSchema, TableSchema } from './table-schema.ts';
 
 export type Row = Record<string, unknown>;

@@ -3,7 +3,7 @@
  * (GUIDE, invariant 2). One compacted, single-partition topic; key = source identity.
  */
 import type { Kafka } from 'kafkajs';
-import { formatLsn, parseLsn, type Lsn } from '../source/lsn.ts';
+import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.ts';
 import type { KafkaRecord } from './producer.ts';
 import type { TopicManager } from './topics.ts';
 import { readPartitions } from './partition-reader.ts';

@@ -19,7 +19,7 @@ import {
   type TransactionContext,
 } from '../../src/events/change-events.ts';
 import { buildTableSchema, topicNamePart, type TableSchema } from '../../src/events/table-schema.ts';
-import { UNCHANGED_TOAST, type TupleValue } from '../../src/source/pgoutput.ts';
+import { UNCHANGED_TOAST, type TupleValue } from '../../src/source/cdc/pgoutput.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

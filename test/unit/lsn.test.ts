@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseLsn, formatLsn } from '../../src/source/lsn.ts';
+import { parseLsn, formatLsn } from '../../src/pg/lsn.ts';
 
 const MAX = 2n ** 64n - 1n;
 const lsn = fc.bigInt({ min: 0n, max: MAX });

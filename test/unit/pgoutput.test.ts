@@ -8,11 +8,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodePgoutput, PgoutputDecodeError, UNCHANGED_TOAST } from '../../src/source/pgoutput.ts';
+import { decodePgoutput, PgoutputDecodeError, UNCHANGED_TOAST } from '../../src/source/cdc/pgoutput.ts';
 import type {
   PgoutputMessage, TupleValue, RelationColumnMessage, BeginMessage, CommitMessage, OriginMessage,
   RelationMessage, TypeMessage, InsertMessage, UpdateMessage, DeleteMessage, TruncateMessage, LogicalMessage,
-} from '../../src/source/pgoutput.ts';
+} from '../../src/source/cdc/pgoutput.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Encoder (test-only), following the documented message formats.

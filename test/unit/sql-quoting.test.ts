@@ -7,7 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { quoteIdent, quoteLiteral, qualifiedName } from '../../src/source/sql.ts';
+import { quoteIdent, quoteLiteral, qualifiedName } from '../../src/pg/sql.ts';
 
 class LexError extends Error {}
 

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { matchesTablePattern, selectsTable } from '../../src/source/table-filter.ts';
+import { matchesTablePattern, selectsTable } from '../../src/pg/table-filter.ts';
 
 /** Characters seen in identifiers, plus regex metacharacters, case pairs, non-BMP and newline. */
 const nameUnit = fc.oneof(

@@ -6,7 +6,7 @@
  * through the global pg-types parsers (millisecond timestamps, float numerics); walcast keeps
  * pgoutput's text exactly and decodes it by type OID later.
  */
-import type { Lsn } from './lsn.ts';
+import type { Lsn } from '../../pg/lsn.ts';
 
 /** Marks a TOASTed value that did not change and that pgoutput therefore did not send. */
 export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');

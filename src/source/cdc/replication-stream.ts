@@ -9,8 +9,8 @@
 import type { Client, ClientConfig } from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import { decodePgoutput, type PgoutputMessage } from './pgoutput.ts';
-import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
-import { quoteIdent, quoteLiteral } from './sql.ts';
+import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
+import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
 
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;

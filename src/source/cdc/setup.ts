@@ -3,10 +3,10 @@
  * the cause and the SQL an administrator can run; nothing is left half-created.
  */
 import type pg from 'pg';
-import { ExitCode, WalcastError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { qualifiedName, quoteIdent } from './sql.ts';
-import { matchesTablePattern } from './table-filter.ts';
+import { ExitCode, WalcastError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { qualifiedName, quoteIdent } from '../../pg/sql.ts';
+import { matchesTablePattern } from '../../pg/table-filter.ts';
 
 export interface SourceSetupOptions {
   slot: string;
