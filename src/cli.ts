@@ -6,9 +6,10 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { ExitCode } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { createLogger, redactUrl } from './log.ts';
-import { WalcastService } from './service.ts';
+import { CdcConnector } from './source/cdc/connector.ts';
 import { tail } from './tail.ts';
 import { WALCAST_VERSION } from './version.ts';
+import { Supervisor } from './worker/supervisor.ts';
 
 const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
        walcast tail <topic> [--from-beginning] [--max N]
@@ -52,10 +53,11 @@ async function run(): Promise<number> {
   };
   process.on('unhandledRejection', dieOn('unhandled rejection'));
   process.on('uncaughtException', dieOn('uncaught exception'));
-  const service = new WalcastService(config, log);
+  const service = new Supervisor(new CdcConnector({ ...config, name: config.events.topicPrefix }), { startupTimeoutMs: config.startupTimeoutMs, log });
+  const control = { pause: () => service.pause(), resume: () => service.resume(), restart: () => service.restart(), get paused() { return service.status().paused; } };
   const server =
     config.http.port > 0
-      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status, control: service, log })
+      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status(), control, log })
       : null;
   let signals = 0;
   const onSignal = (signal: string): void => {

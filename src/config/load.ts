@@ -29,6 +29,9 @@ export interface WalcastConfig {
   shutdownTimeoutMs: number;
 }
 
+/** One CDC connector's settings; `name` is what the management API calls it. */
+export type CdcConnectorConfig = WalcastConfig & { name: string };
+
 export class ConfigError extends Error {
   readonly code = 'WALCAST_CONFIG';
   readonly problems: string[];

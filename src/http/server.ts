@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { ServiceStatus } from '../service.ts';
+import type { ConnectorStatus as ServiceStatus } from '../connector.ts';
 import { formatLsn } from '../pg/lsn.ts';
 import { WALCAST_VERSION } from '../version.ts';
 

@@ -1,43 +1,71 @@
 /**
  * Source positions stored in Kafka, in the same transaction as the events they cover
  * (GUIDE, invariant 2). One compacted, single-partition topic; key = source identity.
+ *
+ * The position itself is opaque here: each kind of source stores what it needs to resume (a
+ * replication LSN, a snapshot's progress, a polling cursor) as a JSON object. The record's value
+ * is versioned JSON:
+ *   version 2: {"v":2,"position":{...},"tsMs":<ms>}
+ *   version 1 (earlier builds, CDC only): {"lsn":"0/16B3748","txId":<xid>|null,"tsMs":<ms>}, read as
+ *   the position {"lsn","txId"}
  */
 import type { Kafka } from 'kafkajs';
-import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.ts';
 import type { KafkaRecord } from './producer.ts';
 import type { TopicManager } from './topics.ts';
 import { readPartitions } from './partition-reader.ts';
 
-export interface SourceOffset {
-  /** End LSN of the last PostgreSQL transaction whose events are committed in Kafka. */
-  lsn: Lsn;
-  txId: number | null;
-  /** When the offset was written (ms since epoch). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What a source needs to resume; its shape belongs to the source. */
+export type SourcePosition = { [key: string]: JsonValue };
+
+export const OFFSET_RECORD_VERSION = 2;
+
+export interface OffsetValue {
+  /** Format version the record was written in (1: earlier builds). */
+  version: number;
+  position: SourcePosition;
+  /** When the record was written (ms since epoch). */
   tsMs: number;
 }
 
-/** A stored offset and where it was found, so a restart can be traced in the log. */
-export interface StoredOffset extends SourceOffset {
+/** A stored position and where it was found, so a restart can be traced in the log. */
+export interface StoredOffset extends OffsetValue {
   /** Kafka offset of the record in the offsets topic. */
   recordOffset: string;
   /** End of the offsets partition (last stable offset) when it was read. */
   partitionEnd: string;
 }
 
-interface OffsetJson {
-  lsn: string;
-  txId: number | null;
-  tsMs: number;
+export class OffsetRecordError extends Error {
+  readonly code = 'WALCAST_OFFSET_RECORD';
 }
 
-export function offsetRecord(topic: string, sourceId: string, offset: SourceOffset): KafkaRecord {
-  const json: OffsetJson = { lsn: formatLsn(offset.lsn), txId: offset.txId, tsMs: offset.tsMs };
-  return { topic, key: Buffer.from(sourceId), value: Buffer.from(JSON.stringify(json)) };
+export function offsetRecord(topic: string, sourceId: string, position: SourcePosition, tsMs = Date.now()): KafkaRecord {
+  return { topic, key: Buffer.from(sourceId), value: Buffer.from(JSON.stringify({ v: OFFSET_RECORD_VERSION, position, tsMs })) };
 }
 
-export function parseOffset(value: Buffer): SourceOffset {
-  const json = JSON.parse(value.toString('utf8')) as OffsetJson;
-  return { lsn: parseLsn(json.lsn), txId: json.txId, tsMs: json.tsMs };
+function isObject(value: unknown): value is { [key: string]: JsonValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseOffsetValue(value: Buffer): OffsetValue {
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch (error) {
+    throw new OffsetRecordError(`offset record is not JSON: ${JSON.stringify(value.toString('utf8').slice(0, 200))}`, { cause: error });
+  }
+  if (isObject(json) && json.v === OFFSET_RECORD_VERSION && isObject(json.position)) {
+    return { version: OFFSET_RECORD_VERSION, position: json.position, tsMs: Number(json.tsMs ?? 0) };
+  }
+  if (isObject(json) && json.v === undefined && typeof json.lsn === 'string') {
+    return { version: 1, position: { lsn: json.lsn, txId: json.txId ?? null }, tsMs: Number(json.tsMs ?? 0) };
+  }
+  const version = isObject(json) ? json.v : undefined;
+  throw new OffsetRecordError(
+    `offset record of an unknown format${version !== undefined ? ` (version ${JSON.stringify(version)}, newer than this walcast?)` : ''}: ${JSON.stringify(value.toString('utf8').slice(0, 200))}`,
+  );
 }
 
 export async function ensureOffsetsTopic(topics: TopicManager, topic: string): Promise<void> {
@@ -51,7 +79,7 @@ export async function ensureOffsetsTopic(topics: TopicManager, topic: string): P
 }
 
 /**
- * Reads the latest committed offset of `sourceId`. Call only after the producer has fenced older
+ * Reads the latest committed position of `sourceId`. Call only after the producer has fenced older
  * instances and settleOpenTransactions() has closed or waited out what was open on the topic: the
  * end offset read here is the last stable offset, and an open transaction would hide what follows it.
  */
@@ -67,7 +95,8 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
   }
   if (end === 0n) return null;
 
-  let latest: StoredOffset | null = null;
+  let latest: Buffer | null = null;
+  let latestOffset = '';
   await readPartitions(kafka, {
     purpose: 'offset reader',
     readUncommitted: false,
@@ -76,10 +105,12 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
     onBatch: (batch) => {
       for (const message of batch.messages) {
         if (message.key?.toString('utf8') === sourceId && message.value) {
-          latest = { ...parseOffset(message.value), recordOffset: message.offset, partitionEnd: end.toString() };
+          latest = message.value;
+          latestOffset = message.offset;
         }
       }
     },
   });
-  return latest;
+  if (latest === null) return null;
+  return { ...parseOffsetValue(latest), recordOffset: latestOffset, partitionEnd: end.toString() };
 }

@@ -1,0 +1,208 @@
+/**
+ * pgoutput messages to change events: keeps the captured tables' shapes (from Relation messages)
+ * and the transaction in progress, skips transactions already in Kafka, and builds Debezium's
+ * events. Knows nothing of Kafka: the stream (stream.ts) decides batches and commits.
+ */
+import { IncompatibleSchemaError } from '../../encode/registry.ts';
+import { WalcastError } from '../../errors.ts';
+import { ChangeEventBuilder, type ChangeEvent, type TransactionContext } from '../../events/change-events.ts';
+import { buildTableSchema, messageEventSchema, type EventSchema, type TableSchema } from '../../events/table-schema.ts';
+import type { Logger } from '../../log.ts';
+import type { Catalog } from '../../pg/catalog.ts';
+import type { Lsn } from '../../pg/lsn.ts';
+import { selectsTable } from '../../pg/table-filter.ts';
+import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, UpdateMessage } from './pgoutput.ts';
+
+export interface ChangeOptions {
+  topicPrefix: string;
+  database: string;
+  version: string;
+  tables: string[];
+  tombstones: boolean;
+  toastPlaceholder: string;
+  decimalHandling: 'precise' | 'string';
+  moneyFractionDigits: number;
+  /** For the incompatible-schema error's curl command (credentials are removed). */
+  registryUrl: string;
+  catalog: Catalog;
+  /** Makes a schema usable before its first event: creates the topic, registers the schema. */
+  prepare(schema: EventSchema): Promise<void>;
+  /** Transactions whose commit record lies below this LSN are already in Kafka: skip them. */
+  skipBelow: Lsn | null;
+  log: Logger;
+}
+
+export class ChangeTranslator {
+  private readonly options: ChangeOptions;
+  private readonly builder: ChangeEventBuilder;
+  private readonly messageSchema: EventSchema;
+  private readonly tables = new Map<number, TableSchema | null>();
+  private tx: TransactionContext | null = null;
+  private previousCommitLsn: Lsn | null = null;
+  /** The transaction in progress is already in Kafka. */
+  skipping = false;
+
+  constructor(options: ChangeOptions) {
+    this.options = options;
+    this.builder = new ChangeEventBuilder({
+      connectorName: options.topicPrefix,
+      database: options.database,
+      version: options.version,
+      tombstones: options.tombstones,
+      toastPlaceholder: options.toastPlaceholder,
+    });
+    this.messageSchema = messageEventSchema(options.topicPrefix);
+  }
+
+  /** A PostgreSQL transaction is in progress (between Begin and Commit). */
+  get inTransaction(): boolean {
+    return this.tx !== null;
+  }
+
+  get xid(): number | null {
+    return this.tx?.xid ?? null;
+  }
+
+  /** Tables captured so far (for the status API). */
+  get capturedTables(): number {
+    let count = 0;
+    for (const table of this.tables.values()) if (table !== null) count += 1;
+    return count;
+  }
+
+  begin(message: BeginMessage): void {
+    this.skipping = this.options.skipBelow !== null && message.finalLsn < this.options.skipBelow;
+    this.tx = {
+      xid: message.xid,
+      commitTimeMicros: message.commitTimeMicros,
+      finalLsn: message.finalLsn,
+      previousCommitLsn: this.previousCommitLsn,
+      totalOrder: 0,
+      orderByTable: new Map(),
+    };
+  }
+
+  /** Ends the transaction; `skipped` when it was already in Kafka. */
+  commit(message: CommitMessage): { xid: number | null; skipped: boolean } {
+    this.previousCommitLsn = message.endLsn;
+    const xid = this.tx?.xid ?? null;
+    const skipped = this.skipping;
+    this.tx = null;
+    this.skipping = false;
+    return { xid, skipped };
+  }
+
+  /** Events of a row change; null when the transaction is skipped or the table not captured. Hot path: synchronous. */
+  row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | null {
+    const table = this.tableFor(message.relationId);
+    if (this.skipping || !table) return null;
+    switch (message.tag) {
+      case 'insert':
+        return this.builder.insert(table, this.requireTx(), lsn, message.newTuple);
+      case 'update':
+        return this.builder.update(table, this.requireTx(), lsn, message.oldTuple, message.oldTupleKind, message.newTuple);
+      case 'delete':
+        return this.builder.delete(table, this.requireTx(), lsn, message.oldTuple);
+    }
+  }
+
+  truncate(lsn: Lsn, message: TruncateMessage): ChangeEvent[] {
+    if (this.skipping) return [];
+    const events: ChangeEvent[] = [];
+    for (const relationId of message.relationIds) {
+      const table = this.tableFor(relationId);
+      if (table) events.push(...this.builder.truncate(table, this.requireTx(), lsn));
+    }
+    return events;
+  }
+
+  /**
+   * A logical decoding message. A non-transactional one arrives outside any transaction and is a
+   * unit of its own: `unitEnd` is then its LSN.
+   */
+  async logicalMessage(message: LogicalMessage): Promise<{ events: ChangeEvent[]; unitEnd: Lsn | null }> {
+    if (message.transactional) {
+      if (this.skipping) return { events: [], unitEnd: null };
+      await this.options.prepare(this.messageSchema);
+      return { events: [this.builder.message(this.messageSchema, this.requireTx(), message.lsn, message.prefix, message.content)], unitEnd: null };
+    }
+    if (this.options.skipBelow !== null && message.lsn < this.options.skipBelow) return { events: [], unitEnd: null };
+    await this.options.prepare(this.messageSchema);
+    return { events: [this.builder.message(this.messageSchema, null, message.lsn, message.prefix, message.content)], unitEnd: message.lsn };
+  }
+
+  /** A table's (new) shape: registered before the first event that needs it. */
+  async relation(message: RelationMessage): Promise<void> {
+    const { options } = this;
+    if (!selectsTable(options.tables, message.schema, message.table)) {
+      this.tables.set(message.relationId, null);
+      return;
+    }
+    const { catalog } = options;
+    // Relation messages follow DDL: refresh type definitions (new enum labels, altered domains).
+    await catalog.loadTypes(message.columns.map((c) => c.typeOid), true);
+    const details = await catalog.relationDetails(message.relationId);
+    const table = buildTableSchema({
+      topicPrefix: options.topicPrefix,
+      relationId: message.relationId,
+      schema: message.schema,
+      table: message.table,
+      columns: message.columns.map((c) => ({ ...c, dimensions: details.arrayDimensions.get(c.name) })),
+      primaryKey: details.primaryKey,
+      lookupType: catalog.lookup,
+      codecOptions: { decimalHandling: options.decimalHandling, moneyFractionDigits: options.moneyFractionDigits },
+    });
+    const previous = this.tables.get(message.relationId);
+    // A rejected version stops walcast here, with nothing of the current transaction committed or acknowledged.
+    try {
+      await options.prepare(table);
+    } catch (error) {
+      if (error instanceof IncompatibleSchemaError) throw incompatibleTableChange(error, table, previous ?? null, options.registryUrl);
+      throw error;
+    }
+    if (previous && previous.fingerprint !== table.fingerprint) {
+      options.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
+    }
+    this.tables.set(message.relationId, table);
+  }
+
+  private requireTx(): TransactionContext {
+    if (!this.tx) throw new Error('internal: row change outside a transaction');
+    return this.tx;
+  }
+
+  private tableFor(relationId: number): TableSchema | null {
+    const table = this.tables.get(relationId);
+    if (table === undefined) throw new Error(`internal: row for relation ${relationId} before its Relation message`);
+    return table;
+  }
+}
+
+/** Describes what changed in the table's shape, for the operator reading the error at 3 a.m. */
+export function describeShapeChange(previous: TableSchema | null, next: TableSchema): string {
+  if (!previous) return `current columns: ${next.columns.map((c) => `${c.name} ${c.typeName}`).join(', ')}`;
+  const before = new Map(previous.columns.map((c) => [c.name, c.typeName]));
+  const after = new Map(next.columns.map((c) => [c.name, c.typeName]));
+  const changes: string[] = [];
+  for (const [name, type] of after) {
+    if (!before.has(name)) changes.push(`added ${name} ${type}`);
+    else if (before.get(name) !== type) changes.push(`changed ${name} from ${before.get(name)} to ${type}`);
+  }
+  for (const [name, type] of before) if (!after.has(name)) changes.push(`dropped ${name} ${type}`);
+  return changes.length > 0 ? changes.join('; ') : 'column types kept, annotations changed';
+}
+
+function incompatibleTableChange(error: IncompatibleSchemaError, table: TableSchema, previous: TableSchema | null, registryUrl: string): WalcastError {
+  const subject = error.subject;
+  const base = registryUrl.replace(/\/+$/, '').replace(/\/\/[^@/]*@/, '//');
+  return new WalcastError(
+    'WALCAST_INCOMPATIBLE_SCHEMA',
+    `table ${table.schema}.${table.table} changed shape (${describeShapeChange(previous, table)}) and the schema registry rejected ` +
+      `the new version of ${subject} as incompatible: ${error.message.replace(/^.*?incompatible: /, '')}. ` +
+      `Nothing after the last delivered transaction was acknowledged. Ways out: ` +
+      `(1) allow it for this subject: curl -X PUT -H 'Content-Type: application/json' -d '{"compatibility":"NONE"}' ${base}/config/${encodeURIComponent(subject)} ; ` +
+      `(2) revert the DDL; (3) stop capturing the table (WALCAST_TABLES). Then restart walcast: it resumes from the last delivered transaction.`,
+    error.exitCode,
+    { cause: error },
+  );
+}

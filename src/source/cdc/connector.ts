@@ -1,0 +1,248 @@
+/**
+ * The CDC source connector: one session prepares the source (checks, publication, slot), opens
+ * the transactional delivery (fence, settle, read the stored position), then streams the slot
+ * from that position until stopped. The supervisor restarts sessions after transient faults.
+ */
+import type pg from 'pg';
+import type { CdcConnectorConfig } from '../../config/load.ts';
+import type { Connector, ErrorVerdict, SessionContext } from '../../connector.ts';
+import { AvroEncoder } from '../../encode/avro-encoder.ts';
+import type { EventEncoder } from '../../encode/encoder.ts';
+import { JsonEncoder } from '../../encode/json-encoder.ts';
+import { SchemaRegistryClient } from '../../encode/registry.ts';
+import { ExitCode, WalcastError } from '../../errors.ts';
+import { openDelivery } from '../../kafka/delivery.ts';
+import type { StoredOffset } from '../../kafka/offsets.ts';
+import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from '../../kafka/producer.ts';
+import { TopicManager } from '../../kafka/topics.ts';
+import type { Logger } from '../../log.ts';
+import { Catalog } from '../../pg/catalog.ts';
+import { connectionConfig, newClient } from '../../pg/connect.ts';
+import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
+import { quoteIdent } from '../../pg/sql.ts';
+import { WALCAST_VERSION } from '../../version.ts';
+import { ChangeTranslator } from './changes.ts';
+import { PgoutputDecodeError } from './pgoutput.ts';
+import { fromSourcePosition, toSourcePosition, type CdcPosition } from './position.ts';
+import { ReplicationQueue } from './replication-queue.ts';
+import { ReplicationStream } from './replication-stream.ts';
+import { checkSource, createSource } from './setup.ts';
+import { CdcStream } from './stream.ts';
+
+/** Replication bytes buffered before the stream is paused, whatever the message count. */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+/** PostgreSQL error codes that mean "fix the setup", not "try again". */
+const FATAL_PG_CODES: Record<string, string> = {
+  '28P01': 'password authentication failed: check WALCAST_PG_URL',
+  '28000': 'authorization failed (pg_hba.conf or role): check WALCAST_PG_URL and pg_hba.conf',
+  '3D000': 'database does not exist: check the database name in WALCAST_PG_URL',
+  '42501': 'insufficient privilege',
+  '42704': 'publication or object does not exist',
+};
+
+export class CdcConnector implements Connector {
+  readonly type = 'source' as const;
+  private readonly config: CdcConnectorConfig;
+  /** What a session created in PostgreSQL, removed again when the connector never streamed. */
+  private readonly created = { slot: false, publication: false };
+
+  constructor(config: CdcConnectorConfig) {
+    this.config = config;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The key of this connector's records in the offsets topic (its transactional id). */
+  get sourceId(): string {
+    return this.config.kafka.transactionalId;
+  }
+
+  classify(error: unknown): ErrorVerdict {
+    if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
+    if (error instanceof ProducerFencedError) return { permanent: true, exitCode: ExitCode.fenced, message: error.message };
+    const code = (error as { code?: string } | null)?.code;
+    if (code === '55006') {
+      return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: 'replication slot is in use by another process (another walcast instance?); waiting for it to be released' };
+    }
+    if (typeof code === 'string' && code in FATAL_PG_CODES) {
+      return { permanent: true, exitCode: code.startsWith('28') || code === '3D000' ? ExitCode.config : ExitCode.sourceSetup, message: `${FATAL_PG_CODES[code]}: ${(error as Error).message}` };
+    }
+    if (error instanceof PgoutputDecodeError || (typeof code === 'string' && code.startsWith('WALCAST_'))) {
+      return { permanent: true, exitCode: ExitCode.failure, message: (error as Error).message };
+    }
+    return { permanent: false, exitCode: ExitCode.unreachable, message: (error as Error)?.message ?? String(error) };
+  }
+
+  async cleanup(log: Logger): Promise<void> {
+    if (!this.created.slot && !this.created.publication) return;
+    const { pg: source } = this.config;
+    const client = newClient(source.url);
+    try {
+      await client.connect();
+      if (this.created.slot) await client.query('select pg_drop_replication_slot($1) from pg_replication_slots where slot_name = $1 and not active', [source.slot]);
+      if (this.created.publication) await client.query(`drop publication if exists ${quoteIdent(source.publication)}`);
+      log.info({ slot: this.created.slot ? source.slot : null, publication: this.created.publication ? source.publication : null }, 'removed the slot and publication this run created, as it never streamed');
+    } catch (error) {
+      log.warn({ err: error }, `could not remove what this run created; drop them by hand: SELECT pg_drop_replication_slot('${source.slot}'); DROP PUBLICATION ${quoteIdent(source.publication)};`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async runSession(context: SessionContext): Promise<void> {
+    const { config } = this;
+    const { log, signal } = context;
+    const pgClient = newClient(config.pg.url);
+    pgClient.on('error', (error) => log.warn({ err: error }, 'catalog connection error'));
+    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
+    const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
+    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: config.kafka.transactionalId, transactionTimeoutMs: config.kafka.transactionTimeoutMs });
+    let replication: ReplicationStream | null = null;
+    let statusTimer: NodeJS.Timeout | null = null;
+    const cleanups: Array<() => void> = [];
+    try {
+      const pgAddress = new URL(config.pg.url);
+      context.stage(`connecting to PostgreSQL (WALCAST_PG_URL, ${pgAddress.hostname || 'localhost'}:${pgAddress.port || 5432})`);
+      await pgClient.connect();
+      const database = (await pgClient.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+      context.stage('checking PostgreSQL (wal_level, privileges, tables)');
+      const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };
+      const plan = await checkSource(pgClient, sourceOptions);
+
+      // Kafka before anything is created in PostgreSQL: an unreachable broker leaves no slot behind.
+      const { delivery, stored } = await openDelivery<CdcPosition>({
+        kafka,
+        topics,
+        producer,
+        brokers: config.kafka.brokers,
+        offsetsTopic: config.kafka.offsetsTopic,
+        sourceId: this.sourceId,
+        topicPrefix: config.events.topicPrefix,
+        openTransactionWaitMs: config.kafka.openTransactionWaitMs,
+        sendChunkEvents: config.batch.sendChunkEvents,
+        positionJson: toSourcePosition,
+        stats: context.stats,
+        log,
+        stage: context.stage,
+      });
+      const offset = stored ? fromSourcePosition(stored.position) : null;
+
+      context.stage('creating the publication and slot');
+      const setup = await createSource(pgClient, sourceOptions, plan, log);
+      this.created.slot ||= setup.createdSlot;
+      this.created.publication ||= setup.createdPublication;
+
+      const confirmed = await confirmedFlushLsn(pgClient, config.pg.slot);
+      if (offset && stored && offset.lsn < confirmed) reportSlotAhead(log, stored, offset.lsn, confirmed);
+      const startLsn = offset && offset.lsn > confirmed ? offset.lsn : confirmed;
+
+      const encoder: EventEncoder = config.events.format === 'avro' ? new AvroEncoder(new SchemaRegistryClient(config.registry.url)) : new JsonEncoder();
+      const translator = new ChangeTranslator({
+        topicPrefix: config.events.topicPrefix,
+        database,
+        version: WALCAST_VERSION,
+        tables: config.pg.tables,
+        tombstones: config.events.tombstones,
+        toastPlaceholder: config.events.toastPlaceholder,
+        decimalHandling: config.events.decimalHandling,
+        moneyFractionDigits: config.events.moneyFractionDigits,
+        registryUrl: config.registry.url,
+        catalog: new Catalog(pgClient),
+        prepare: async (schema) => {
+          await topics.ensure([schema.topic]);
+          await encoder.prepare(schema);
+        },
+        skipBelow: offset?.lsn ?? null,
+        log,
+      });
+      const queue = new ReplicationQueue({ maxMessages: config.batch.maxBufferedMessages, maxBytes: MAX_BUFFERED_BYTES }, context.stats);
+      const statusIntervalMs = await statusInterval(pgClient, config.pg.statusIntervalMs, log);
+      const stream = new CdcStream({
+        queue,
+        translator,
+        delivery,
+        encoder,
+        stats: context.stats,
+        log,
+        batch: config.batch,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        positionIntervalMs: statusIntervalMs,
+        startLsn,
+        recordedLsn: offset?.lsn ?? null,
+      });
+      stream.setPaused(context.isPaused());
+      cleanups.push(context.onPauseChange((paused) => stream.setPaused(paused)));
+      if (signal.aborted) return;
+      const onAbort = (): void => stream.requestStop();
+      signal.addEventListener('abort', onAbort);
+      cleanups.push(() => signal.removeEventListener('abort', onAbort));
+
+      replication = new ReplicationStream({
+        connection: connectionConfig(config.pg.url),
+        slot: config.pg.slot,
+        publication: config.pg.publication,
+        startLsn,
+        onItem: queue.push,
+        onError: queue.fail,
+      });
+      stream.attach(replication);
+      context.stage('starting replication');
+      await replication.start();
+      statusTimer = setInterval(() => stream.sendStatus(), statusIntervalMs);
+      context.running();
+      log.info(
+        { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: stored ? `${stored.recordOffset}/${stored.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },
+        'streaming',
+      );
+      await stream.run();
+      stream.sendStatus();
+      log.info({ ackedLsn: formatLsn(context.stats.ackedLsn), events: context.stats.eventsSent }, 'stopped streaming; position acknowledged');
+    } finally {
+      for (const cleanup of cleanups) cleanup();
+      if (statusTimer) clearInterval(statusTimer);
+      await replication?.stop().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await topics.disconnect().catch(() => undefined);
+      await pgClient.end().catch(() => undefined);
+    }
+  }
+}
+
+async function confirmedFlushLsn(client: pg.Client, slot: string): Promise<Lsn> {
+  const row = (await client.query<{ confirmed_flush_lsn: string | null }>('select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1', [slot])).rows[0];
+  return row?.confirmed_flush_lsn ? parseLsn(row.confirmed_flush_lsn) : 0n;
+}
+
+/**
+ * The slot never confirms past the position recorded in Kafka (stream.ts), so a slot ahead of the
+ * offsets topic is a real gap: the offsets topic was deleted or is another cluster's. Records of
+ * earlier builds (version 1) did not record idle confirmations: there the gap may be idle WAL only.
+ */
+function reportSlotAhead(log: Logger, stored: StoredOffset, offset: Lsn, confirmed: Lsn): void {
+  const fields = { kafkaOffset: formatLsn(offset), slotConfirmed: formatLsn(confirmed), offsetRecordVersion: stored.version };
+  if (stored.version === 1) {
+    log.warn(fields, 'the slot has confirmed past the last position in Kafka, which an earlier walcast version wrote without recording idle confirmations: expected after an idle period, and no data is missing if the database was idle then; from now on positions are recorded so that a real gap can be told apart');
+    return;
+  }
+  log.error(fields, 'the slot has confirmed more than Kafka holds (offsets topic deleted or a different cluster?): changes between these positions are not in Kafka');
+}
+
+/**
+ * The walsender drops a client silent for wal_sender_timeout, and a paused stream reads no
+ * keepalives: report at least three times per timeout whatever WALCAST_PG_STATUS_INTERVAL_MS says.
+ */
+async function statusInterval(client: pg.Client, configuredMs: number, log: Logger): Promise<number> {
+  const row = (await client.query<{ ms: string }>(
+    "select setting::bigint * case unit when 's' then 1000 when 'min' then 60000 else 1 end as ms from pg_settings where name = 'wal_sender_timeout'",
+  )).rows[0];
+  const timeoutMs = Number(row?.ms ?? 0);
+  if (timeoutMs > 0 && configuredMs > timeoutMs / 3) {
+    const interval = Math.max(100, Math.floor(timeoutMs / 3));
+    log.info({ walSenderTimeoutMs: timeoutMs, statusIntervalMs: interval }, 'status interval shortened to a third of wal_sender_timeout');
+    return interval;
+  }
+  return configuredMs;
+}

@@ -1,0 +1,162 @@
+/**
+ * The transactional delivery against a recording producer (the producer port's contract, no
+ * Kafka): what goes into which transaction, the offset record last, commit/abort, fencing.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { emptyStats } from '../../src/connector.ts';
+import { TransactionalDelivery } from '../../src/kafka/delivery.ts';
+import { parseOffsetValue } from '../../src/kafka/offsets.ts';
+import { ProducerFencedError, type KafkaRecord, type TransactionalProducer } from '../../src/kafka/producer.ts';
+import { createLogger } from '../../src/log.ts';
+
+type Call = { op: 'begin' | 'commit' | 'abort' } | { op: 'send'; records: KafkaRecord[] };
+
+class RecordingProducer implements TransactionalProducer {
+  calls: Call[] = [];
+  failSend: Error | null = null;
+  failCommit: Error | null = null;
+  async connect(): Promise<void> {}
+  async begin(): Promise<void> {
+    this.calls.push({ op: 'begin' });
+  }
+  async send(records: KafkaRecord[]): Promise<void> {
+    this.calls.push({ op: 'send', records });
+    if (this.failSend) throw this.failSend;
+  }
+  async commit(): Promise<void> {
+    this.calls.push({ op: 'commit' });
+    if (this.failCommit) throw this.failCommit;
+  }
+  async abort(): Promise<void> {
+    this.calls.push({ op: 'abort' });
+  }
+  async disconnect(): Promise<void> {}
+  producerId(): string {
+    return '1';
+  }
+  async endOpenTransaction(): Promise<void> {}
+  /** The records of every send, in order. */
+  sent(): KafkaRecord[] {
+    return this.calls.flatMap((c) => (c.op === 'send' ? c.records : []));
+  }
+}
+
+function setup(sendChunkEvents = 1000) {
+  const producer = new RecordingProducer();
+  const stats = emptyStats();
+  const delivery = new TransactionalDelivery<{ n: number }>({
+    producer,
+    offsetsTopic: 'offsets',
+    sourceId: 'src-1',
+    sendChunkEvents,
+    positionJson: (p) => ({ n: p.n }),
+    stats,
+    log: createLogger('silent'),
+  });
+  return { producer, stats, delivery };
+}
+
+const record = (i: number): KafkaRecord => ({ topic: 't', key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) });
+
+describe('TransactionalDelivery', () => {
+  test('commit: the events, then the offset record of the last complete unit, in one transaction', async () => {
+    const { producer, stats, delivery } = setup();
+    await delivery.begin();
+    for (let i = 0; i < 3; i++) delivery.append(record(i));
+    delivery.completeUnit({ n: 1 });
+    delivery.append(record(3));
+    delivery.completeUnit({ n: 2 });
+    const result = await delivery.commit();
+    assert.deepEqual(result, { position: { n: 2 }, recorded: true });
+    assert.deepEqual(producer.calls.map((c) => c.op), ['begin', 'send', 'commit']);
+    const sent = producer.sent();
+    assert.deepEqual(sent.slice(0, 4).map((r) => r.value!.toString()), ['v0', 'v1', 'v2', 'v3']);
+    const offset = sent.at(-1)!;
+    assert.equal(offset.topic, 'offsets');
+    assert.equal(offset.key!.toString(), 'src-1');
+    assert.deepEqual(parseOffsetValue(offset.value!).position, { n: 2 });
+    assert.equal(parseOffsetValue(offset.value!).version, 2);
+    assert.equal(stats.eventsSent, 4);
+    assert.equal(stats.transactionsDelivered, 2);
+    assert.equal(stats.kafkaCommits, 1);
+    assert.ok(delivery.empty, 'a committed batch leaves nothing behind');
+  });
+
+  test('chunking: a produce request per sendChunkEvents records, the offset record in the last one', async () => {
+    const { producer, delivery } = setup(2);
+    await delivery.begin();
+    for (let i = 0; i < 5; i++) {
+      delivery.append(record(i));
+      await delivery.flushIfFull();
+    }
+    delivery.completeUnit({ n: 7 });
+    await delivery.commit();
+    const sends = producer.calls.filter((c) => c.op === 'send').map((c) => c.records.map((r) => r.topic));
+    assert.deepEqual(sends, [['t', 't'], ['t', 't'], ['t', 'offsets']]);
+    assert.equal(producer.calls.at(-1)!.op, 'commit');
+  });
+
+  test('flushIfFull: no promise below the chunk size (the hot path stays synchronous)', async () => {
+    const { delivery } = setup(10);
+    await delivery.begin();
+    delivery.append(record(0));
+    assert.equal(delivery.flushIfFull(), undefined);
+  });
+
+  test('nothing complete: commit() writes nothing', async () => {
+    const { producer, delivery } = setup();
+    await delivery.begin();
+    delivery.append(record(0));
+    assert.equal(await delivery.commit(), null);
+    assert.deepEqual(producer.calls.map((c) => c.op), ['begin']);
+  });
+
+  test('units without records: committed without a Kafka transaction, reported as not recorded', async () => {
+    const { producer, stats, delivery } = setup();
+    delivery.completeUnit({ n: 3 });
+    assert.deepEqual(await delivery.commit(), { position: { n: 3 }, recorded: false });
+    assert.deepEqual(producer.calls, []);
+    assert.equal(stats.transactionsDelivered, 1);
+    assert.equal(stats.kafkaCommits, 0);
+  });
+
+  test('commitPosition: a transaction holding only the offset record', async () => {
+    const { producer, stats, delivery } = setup();
+    await delivery.commitPosition({ n: 9 });
+    assert.deepEqual(producer.calls.map((c) => c.op), ['begin', 'send', 'commit']);
+    assert.deepEqual(producer.sent().map((r) => r.topic), ['offsets']);
+    assert.deepEqual(parseOffsetValue(producer.sent()[0]!.value!).position, { n: 9 });
+    assert.equal(stats.eventsSent, 0);
+    await assert.rejects(async () => {
+      await delivery.begin();
+      delivery.append(record(0));
+      await delivery.commitPosition({ n: 10 });
+    }, /batch open/);
+  });
+
+  test('abort: the open transaction is aborted and the batch dropped, even with a send in flight that failed', async () => {
+    const { producer, delivery } = setup(1);
+    producer.failSend = new Error('broker gone');
+    await delivery.begin();
+    delivery.append(record(0));
+    await delivery.flushIfFull();
+    delivery.completeUnit({ n: 1 });
+    await assert.rejects(delivery.commit(), /broker gone/);
+    await delivery.abort();
+    assert.equal(producer.calls.at(-1)!.op, 'abort');
+    assert.ok(delivery.empty);
+    assert.equal(await delivery.commit(), null, 'nothing of the aborted batch is committed later');
+  });
+
+  test('fenced: the error reaches the caller as ProducerFencedError, nothing counted as delivered', async () => {
+    const { producer, stats, delivery } = setup();
+    producer.failCommit = new ProducerFencedError(new Error('INVALID_PRODUCER_EPOCH'));
+    await delivery.begin();
+    delivery.append(record(0));
+    delivery.completeUnit({ n: 1 });
+    await assert.rejects(delivery.commit(), ProducerFencedError);
+    assert.equal(stats.eventsSent, 0);
+    assert.equal(stats.transactionsDelivered, 0);
+  });
+});

@@ -1,0 +1,64 @@
+/** Backpressure of the replication queue: data counts toward the limits, keepalives do not. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { emptyStats } from '../../src/connector.ts';
+import { ReplicationQueue } from '../../src/source/cdc/replication-queue.ts';
+import type { ReplicationItem } from '../../src/source/cdc/replication-stream.ts';
+
+const message = (lsn: bigint, size = 100): ReplicationItem => ({ kind: 'message', lsn, size, message: { tag: 'type', typeOid: 1, schema: 's', name: 'n' } });
+const keepalive = (walEnd: bigint): ReplicationItem => ({ kind: 'keepalive', walEnd, replyRequested: false });
+
+function queue(maxMessages: number, maxBytes = 1 << 30) {
+  const flow = { paused: 0, resumed: 0, pause() { this.paused += 1; }, resume() { this.resumed += 1; } };
+  const stats = emptyStats();
+  const q = new ReplicationQueue({ maxMessages, maxBytes }, stats);
+  q.attach(flow);
+  return { q, flow, stats };
+}
+
+test('keepalives do not count toward the buffered-message limit', () => {
+  const { q, flow, stats } = queue(4);
+  for (let i = 0; i < 100; i++) q.push(keepalive(BigInt(i)));
+  assert.equal(flow.paused, 0, '100 keepalives with a limit of 4 messages must not pause the stream');
+  assert.equal(stats.bufferedMessages, 0);
+  for (let i = 0; i < 3; i++) q.push(message(BigInt(i)));
+  assert.equal(flow.paused, 0);
+  q.push(message(3n));
+  assert.equal(flow.paused, 1, 'the fourth message pauses the stream');
+  assert.equal(stats.bufferedMessages, 4);
+  assert.equal(stats.paused, true);
+});
+
+test('paused until the messages halve; order kept, keepalives included', () => {
+  const { q, flow, stats } = queue(4);
+  q.push(message(1n));
+  q.push(keepalive(10n));
+  for (let i = 2; i <= 4; i++) q.push(message(BigInt(i)));
+  assert.equal(flow.paused, 1);
+  const order: string[] = [];
+  for (let item = q.take(); item; item = q.take()) {
+    order.push(item.kind === 'message' ? `m${item.lsn}` : `k${item.walEnd}`);
+    if (order.length === 2) assert.equal(flow.resumed, 0, 'one message taken: still above half');
+  }
+  assert.deepEqual(order, ['m1', 'k10', 'm2', 'm3', 'm4']);
+  assert.equal(flow.resumed, 1);
+  assert.equal(stats.paused, false);
+  assert.equal(stats.receivedLsn, 4n);
+  assert.ok(q.empty);
+});
+
+test('the byte limit pauses whatever the message count', () => {
+  const { q, flow } = queue(1000, 1000);
+  q.push(message(1n, 600));
+  assert.equal(flow.paused, 0);
+  q.push(message(2n, 600));
+  assert.equal(flow.paused, 1);
+});
+
+test('wait() resolves at the next push', async () => {
+  const { q } = queue(10);
+  const waiting = q.wait(null);
+  q.push(keepalive(1n));
+  await waiting;
+  assert.equal(q.take()?.kind, 'keepalive');
+});
