@@ -9,19 +9,23 @@ import { join } from 'node:path';
 import { KafkaAdmin, measureLatency, scanTopic } from './lib/kafka.ts';
 import { Db, formatLsn, ident } from './lib/pg.ts';
 import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
-import { computeRatios, markdown, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
+import { prepareBaseline, type Baseline } from './lib/baseline.ts';
+import { baselineLine, computeBaselineComparison, computeRatios, markdown, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
 import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
 import { runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
-import { createTable, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
+import { createTable, isWalcast, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
 import { summarizeProfile } from './tools/cpuprofile-summary.ts';
 
 // ------------------------------------------------------------------ options
 const USAGE = `usage: npm run bench -- [options]
   --quick                 small sizes (100k rows instead of 1M, 10 s live load) for development
   --workloads a,b,...     only these workloads (a, b, b2, c, d, e)
-  --only walcast,...      only these systems: walcast, walsender, kafka (= kafkajs + kafka-perf), kafkajs,
-                          kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro
+  --only walcast,...      only these systems: walcast, walcast-baseline (with --baseline), walsender, kafka (= kafkajs + kafka-perf),
+                          kafkajs, kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro
   --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
+  --baseline REF          also measure walcast as of git commit REF (system walcast-baseline: built clean in
+                          .local/bench-baseline/<commit>, same node_modules, so REF needs this tree's package-lock.json),
+                          alternating with walcast back to back in each repeat; reports walcast / baseline per workload
   --live-seconds S        duration of the live load (d) (default 30, quick 10)
   --live-txn-rows N       rows per transaction of the live load (default 10)
   --cpu-prof              run walcast under node --cpu-prof and print its hot spots
@@ -43,10 +47,14 @@ interface Args {
   walcastEnv: Record<string, string>;
   services: boolean;
   publish: boolean;
+  /** --baseline: the git ref measured as walcast-baseline. */
+  baseline: string | null;
 }
 
 const SYSTEM_ALIASES: Record<string, SystemId[]> = {
   walcast: ['walcast'],
+  'walcast-baseline': ['walcast-baseline'],
+  baseline: ['walcast-baseline'],
   walsender: ['walsender'],
   pg_recvlogical: ['walsender'],
   recvlogical: ['walsender'],
@@ -59,7 +67,7 @@ const SYSTEM_ALIASES: Record<string, SystemId[]> = {
 };
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, workloads: null, only: null, repeat: 1, liveSeconds: null, liveTxnRows: 10, cpuProf: false, walcastNodeFlags: [], walcastEnv: {}, services: true, publish: false };
+  const a: Args = { quick: false, workloads: null, only: null, repeat: 1, liveSeconds: null, liveTxnRows: 10, cpuProf: false, walcastNodeFlags: [], walcastEnv: {}, services: true, publish: false, baseline: null };
   const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -103,15 +111,19 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--no-services': a.services = false; break;
       case '--publish': a.publish = true; break;
+      case '--baseline': a.baseline = value(); break;
       case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);
     }
   }
+  if (a.only?.includes('walcast-baseline') && a.baseline === null) throw new Error(`--only walcast-baseline needs --baseline <git-ref>\n${USAGE}`);
+  // --baseline is the request to measure it
+  if (a.baseline !== null && a.only && !a.only.includes('walcast-baseline')) a.only.push('walcast-baseline');
   return a;
 }
 
 // ------------------------------------------------------------------ state shared with cleanup
-const SLOT_CODES: Record<SystemId, string> = { walcast: 'wc', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da' };
+const SLOT_CODES: Record<SystemId, string> = { walcast: 'wc', 'walcast-baseline': 'wb', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da' };
 const RUN_PREFIX = 'wcbench_';
 const runStarted = Date.now();
 const runId = `${RUN_PREFIX}${runStarted.toString(36)}`;
@@ -124,6 +136,8 @@ let tooling: Tooling;
 let brokerPid: number | null = null;
 /** walcast's commit when the run started; a walcast run on other code says so in its notes. */
 let startRevision = 'unknown';
+/** --baseline: the compiled copy of that commit. */
+let baseline: Baseline | null = null;
 
 function emptyMeasurement(workload: WorkloadId, system: SystemId, repeat: number, status: Measurement['status']): Measurement {
   return {
@@ -159,6 +173,7 @@ function changedServices(before: Identities, after: Identities, relevant: Array<
 const DEPENDS_ON: Record<SystemId, Array<keyof Identities>> = {
   walsender: ['postgres'],
   walcast: ['postgres', 'kafka', 'registry'],
+  'walcast-baseline': ['postgres', 'kafka', 'registry'],
   kafkajs: ['kafka'],
   'kafka-perf': ['kafka'],
   'debezium-json': ['postgres', 'kafka'],
@@ -229,7 +244,12 @@ function job(w: WorkloadSpec, system: SystemId, repeat: number, attempt = 1): Cd
 
 // ------------------------------------------------------------------ CDC systems (walcast, Debezium)
 async function startCdc(system: SystemId, j: CdcJob): Promise<CdcProcess> {
-  const cdc = system === 'walcast' ? await startWalcast(tooling, j) : await startDebezium(tooling, j, system === 'debezium-avro' ? 'avro' : 'json');
+  let cdc: CdcProcess;
+  if (system === 'walcast') cdc = await startWalcast(tooling, j);
+  else if (system === 'walcast-baseline') {
+    if (!baseline) throw new Error('walcast-baseline needs --baseline <git-ref>');
+    cdc = await startWalcast(tooling, j, baseline.dir);
+  } else cdc = await startDebezium(tooling, j, system === 'debezium-avro' ? 'avro' : 'json');
   children.add(cdc.proc);
   return cdc;
 }
@@ -264,7 +284,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
   const revision = system === 'walcast' ? walcastRevision() : null;
   const cdc = await startCdc(system, j);
   const ws = new WalsenderSampler();
-  if (revision && revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
+  noteCommit(m, revision);
   try {
     await cdc.streaming;
     const t0 = Date.now();
@@ -273,7 +293,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
     const broker0 = brokerSample();
     const busy0 = machineBusySeconds();
     let last = cpu0;
-    const isWalcast = system === 'walcast';
+    const walcastLike = isWalcast(system);
     const deadline = t0 + 25 * 60_000;
     let seen = 0;
     for (;;) {
@@ -281,14 +301,14 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
       const s = sampleProc(cdc.proc.pid);
       if (s) last = s;
       if (cdc.proc.child.exitCode !== null) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode}:\n${cdc.proc.tail()}`);
-      if (isWalcast) {
+      if (walcastLike) {
         if (info?.confirmed !== null && info?.confirmed !== undefined && info.confirmed > written.lastLsn) break;
       } else {
         seen = await kafka.highWatermark(cdc.topic);
         if (seen >= written.events) break;
       }
       if (Date.now() > deadline) throw new Error(`${system} did not catch up within 25 minutes (slot at ${info?.confirmed ? formatLsn(info.confirmed) : '?'}, target ${formatLsn(written.lastLsn)}, ${seen} records)`);
-      await sleep(isWalcast ? 25 : 50);
+      await sleep(walcastLike ? 25 : 50);
     }
     const t1 = Date.now();
     const end = sampleProc(cdc.proc.pid) ?? last;
@@ -302,7 +322,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
     m.walsenderCpuPerMillion = perMillion(ws.cpu(), written.events);
     m.brokerCpuPerMillion = broker0 && broker1 ? perMillion(broker1.cpuSeconds - broker0.cpuSeconds, written.events) : null;
     m.otherLoadCores = otherLoad(busy1 - busy0, (t1 - t0) / 1000, [m.cpuSeconds, ws.cpu(), broker0 && broker1 ? broker1.cpuSeconds - broker0.cpuSeconds : null]);
-    if (isWalcast) {
+    if (walcastLike) {
       const metric = await scrapeEvents(cdc.metricsPort);
       if (metric !== null) m.notes.push(`walcast_events_total ${metric}`);
     } else {
@@ -311,7 +331,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
   } finally {
     await stopCdc(cdc);
   }
-  if (system === 'walcast') {
+  if (isWalcast(system)) {
     // The exact count a read_committed consumer gets (after the timed window).
     const scan = await scanTopic(services.brokers, cdc.topic, written.events);
     m.verified = { method: 'read_committed consumer count', expected: written.events, seen: scan.records, ok: scan.records === written.events };
@@ -326,6 +346,17 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
     for (const [name, setting] of Object.entries(tooling.walcastEnv)) m.notes.push(`${name}=${setting}`);
   }
   return m;
+}
+
+/**
+ * The commit a walcast row measured: the baseline's always; the tree's when it compares with a
+ * baseline, or when it changed since the run started (another session committing in this tree).
+ */
+function noteCommit(m: Measurement, revision: string | null): void {
+  if (m.system === 'walcast-baseline' && baseline) m.notes.push(`commit ${baseline.short} (${baseline.ref})`);
+  if (m.system !== 'walcast' || !revision) return;
+  if (revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
+  else if (baseline) m.notes.push(`commit ${revision}`);
 }
 
 function reportProfile(m: Measurement): void {
@@ -428,13 +459,33 @@ async function javaPerfCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, writt
 }
 
 // ------------------------------------------------------------------ workloads
+/**
+ * The order of a workload's measurements: each system's repeats in turn, except that walcast and
+ * walcast-baseline run back to back in each repeat, which one first alternating (baseline #1,
+ * walcast #1, walcast #2, baseline #2, baseline #3, walcast #3, ...): drift over the run (other
+ * load on the machine, the broker's state, autovacuum after the write) hits both builds alike.
+ */
+function measurementOrder(systems: SystemId[], repeat: number): Array<{ system: SystemId; repeat: number }> {
+  const paired = systems.includes('walcast') && systems.includes('walcast-baseline');
+  const out: Array<{ system: SystemId; repeat: number }> = [];
+  for (const system of systems) {
+    if (paired && system === 'walcast') continue; // with its baseline
+    for (let r = 1; r <= repeat; r++) {
+      if (!paired || system !== 'walcast-baseline') out.push({ system, repeat: r });
+      else if (r % 2 === 1) out.push({ system: 'walcast-baseline', repeat: r }, { system: 'walcast', repeat: r });
+      else out.push({ system: 'walcast', repeat: r }, { system: 'walcast-baseline', repeat: r });
+    }
+  }
+  return out;
+}
+
 async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[], meta: BenchResults['workloads'][number]): Promise<void> {
   const schema = runId;
   log(`(${w.id}) ${w.title}: creating ${schema}.${w.table}`);
   await createTable(db, schema, w);
   const publication = `${runId}_${w.id}`;
   await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
-  const slotSystems = systems.filter((s) => s === 'walcast' || s === 'walsender' || s.startsWith('debezium'));
+  const slotSystems = systems.filter((s) => isWalcast(s) || s === 'walsender' || s.startsWith('debezium'));
   for (const s of slotSystems) {
     for (let r = 1; r <= repeat; r++) {
       const { slot } = job(w, s, r);
@@ -448,46 +499,44 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
   log(`(${w.id}) written in ${written.seconds.toFixed(1)} s; last transaction at ${formatLsn(written.lastLsn)}`);
   const defaults: TopicSizes = w.id === 'c' ? { keyBytes: 6, valueBytes: 2600, measured: false } : { keyBytes: 6, valueBytes: 130, measured: false };
   const sizes = { current: defaults };
-  for (const system of systems) {
-    for (let r = 1; r <= repeat; r++) {
-      const needsSlot = slotSystems.includes(system);
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        const j = job(w, system, r, attempt);
-        log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
-        // a spare copy of the slot, at the same position, in case the measurement must be repeated
-        const spare = needsSlot && attempt === 1 ? job(w, system, r, 2).slot : null;
-        if (spare) {
-          await db.query('select pg_copy_logical_replication_slot($1, $2)', [j.slot, spare]);
-          slots.add(spare);
-        }
-        const before = await stableServices();
-        const busy0 = machineBusySeconds();
-        const started = Date.now();
-        let m: Measurement;
-        try {
-          if (system === 'walsender') m = await walsenderCeiling(w, r, j, written);
-          else if (system === 'kafkajs') m = await kafkajsCeiling(w, r, j, written, sizes.current);
-          else if (system === 'kafka-perf') m = await javaPerfCeiling(w, r, j, written, sizes.current);
-          else m = await catchupCdc(w, system, r, j, written, sizes);
-        } catch (error) {
-          m = emptyMeasurement(w.id, system, r, 'failed');
-          m.events = written.events;
-          m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
-          log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
-        }
-        if (m.otherLoadCores === null && m.status === 'ok') {
-          m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (Date.now() - started) / 1000, [m.cpuSeconds, m.walsenderCpuPerMillion !== null ? (m.walsenderCpuPerMillion * written.events) / 1e6 : null]);
-        }
-        if (needsSlot) await dropSlot(j.slot);
-        if (system === 'debezium-avro' && !tooling.apicurioConverter) m.notes.push('Apicurio AvroConverter could not be resolved: ran with JsonConverter');
-        if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
-        if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
-        if (spare) await dropSlot(spare);
-        if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
-        out.push(m);
-        log(`(${w.id}) ${system}: ${describe(m)}`);
-        break;
+  for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    const needsSlot = slotSystems.includes(system);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const j = job(w, system, r, attempt);
+      log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+      // a spare copy of the slot, at the same position, in case the measurement must be repeated
+      const spare = needsSlot && attempt === 1 ? job(w, system, r, 2).slot : null;
+      if (spare) {
+        await db.query('select pg_copy_logical_replication_slot($1, $2)', [j.slot, spare]);
+        slots.add(spare);
       }
+      const before = await stableServices();
+      const busy0 = machineBusySeconds();
+      const started = Date.now();
+      let m: Measurement;
+      try {
+        if (system === 'walsender') m = await walsenderCeiling(w, r, j, written);
+        else if (system === 'kafkajs') m = await kafkajsCeiling(w, r, j, written, sizes.current);
+        else if (system === 'kafka-perf') m = await javaPerfCeiling(w, r, j, written, sizes.current);
+        else m = await catchupCdc(w, system, r, j, written, sizes);
+      } catch (error) {
+        m = emptyMeasurement(w.id, system, r, 'failed');
+        m.events = written.events;
+        m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+        log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
+      }
+      if (m.otherLoadCores === null && m.status === 'ok') {
+        m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (Date.now() - started) / 1000, [m.cpuSeconds, m.walsenderCpuPerMillion !== null ? (m.walsenderCpuPerMillion * written.events) / 1e6 : null]);
+      }
+      if (needsSlot) await dropSlot(j.slot);
+      if (system === 'debezium-avro' && !tooling.apicurioConverter) m.notes.push('Apicurio AvroConverter could not be resolved: ran with JsonConverter');
+      if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
+      if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
+      if (spare) await dropSlot(spare);
+      if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+      out.push(m);
+      log(`(${w.id}) ${system}: ${describe(m)}`);
+      break;
     }
   }
 }
@@ -517,28 +566,26 @@ async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out
   const publication = `${runId}_${w.id}`;
   await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
   let index = 0;
-  for (const system of systems) {
-    for (let r = 1; r <= repeat; r++) {
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        index += 1;
-        log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
-        const j = job(w, system, r, attempt);
-        const m = emptyMeasurement(w.id, system, r, 'ok');
-        const before = await stableServices();
-        try {
-          await liveOne(w, system, j, index * 10_000_000, m);
-        } catch (error) {
-          m.status = 'failed';
-          m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
-          log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
-        }
-        await dropSlot(j.slot);
-        if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
-        if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
-        out.push(m);
-        log(`(${w.id}) ${system}: ${describe(m)}`);
-        break;
+  for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      index += 1;
+      log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+      const j = job(w, system, r, attempt);
+      const m = emptyMeasurement(w.id, system, r, 'ok');
+      const before = await stableServices();
+      try {
+        await liveOne(w, system, j, index * 10_000_000, m);
+      } catch (error) {
+        m.status = 'failed';
+        m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+        log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
       }
+      await dropSlot(j.slot);
+      if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
+      if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+      out.push(m);
+      log(`(${w.id}) ${system}: ${describe(m)}`);
+      break;
     }
   }
 }
@@ -553,7 +600,7 @@ async function liveOne(w: WorkloadSpec, system: SystemId, j: CdcJob, base: numbe
   const revision = system === 'walcast' ? walcastRevision() : null;
   const cdc = await startCdc(system, j);
   const ws = new WalsenderSampler();
-  if (revision && revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
+  noteCommit(m, revision);
   const insert = async (from: number, to: number): Promise<bigint> => {
     await db.query('begin');
     await db.query(`insert into ${table} (id, account, amount, note, flag) select g, g % 10000, (g % 100000) / 100.0, 'order ' || g, g % 2 = 0 from generate_series($1::bigint, $2::bigint) g`, [from, to]);
@@ -564,7 +611,7 @@ async function liveOne(w: WorkloadSpec, system: SystemId, j: CdcJob, base: numbe
   const visible = async (lsn: bigint, count: number): Promise<true | undefined> => {
     const info = await ws.poll(j.slot);
     if (cdc.proc.child.exitCode !== null) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode}:\n${cdc.proc.tail()}`);
-    if (system === 'walcast') return info?.confirmed && info.confirmed > lsn ? true : undefined;
+    if (isWalcast(system)) return info?.confirmed && info.confirmed > lsn ? true : undefined;
     return (await kafka.highWatermark(topic)) >= count ? true : undefined;
   };
   try {
@@ -741,9 +788,12 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const specs = workloadSpecs({ quick: args.quick, liveSeconds: args.liveSeconds ?? (args.quick ? 10 : 30), liveTxnRows: args.liveTxnRows });
   const chosen = specs.filter((w) => !args.workloads || args.workloads.includes(w.id));
-  const systemsFor = (w: WorkloadSpec): SystemId[] => w.systems.filter((s) => !args.only || args.only.includes(s));
-  const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0 && Object.keys(args.walcastEnv).length === 0;
+  const systemsFor = (w: WorkloadSpec): SystemId[] =>
+    w.systems.filter((s) => (!args.only || args.only.includes(s)) && (s !== 'walcast-baseline' || args.baseline !== null));
+  const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0 && Object.keys(args.walcastEnv).length === 0 && args.baseline === null;
   const notes: string[] = [];
+  // first: a baseline that cannot be built (unknown ref, other dependencies) stops the run before anything starts
+  if (args.baseline !== null && chosen.some((w) => systemsFor(w).includes('walcast-baseline'))) baseline = prepareBaseline(args.baseline);
 
   if (args.services) {
     log('starting the local services (bash scripts/services.sh up)');
@@ -763,6 +813,13 @@ async function main(): Promise<void> {
   const jars = needsJars ? fetchJars() : { connectLibs: null, pluginPath: null, debeziumAvailable: false, apicurioConverter: false, converterError: null };
   if (needsJars && !jars.debeziumAvailable) notes.push('Debezium/Connect jars could not be fetched: Debezium rows failed (see bench/lib/fetch.sh output)');
   if (needsJars && !jars.apicurioConverter) notes.push(`Apicurio's AvroConverter could not be resolved from Maven Central (${jars.converterError ?? 'see ~/.cache/walcast/bench/apicurio-converter.mvn.log'}); "Debezium + Avro" ran with JsonConverter`);
+  if (baseline) {
+    const ours = walcastLauncherFlags();
+    const theirs = walcastLauncherFlags(baseline.dir);
+    if (ours.join(' ') !== theirs.join(' ')) {
+      notes.push(`The baseline's bin/walcast.js sets node ${theirs.join(' ') || '(no flags)'}; both builds ran with this tree's ${ours.join(' ') || '(no flags)'}.`);
+    }
+  }
   tooling = {
     services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, apicurioConverter: jars.apicurioConverter,
     walcastNodeFlags: [...args.walcastNodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [])],
@@ -829,6 +886,9 @@ async function main(): Promise<void> {
 
   const summary = summarize(measurements);
   const ratios = computeRatios(summary, chosen.filter((w) => w.mode === 'catchup').map((w) => w.id));
+  const baselineResults: BenchResults['baseline'] = baseline
+    ? { ref: baseline.ref, commit: baseline.commit, walcastCommit: startRevision, dir: baseline.dir, comparisons: computeBaselineComparison(measurements, summary, chosen) }
+    : undefined;
   const pgVersion = (await db.query<{ v: string }>("select current_setting('server_version') as v").catch(() => [{ v: '?' }]))[0]?.v ?? '?';
   await db.end();
   await kafka.disconnect();
@@ -846,11 +906,13 @@ async function main(): Promise<void> {
       walcast: `${pkg.version} (${startRevision}${walcastLauncherFlags().length ? `, node ${walcastLauncherFlags().join(' ')}` : ''})`, node: process.version, kafkajs: kafkajsVersion, PostgreSQL: pgVersion, Kafka: '4.3.1', 'Kafka Connect': '4.3.1',
       Debezium: '3.7.0.Final', 'Apicurio Registry': '3.3.3', 'Apicurio converter': !needsJars ? 'not used' : jars.apicurioConverter ? '2.6.13.Final' : 'unavailable',
       Java: javaVersion(join(services.java21Home, 'bin', 'java')),
+      ...(baseline ? { 'walcast baseline': `${baseline.ref} (${baseline.short})` } : {}),
     },
     workloads: workloadMeta,
     measurements,
     summary,
     ratios,
+    ...(baselineResults ? { baseline: baselineResults } : {}),
     targets: targets(summary, ratios),
     notes: [
       ...notes,
@@ -875,6 +937,7 @@ async function main(): Promise<void> {
         `${r.vsWalsender ?? '–'}x walsender ceiling, ${r.vsKafkajs ?? '–'}x Kafka ceiling (kafkajs), ${r.vsKafkaPerf ?? '–'}x Kafka ceiling (Java)`,
     );
   }
+  for (const c of baselineResults?.comparisons ?? []) log(`walcast ${startRevision} vs baseline ${baseline?.short ?? '?'} (${c.workload}): ${baselineLine(c)}`);
   log(`total ${Math.round((Date.now() - runStarted) / 1000)} s`);
   if (measurements.some((m) => m.status === 'failed')) process.exitCode = 1;
 }

@@ -57,8 +57,8 @@ export interface CdcProcess {
  * bin/walcast.js, e.g. --max-semi-space-size=8), so the benchmark runs walcast as `npm start`,
  * the bin and the container do.
  */
-export function walcastLauncherFlags(): string[] {
-  const first = readFileSync(join(ROOT, 'bin', 'walcast.js'), 'utf8').split('\n')[0] ?? '';
+export function walcastLauncherFlags(root = ROOT): string[] {
+  const first = readFileSync(join(root, 'bin', 'walcast.js'), 'utf8').split('\n')[0] ?? '';
   const m = /^#!.*\bnode\b(.*)$/.exec(first);
   return m ? m[1]!.trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
 }
@@ -76,8 +76,12 @@ export function walcastRevision(): string {
   }
 }
 
-/** walcast with its default configuration (Avro + registry, exactly-once transactions). */
-export async function startWalcast(t: Tooling, job: CdcJob): Promise<CdcProcess> {
+/**
+ * walcast with its default configuration (Avro + registry, exactly-once transactions). `root` is
+ * the compiled tree to run: this repository, or the `--baseline` build, which gets the same node
+ * flags (this tree's launcher's) and the same settings.
+ */
+export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promise<CdcProcess> {
   const port = await freePort();
   const env = {
     ...baseEnv(),
@@ -93,7 +97,7 @@ export async function startWalcast(t: Tooling, job: CdcJob): Promise<CdcProcess>
     WALCAST_HTTP_PORT: String(port),
     ...t.walcastEnv,
   };
-  const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(ROOT, 'bin', 'walcast.js'), 'run'], {
+  const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(root, 'bin', 'walcast.js'), 'run'], {
     env,
     cwd: t.runDir,
     logFile: join(t.runDir, `${job.name}.log`),

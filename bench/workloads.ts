@@ -6,12 +6,19 @@ import type { Db } from './lib/pg.ts';
 import { ident, parseLsn } from './lib/pg.ts';
 
 export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e';
-export type SystemId = 'walcast' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro';
+export type SystemId = 'walcast' | 'walcast-baseline' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro';
 
-export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'kafkajs', 'kafka-perf', 'debezium-json', 'debezium-avro'];
+/** `walcast-baseline` runs only with `--baseline <git-ref>`. */
+export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'walcast-baseline', 'kafkajs', 'kafka-perf', 'debezium-json', 'debezium-avro'];
+
+/** walcast itself: the tree under test or the `--baseline` commit, measured alike. */
+export function isWalcast(system: SystemId): boolean {
+  return system === 'walcast' || system === 'walcast-baseline';
+}
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   walcast: 'walcast (Avro + registry, exactly-once)',
+  'walcast-baseline': 'walcast baseline (the --baseline commit, same flags and configuration)',
   walsender: 'walsender ceiling (pg_recvlogical, pgoutput -> /dev/null)',
   kafkajs: "Kafka ceiling: walcast's kafkajs producer alone",
   'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',
@@ -77,7 +84,7 @@ export function workloadSpecs(s: Sizes): WorkloadSpec[] {
       table: 'orders_b2',
       rows: q ? 200_000 : 2_000_000,
       txnRows: q ? 200_000 : 2_000_000,
-      systems: ['walsender', 'walcast'],
+      systems: ['walsender', 'walcast', 'walcast-baseline'],
       note: 'walcast and the walsender only, to keep a full run under 30 minutes',
     },
     {
@@ -100,7 +107,7 @@ export function workloadSpecs(s: Sizes): WorkloadSpec[] {
       txnRows: s.liveTxnRows,
       rate,
       seconds: s.liveSeconds,
-      systems: ['walcast', 'debezium-json', 'debezium-avro'],
+      systems: ['walcast', 'walcast-baseline', 'debezium-json', 'debezium-avro'],
       note: 'latency = Kafka LogAppendTime - source.ts_us (PostgreSQL commit time)',
     },
     {

@@ -40,6 +40,39 @@ export interface Ratios {
   vsLowerCeiling: number | null;
 }
 
+/** walcast / baseline over the back-to-back pairs of one workload: the median and the range. */
+export interface PairedRatio {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** `--baseline`: the tree under test against the baseline commit, per workload. */
+export interface BaselineComparison {
+  workload: WorkloadId;
+  /** Repeats in which both builds were measured (back to back). */
+  pairs: number;
+  /** Medians over the repeats, as in the summary rows. */
+  baselineRowsPerSec: number | null;
+  walcastRowsPerSec: number | null;
+  baselineCpuPerMillion: number | null;
+  walcastCpuPerMillion: number | null;
+  /** walcast / baseline of each pair; null for a live workload (rows/s is the offered rate). */
+  rowsPerSec: PairedRatio | null;
+  /** walcast / baseline of each pair: < 1 means walcast needs less CPU per event. */
+  cpuPerMillion: PairedRatio | null;
+}
+
+export interface BaselineResults {
+  /** As given to --baseline. */
+  ref: string;
+  commit: string;
+  /** The tree under test (short commit, "+dirty" when src/ or bin/ had changes). */
+  walcastCommit: string;
+  dir: string;
+  comparisons: BaselineComparison[];
+}
+
 export interface BenchResults {
   runId: string;
   date: string;
@@ -52,6 +85,8 @@ export interface BenchResults {
   measurements: Measurement[];
   summary: Measurement[];
   ratios: Ratios[];
+  /** Only with --baseline. */
+  baseline?: BaselineResults;
   targets: Array<{ target: string; value: string; met: boolean | null }>;
   notes: string[];
 }
@@ -119,8 +154,58 @@ export function computeRatios(summary: Measurement[], workloads: WorkloadId[]): 
   return out;
 }
 
+function pairedRatio(ratios: number[]): PairedRatio | null {
+  const v = ratios.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return null;
+  return { median: round(median(v), 3)!, min: round(Math.min(...v), 3)!, max: round(Math.max(...v), 3)! };
+}
+
+/**
+ * walcast against walcast-baseline per workload: the ratio of each repeat's back-to-back pair
+ * (both measured ok), then the median over the pairs, so drift between repeats cancels out.
+ */
+export function computeBaselineComparison(measurements: Measurement[], summary: Measurement[], workloads: Array<{ id: WorkloadId; mode: string }>): BaselineComparison[] {
+  const out: BaselineComparison[] = [];
+  for (const w of workloads) {
+    const ok = (s: SystemId): Measurement[] => measurements.filter((m) => m.workload === w.id && m.system === s && m.status === 'ok');
+    const base = ok('walcast-baseline');
+    const pairs = ok('walcast').flatMap((m) => {
+      const b = base.find((x) => x.repeat === m.repeat);
+      return b ? [{ walcast: m, baseline: b }] : [];
+    });
+    const row = (s: SystemId): Measurement | undefined => summary.find((m) => m.workload === w.id && m.system === s && m.status === 'ok');
+    const wc = row('walcast');
+    const bl = row('walcast-baseline');
+    if (!wc && !bl) continue;
+    const ratio = (f: (m: Measurement) => number | null): PairedRatio | null =>
+      pairedRatio(pairs.map((p) => {
+        const a = f(p.walcast);
+        const b = f(p.baseline);
+        return a !== null && b ? a / b : NaN;
+      }));
+    out.push({
+      workload: w.id,
+      pairs: pairs.length,
+      baselineRowsPerSec: bl?.rowsPerSec ?? null,
+      walcastRowsPerSec: wc?.rowsPerSec ?? null,
+      baselineCpuPerMillion: bl?.cpuPerMillion ?? null,
+      walcastCpuPerMillion: wc?.cpuPerMillion ?? null,
+      rowsPerSec: w.mode === 'catchup' ? ratio((m) => m.rowsPerSec) : null,
+      cpuPerMillion: ratio((m) => m.cpuPerMillion),
+    });
+  }
+  return out;
+}
+
+/** "1.013x (0.982–1.040)": the median of the pairs and their range. */
+export function fmtPaired(p: PairedRatio | null): string {
+  if (!p) return '–';
+  return p.min === p.max ? `${p.median.toFixed(3)}x` : `${p.median.toFixed(3)}x (${p.min.toFixed(3)}–${p.max.toFixed(3)})`;
+}
+
 const SHORT: Record<SystemId, string> = {
   walcast: 'walcast',
+  'walcast-baseline': 'walcast baseline',
   walsender: 'walsender (pg_recvlogical)',
   kafkajs: 'Kafka alone (kafkajs)',
   'kafka-perf': 'Kafka alone (Java perf tool)',
@@ -177,6 +262,7 @@ export function markdown(r: BenchResults): string {
   }
   lines.push('');
   lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
+  if (r.baseline) lines.push(...baselineSection(r, r.baseline));
   for (const w of r.workloads.filter((x) => x.mode === 'live')) {
     const lat = (s: SystemId): string => {
       const m = r.summary.find((x) => x.workload === w.id && x.system === s && x.status === 'ok' && x.latencyMs);
@@ -209,8 +295,40 @@ export function markdown(r: BenchResults): string {
   return lines.join('\n');
 }
 
+function baselineSection(r: BenchResults, b: BaselineResults): string[] {
+  const lines: string[] = [];
+  const repeats = Math.max(0, ...b.comparisons.map((c) => c.pairs));
+  lines.push('');
+  lines.push('## walcast vs baseline (same run)');
+  lines.push('');
+  lines.push(
+    `walcast = this tree (${b.walcastCommit}), baseline = \`${b.ref}\` (${b.commit.slice(0, 12)}), same node flags, settings and workloads. ` +
+      `In each repeat the two ran back to back, each from its own slot on the same WAL, which one first alternating (baseline first in odd repeats). ` +
+      `Ratio = walcast / baseline within each pair; median over the pairs${repeats > 1 ? ' (min–max)' : ''}.`,
+  );
+  lines.push('');
+  lines.push('| workload | baseline rows/s | walcast rows/s | **rows/s ratio** | baseline CPU-s/M | walcast CPU-s/M | **CPU-s/M ratio** | pairs |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of b.comparisons) {
+    const w = r.workloads.find((x) => x.id === c.workload);
+    lines.push(
+      `| (${c.workload}) ${w?.short ?? ''} | ${fmtInt(c.baselineRowsPerSec)} | ${fmtInt(c.walcastRowsPerSec)} | ${c.rowsPerSec ? fmtPaired(c.rowsPerSec) : w?.mode === 'live' ? 'n/a (offered rate)' : '–'} | ` +
+        `${fmt(c.baselineCpuPerMillion, 2)} | ${fmt(c.walcastCpuPerMillion, 2)} | ${fmtPaired(c.cpuPerMillion)} | ${c.pairs} |`,
+    );
+  }
+  lines.push('');
+  for (const c of b.comparisons) lines.push(`- walcast vs baseline (${c.workload}): ${baselineLine(c)}`);
+  return lines;
+}
+
+/** One line per workload: "rows/s 1.013x (0.982–1.040), CPU-s per million 0.991x (...), 3 pairs". */
+export function baselineLine(c: BaselineComparison): string {
+  return `rows/s ${fmtPaired(c.rowsPerSec)}, CPU-s per million ${fmtPaired(c.cpuPerMillion)} (walcast / baseline, median of ${c.pairs} pair${c.pairs === 1 ? '' : 's'})`;
+}
+
 const COLORS: Record<SystemId, string> = {
   walcast: '#1f77b4',
+  'walcast-baseline': '#aec7e8',
   walsender: '#7f7f7f',
   kafkajs: '#bcbd22',
   'kafka-perf': '#8c564b',

@@ -1,0 +1,105 @@
+/**
+ * The baseline build of `--baseline <git-ref>`: a clean copy of that commit's tree outside the work
+ * tree (`git archive`, no worktree registered, nothing of the work tree's state in it), compiled by
+ * its own `npm run build`, which the benchmark runs as the system `walcast-baseline`.
+ *
+ * Dependencies are shared, not installed: the copy's node_modules is a symlink to the repository's
+ * own, so both commits must have the same package-lock.json (checked; the run stops otherwise).
+ * Builds are kept in .local/bench-baseline/<commit> and reused by later runs for the same commit.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { log, ROOT } from './util.ts';
+
+export interface Baseline {
+  /** As given on the command line, e.g. HEAD~1 or main. */
+  ref: string;
+  /** Full commit id. */
+  commit: string;
+  /** Abbreviated commit id (as walcast's own revision is reported). */
+  short: string;
+  /** The compiled copy: .local/bench-baseline/<commit>. */
+  dir: string;
+  /** An earlier run's build of the same commit was reused. */
+  reused: boolean;
+}
+
+/** Written last, after a successful build: a directory without it is incomplete. */
+const MARKER = '.bench-baseline.json';
+
+function git(args: string[]): string {
+  return execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function resolveCommit(ref: string): string {
+  try {
+    return git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).trim();
+  } catch {
+    throw new Error(`--baseline ${ref}: not a commit of this repository (git rev-parse --verify ${ref})`);
+  }
+}
+
+/** The baseline runs on this tree's node_modules: refuses a commit whose dependencies differ. */
+function checkSameDependencies(ref: string, commit: string, short: string): void {
+  let theirs: string;
+  try {
+    theirs = git(['show', `${commit}:package-lock.json`]);
+  } catch {
+    throw new Error(`--baseline ${ref} (${short}) has no package-lock.json: its dependencies cannot be shown to be this tree's`);
+  }
+  const ours = readFileSync(join(ROOT, 'package-lock.json'), 'utf8');
+  if (theirs !== ours) {
+    throw new Error(
+      `--baseline ${ref} (${short}): its package-lock.json differs from this tree's (git diff ${short} -- package-lock.json). ` +
+        "The baseline runs with this tree's node_modules, so only commits with the same dependencies can be compared this way.",
+    );
+  }
+}
+
+/**
+ * Resolves `ref`, checks that its dependencies are this tree's, and returns its compiled copy,
+ * building it first unless a complete build of that commit exists. The copy is built in a
+ * temporary directory and renamed into place, so an interrupted or concurrent build never leaves
+ * a half-built directory that a later run would reuse.
+ */
+export function prepareBaseline(ref: string): Baseline {
+  const commit = resolveCommit(ref);
+  const short = git(['rev-parse', '--short', commit]).trim();
+  checkSameDependencies(ref, commit, short);
+  const dir = join(ROOT, '.local', 'bench-baseline', commit);
+  if (existsSync(join(dir, MARKER))) {
+    log(`baseline ${ref} = ${short}: reusing the build in ${dir}`);
+    return { ref, commit, short, dir, reused: true };
+  }
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    log(`baseline ${ref} = ${short}: extracting the commit's tree into ${tmp} (git archive)`);
+    const tar = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', commit], { maxBuffer: 1 << 30 });
+    execFileSync('tar', ['-x', '-C', tmp], { input: tar });
+    if (!existsSync(join(tmp, 'bin', 'walcast.js'))) throw new Error(`--baseline ${ref} (${short}) has no bin/walcast.js: too old to be run as walcast is`);
+    symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(tmp, 'node_modules'));
+    log(`baseline ${ref} = ${short}: compiling it (npm run build)`);
+    try {
+      execFileSync('npm', ['run', '--silent', 'build'], { cwd: tmp, stdio: 'inherit' });
+    } catch {
+      throw new Error(`--baseline ${ref} (${short}): npm run build failed in ${tmp} (output above)`);
+    }
+    if (!existsSync(join(tmp, 'dist', 'cli.js'))) throw new Error(`--baseline ${ref} (${short}): npm run build produced no dist/cli.js`);
+    writeFileSync(join(tmp, MARKER), JSON.stringify({ ref, commit, builtAt: new Date().toISOString(), node: process.version }, null, 2) + '\n');
+    if (existsSync(join(dir, MARKER))) {
+      // another run built the same commit meanwhile: use that one
+      rmSync(tmp, { recursive: true, force: true });
+    } else {
+      rmSync(dir, { recursive: true, force: true }); // an incomplete directory of an earlier failed attempt
+      renameSync(tmp, dir);
+    }
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  log(`baseline ${ref} = ${short}: built in ${dir}`);
+  return { ref, commit, short, dir, reused: false };
+}
