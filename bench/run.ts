@@ -263,7 +263,7 @@ async function scrapeEvents(port: number | null): Promise<number | null> {
   if (!port) return null;
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    const m = /^walcast_events_total\s+(\d+)/m.exec(text);
+    const m = /^walcast_events_total(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
     return m ? Number(m[1]) : null;
   } catch {
     return null;

@@ -3,6 +3,7 @@
  * `walcast version`. Configuration comes from WALCAST_* environment variables.
  */
 import { ConfigError, loadConfig } from './config/load.ts';
+import type { ManagedConnector } from './connector.ts';
 import { ExitCode } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { createLogger, redactUrl } from './log.ts';
@@ -54,11 +55,8 @@ async function run(): Promise<number> {
   process.on('unhandledRejection', dieOn('unhandled rejection'));
   process.on('uncaughtException', dieOn('uncaught exception'));
   const service = new Supervisor(new CdcConnector({ ...config, name: config.events.topicPrefix }), { startupTimeoutMs: config.startupTimeoutMs, log });
-  const control = { pause: () => service.pause(), resume: () => service.resume(), restart: () => service.restart(), get paused() { return service.status().paused; } };
-  const server =
-    config.http.port > 0
-      ? await startHttpServer({ host: config.http.host, port: config.http.port, connectorName: config.events.topicPrefix, status: () => service.status(), control, log })
-      : null;
+  const connectors: readonly ManagedConnector[] = [service];
+  const server = config.http.port > 0 ? await startHttpServer({ host: config.http.host, port: config.http.port, connectors: () => connectors, log }) : null;
   let signals = 0;
   const onSignal = (signal: string): void => {
     signals += 1;

@@ -1,214 +1,101 @@
 /**
- * Health, Prometheus metrics and a Kafka Connect-shaped status API (port 8083 by default).
- * Nothing here echoes configuration: secrets never leave the process.
+ * The management API (port 8083 by default): version, health and readiness over every connector,
+ * Prometheus metrics, and Kafka Connect's connector routes (./connectors.ts). It serves what
+ * `connectors()` returns at each request. Nothing here echoes configuration: secrets never leave
+ * the process.
  */
-import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { ConnectorState, ManagedConnector } from '../connector.ts';
 import type { Logger } from '../log.ts';
-import type { ConnectorStatus as ServiceStatus } from '../connector.ts';
-import { formatLsn } from '../pg/lsn.ts';
 import { WALCAST_VERSION } from '../version.ts';
-
-export interface ConnectorControl {
-  pause(): void;
-  resume(): void;
-  restart(): void;
-  readonly paused: boolean;
-}
+import { routeConnectors } from './connectors.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { errorReply, methodNotAllowed, noRoute, type Reply } from './reply.ts';
 
 export interface HttpOptions {
   host: string;
+  /** 0 picks a free port. */
   port: number;
-  connectorName: string;
-  status: () => ServiceStatus;
-  control: ConnectorControl;
+  /** The connectors to serve, read at every request. */
+  connectors: () => readonly ManagedConnector[];
   log: Logger;
 }
 
-function connectState(state: ServiceStatus['state']): string {
-  switch (state) {
-    case 'running':
-      return 'RUNNING';
-    case 'failed':
-      return 'FAILED';
-    case 'stopped':
-    case 'stopping':
-      return 'UNASSIGNED';
+/** Most severe first: the state /health and /ready report is that of the connector furthest from running. */
+const SEVERITY: readonly ConnectorState[] = ['failed', 'stopping', 'stopped', 'retrying', 'starting', 'running'];
+
+/** The most severe state among the connectors ('running' when there are none). */
+export function overallState(connectors: readonly ManagedConnector[]): ConnectorState {
+  const states = new Set(connectors.map((c) => c.status().state));
+  return SEVERITY.find((state) => states.has(state)) ?? 'running';
+}
+
+function processRoute(path: string, options: HttpOptions, metrics: Metrics): (() => Reply | Promise<Reply>) | null {
+  switch (path) {
+    case '/':
+      return () => ({ status: 200, body: { version: WALCAST_VERSION, node: process.version } });
+    case '/health':
+      // Liveness: 503 once any connector has FAILED (it will not retry by itself).
+      return () => {
+        const state = overallState(options.connectors());
+        return { status: state === 'failed' ? 503 : 200, body: { status: state } };
+      };
+    case '/ready':
+      // Readiness: 200 only while every connector is running.
+      return () => {
+        const state = overallState(options.connectors());
+        return { status: state === 'running' ? 200 : 503, body: { status: state } };
+      };
+    case '/metrics':
+      return async () => ({ status: 200, body: await metrics.render(), contentType: metrics.contentType });
     default:
-      return 'RESTARTING';
+      return null;
   }
 }
 
-function metricsRegistry(status: () => ServiceStatus): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'walcast_' });
-  const stats = () => status().stats;
-  new Counter({
-    name: 'walcast_events_total',
-    help: 'Change events committed to Kafka',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats()?.eventsSent ?? 0);
-    },
-  });
-  new Counter({
-    name: 'walcast_source_transactions_total',
-    help: 'PostgreSQL transactions delivered to Kafka',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats()?.transactionsDelivered ?? 0);
-    },
-  });
-  new Counter({
-    name: 'walcast_kafka_transactions_total',
-    help: 'Kafka transactions committed',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats()?.kafkaCommits ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'walcast_acknowledged_lsn',
-    help: 'LSN acknowledged to the replication slot (bytes)',
-    registers: [registry],
-    collect() {
-      this.set(Number(stats()?.ackedLsn ?? 0n));
-    },
-  });
-  new Gauge({
-    name: 'walcast_received_lsn',
-    help: 'Highest LSN received from PostgreSQL (bytes)',
-    registers: [registry],
-    collect() {
-      this.set(Number(stats()?.receivedLsn ?? 0n));
-    },
-  });
-  new Gauge({
-    name: 'walcast_buffered_messages',
-    help: 'Replication messages received and not yet processed',
-    registers: [registry],
-    collect() {
-      this.set(stats()?.bufferedMessages ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'walcast_replication_paused',
-    help: '1 while the replication stream is paused by backpressure',
-    registers: [registry],
-    collect() {
-      this.set(stats()?.paused ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'walcast_last_source_commit_timestamp_seconds',
-    help: 'Commit time of the last PostgreSQL transaction delivered to Kafka',
-    registers: [registry],
-    collect() {
-      const micros = stats()?.lastCommitTimeMicros;
-      this.set(micros ? Number(micros) / 1e6 : 0);
-    },
-  });
-  new Gauge({
-    name: 'walcast_up',
-    help: '1 while streaming',
-    registers: [registry],
-    collect() {
-      this.set(status().state === 'running' ? 1 : 0);
-    },
-  });
-  new Counter({
-    name: 'walcast_restarts_total',
-    help: 'Streaming sessions restarted after a transient fault',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(status().restarts);
-    },
-  });
-  return registry;
+function send(res: ServerResponse, reply: Reply): void {
+  if (reply.body === undefined) {
+    res.writeHead(reply.status);
+    res.end();
+  } else if (reply.contentType !== undefined && typeof reply.body === 'string') {
+    res.writeHead(reply.status, { 'content-type': reply.contentType });
+    res.end(reply.body);
+  } else {
+    res.writeHead(reply.status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(reply.body));
+  }
 }
 
 export function startHttpServer(options: HttpOptions): Promise<Server> {
-  const registry = metricsRegistry(options.status);
-  const workerId = `${options.host}:${options.port}`;
-  const server = createServer((req, res) => {
-    const send = (code: number, body: unknown, type = 'application/json'): void => {
-      res.writeHead(code, { 'content-type': type });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
-    };
-    const status = options.status();
-    const path = (req.url ?? '/').split('?')[0];
-    const connector = `/connectors/${options.connectorName}`;
-    // Kafka Connect's control calls: PUT pause/resume answer 202, POST restart 204.
-    if (req.method === 'PUT' && (path === `${connector}/pause` || path === `${connector}/resume`)) {
-      if (path.endsWith('/pause')) options.control.pause();
-      else options.control.resume();
-      options.log.info({ action: path.slice(path.lastIndexOf('/') + 1) }, 'management API');
-      res.writeHead(202);
-      res.end();
-      return;
-    }
-    if (req.method === 'POST' && path === `${connector}/restart`) {
-      options.control.restart();
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    if (req.method !== 'GET') return send(405, { error_code: 405, message: `${req.method} ${path} not supported` });
-    switch (path) {
-      case '/':
-        return send(200, { version: WALCAST_VERSION, node: process.version });
-      case '/health':
-        return send(status.state === 'failed' ? 503 : 200, { status: status.state });
-      case '/ready':
-        return send(status.state === 'running' ? 200 : 503, { status: status.state });
-      case '/metrics':
-        registry.metrics().then(
-          (text) => send(200, text, registry.contentType),
-          (error: Error) => send(500, { error_code: 500, message: error.message }),
-        );
-        return;
-      case '/connectors':
-        return send(200, [options.connectorName]);
-      case `/connectors/${options.connectorName}/status`: {
-        const state = options.control.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
-        const stats = status.stats;
-        return send(200, {
-          name: options.connectorName,
-          connector: { state, worker_id: workerId },
-          tasks: [
-            {
-              id: 0,
-              state,
-              worker_id: workerId,
-              ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}),
-            },
-          ],
-          type: 'source',
-          walcast: stats
-            ? {
-                acknowledged_lsn: formatLsn(stats.ackedLsn),
-                received_lsn: formatLsn(stats.receivedLsn),
-                events: stats.eventsSent,
-                transactions: stats.transactionsDelivered,
-                buffered_messages: stats.bufferedMessages,
-                paused_by_backpressure: stats.paused,
-                restarts: status.restarts,
-              }
-            : null,
-        });
-      }
-      default:
-        return send(404, { error_code: 404, message: `no route for ${path}` });
+  const metrics = createMetrics(options.connectors);
+  // Connect's worker_id; the port is the bound one once listening (it differs when options.port is 0).
+  let workerId = `${options.host}:${options.port}`;
+  const route = (method: string, path: string): Reply | Promise<Reply> => {
+    const connectorReply = routeConnectors(method, path, { connectors: options.connectors, workerId, log: options.log });
+    if (connectorReply) return connectorReply;
+    const handler = processRoute(path, options, metrics);
+    if (!handler) return noRoute(path);
+    return method === 'GET' ? handler() : methodNotAllowed(method, path);
+  };
+  const server = createServer(async (req, res) => {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    try {
+      send(res, await route(method, path));
+    } catch (error) {
+      // The error's text may come from anywhere below: it goes to the log, not to the caller.
+      options.log.error({ err: error, method, path }, 'management API request failed');
+      if (!res.headersSent) send(res, errorReply(500, 'internal error; see the walcast log'));
+      else res.destroy();
     }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
-      options.log.info({ host: options.host, port: options.port }, 'management API listening');
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : options.port;
+      workerId = `${options.host}:${port}`;
+      options.log.info({ host: options.host, port }, 'management API listening');
       resolve(server);
     });
   });

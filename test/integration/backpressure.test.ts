@@ -54,7 +54,7 @@ test('a large transaction through a slow broker pauses the stream and arrives wh
     let maxBuffered = 0;
     await waitFor('the whole transaction to be acknowledged', async () => {
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 'NaN');
+      const gauge = (name: string): number => Number(new RegExp(`^${name}\\{connector="${prefix}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 'NaN');
       if (gauge('walcast_replication_paused') === 1) sawPaused = true;
       maxBuffered = Math.max(maxBuffered, gauge('walcast_buffered_messages'));
       const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [endLsn, slot]);

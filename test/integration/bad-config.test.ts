@@ -413,7 +413,7 @@ describe('bad configuration matrix and secrets (issue 6, items 4 and 5)', { conc
       assert.deepEqual(records.map((r) => r.value?.after), [{ id: 1, note: 'secret-run' }], p.output.slice(-3000));
       await waitFor('the event to be counted', async () => {
         const m = await getText(httpPort, '/metrics');
-        return /^walcast_events_total 1$/m.test(m.body) ? true : undefined;
+        return new RegExp(`^walcast_events_total\\{connector="${prefixOf(c)}"\\} 1$`, 'm').test(m.body) ? true : undefined;
       }, 10_000, 100);
       for (const path of ['/', '/health', '/ready', '/connectors', `/connectors/${prefixOf(c)}/status`, '/metrics']) {
         const res = await getText(httpPort, path);

@@ -55,10 +55,11 @@ test('status, pause, resume, restart and metrics', async () => {
     assert.deepEqual((await read(3)).map((r) => r.key!.id), [1, 2, 3], 'nothing lost or doubled across the restart');
 
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /^walcast_events_total 3$/m);
-    assert.match(metrics, /^walcast_restarts_total 1$/m);
-    assert.match(metrics, /^walcast_up 1$/m);
-    assert.match(metrics, /^walcast_acknowledged_lsn \d+/m);
+    const series = (name: string, value: string): RegExp => new RegExp(`^${name}\\{connector="${prefix}"\\} ${value}$`, 'm');
+    assert.match(metrics, series('walcast_events_total', '3'));
+    assert.match(metrics, series('walcast_restarts_total', '1'));
+    assert.match(metrics, series('walcast_up', '1'));
+    assert.match(metrics, series('walcast_acknowledged_lsn', '\\d+'));
   } finally {
     const stopped = await walcast.stop('SIGTERM');
     assert.equal(stopped.code, 0, walcast.output.slice(-2000));

@@ -1,0 +1,124 @@
+/**
+ * Kafka Connect's connector routes, by name: `GET /connectors`, `GET /connectors/<name>/status`,
+ * `PUT /connectors/<name>/pause` and `/resume` (202), `POST /connectors/<name>/restart` (204); an
+ * unknown name answers 404 `Connector <name> not found`. Names are percent-encoded in paths.
+ */
+import type { ConnectorState, ConnectorType, ManagedConnector } from '../connector.ts';
+import type { Logger } from '../log.ts';
+import { formatLsn } from '../pg/lsn.ts';
+import { errorReply, methodNotAllowed, type Reply } from './reply.ts';
+
+export interface ConnectorRoutesContext {
+  connectors: () => readonly ManagedConnector[];
+  /** Connect's `worker_id`: the address this API listens on. */
+  workerId: string;
+  log: Logger;
+}
+
+/** Connect's connector and task states. */
+export type ConnectState = 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'UNASSIGNED';
+
+export interface TaskStatusBody {
+  id: number;
+  state: ConnectState;
+  worker_id: string;
+  /** The last error, while the connector is not RUNNING. */
+  trace?: string;
+}
+
+/** `GET /connectors/<name>/status`: Connect's shape, plus walcast's progress in `walcast`. */
+export interface ConnectorStatusBody {
+  name: string;
+  connector: { state: ConnectState; worker_id: string };
+  tasks: TaskStatusBody[];
+  type: ConnectorType;
+  walcast: {
+    acknowledged_lsn: string;
+    received_lsn: string;
+    events: number;
+    transactions: number;
+    buffered_messages: number;
+    paused_by_backpressure: boolean;
+    restarts: number;
+  } | null;
+}
+
+function connectState(state: ConnectorState): ConnectState {
+  switch (state) {
+    case 'running':
+      return 'RUNNING';
+    case 'failed':
+      return 'FAILED';
+    case 'stopped':
+    case 'stopping':
+      return 'UNASSIGNED';
+    default:
+      return 'RESTARTING';
+  }
+}
+
+export function connectorStatusBody(connector: ManagedConnector, workerId: string): ConnectorStatusBody {
+  const status = connector.status();
+  // The operator's pause shows only once it holds a running connector; a retrying one is RESTARTING.
+  const state = status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
+  const stats = status.stats;
+  return {
+    name: connector.name,
+    connector: { state, worker_id: workerId },
+    tasks: [{ id: 0, state, worker_id: workerId, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
+    type: connector.type,
+    walcast: stats
+      ? {
+          acknowledged_lsn: formatLsn(stats.ackedLsn),
+          received_lsn: formatLsn(stats.receivedLsn),
+          events: stats.eventsSent,
+          transactions: stats.transactionsDelivered,
+          buffered_messages: stats.bufferedMessages,
+          paused_by_backpressure: stats.paused,
+          restarts: status.restarts,
+        }
+      : null,
+  };
+}
+
+type Action = 'status' | 'pause' | 'resume' | 'restart';
+
+const METHODS: Readonly<Record<Action, string>> = { status: 'GET', pause: 'PUT', resume: 'PUT', restart: 'POST' };
+
+function isAction(segment: string | undefined): segment is Action {
+  return segment !== undefined && Object.hasOwn(METHODS, segment);
+}
+
+/** The reply for a connector route, or null when the path is not one (the caller answers 404). */
+export function routeConnectors(method: string, path: string, context: ConnectorRoutesContext): Reply | null {
+  if (path === '/connectors') {
+    return method === 'GET' ? { status: 200, body: context.connectors().map((c) => c.name) } : methodNotAllowed(method, path);
+  }
+  const [root, collection, encodedName, action, ...rest] = path.split('/');
+  if (root !== '' || collection !== 'connectors' || encodedName === undefined || !isAction(action) || rest.length > 0) return null;
+  if (method !== METHODS[action]) return methodNotAllowed(method, path);
+  let name: string;
+  try {
+    name = decodeURIComponent(encodedName);
+  } catch {
+    return errorReply(400, `malformed percent-encoding in ${path}`);
+  }
+  const connector = context.connectors().find((c) => c.name === name);
+  if (!connector) return errorReply(404, `Connector ${name} not found`);
+  switch (action) {
+    case 'status':
+      return { status: 200, body: connectorStatusBody(connector, context.workerId) };
+    case 'pause':
+      connector.pause();
+      context.log.info({ connector: name, action }, 'management API');
+      return { status: 202 };
+    case 'resume':
+      connector.resume();
+      context.log.info({ connector: name, action }, 'management API');
+      return { status: 202 };
+    case 'restart':
+      connector.restart();
+      context.log.info({ connector: name, action }, 'management API');
+      return { status: 204 };
+  }
+}
