@@ -1,4 +1,4 @@
-// Renders docs/configuration.md from src/config/schema.ts (`npm run docs:config`); a unit test
+// Renders docs/configuration.md from the configuration schemas (src/config/*-schema.ts) (`npm run docs:config`); a unit test
 // fails when the committed file is stale, so the reference always matches the code.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

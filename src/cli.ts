@@ -29,19 +29,20 @@ async function run(): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.log.level);
+  const { worker, connector } = config;
+  const log = createLogger(worker.log.level);
   log.info(
     {
       version: WALCAST_VERSION,
       node: process.version,
-      pg: redactUrl(config.pg.url),
-      kafka: config.kafka.brokers,
-      registry: config.registry.url ? redactUrl(config.registry.url) : null,
-      format: config.events.format,
-      slot: config.pg.slot,
-      publication: config.pg.publication,
-      tables: config.pg.tables.length ? config.pg.tables : 'all',
-      topicPrefix: config.events.topicPrefix,
+      pg: redactUrl(connector.pg.url),
+      kafka: worker.kafka.brokers,
+      registry: worker.registry.url ? redactUrl(worker.registry.url) : null,
+      format: connector.events.format,
+      slot: connector.pg.slot,
+      publication: connector.pg.publication,
+      tables: connector.pg.tables.length ? connector.pg.tables : 'all',
+      topicPrefix: connector.events.topicPrefix,
     },
     'walcast starting',
   );
@@ -54,9 +55,9 @@ async function run(): Promise<number> {
   };
   process.on('unhandledRejection', dieOn('unhandled rejection'));
   process.on('uncaughtException', dieOn('uncaught exception'));
-  const service = new Supervisor(new CdcConnector({ ...config, name: config.events.topicPrefix }), { startupTimeoutMs: config.startupTimeoutMs, log });
+  const service = new Supervisor(new CdcConnector(connector), { startupTimeoutMs: worker.startupTimeoutMs, log });
   const connectors: readonly ManagedConnector[] = [service];
-  const server = config.http.port > 0 ? await startHttpServer({ host: config.http.host, port: config.http.port, connectors: () => connectors, log }) : null;
+  const server = worker.http.port > 0 ? await startHttpServer({ host: worker.http.host, port: worker.http.port, connectors: () => connectors, log }) : null;
   let signals = 0;
   const onSignal = (signal: string): void => {
     signals += 1;

@@ -1,29 +1,51 @@
-import { configVariables } from './schema.ts';
+import { configVariables, type ConfigScope } from './schema.ts';
 
 function renderDefault(value: unknown): string {
   if (value === '') return '(empty)';
   return '`' + String(value) + '`';
 }
 
-/** The configuration reference, generated from the schema. */
+const SCOPE_TITLES: Record<ConfigScope, string[]> = {
+  worker: [
+    '## Process settings',
+    '',
+    'Shared by every connector of the process: the management API, logging, the Kafka cluster, the',
+    'schema registry and the timeouts (`src/config/worker-schema.ts`).',
+  ],
+  connector: [
+    '## Connector settings',
+    '',
+    "One CDC connector's source, Kafka transactions and topics, events and batches",
+    '(`src/config/connector-schema.ts`). `walcast run` reads them from the environment like the',
+    'process settings.',
+  ],
+};
+
+/** The configuration reference, generated from the schemas. */
 export function renderConfigDocs(): string {
   // Placeholders like <slot> would be read as HTML tags by Markdown renderers.
   const escape = (text: string): string => text.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-  const rows = configVariables().map(
-    (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${escape(v.doc)}${v.sensitive ? ' *(secret: never logged)*' : ''} |`,
-  );
+  const table = (scope: ConfigScope): string[] => [
+    ...SCOPE_TITLES[scope],
+    '',
+    '| Variable | Default | Meaning |',
+    '|---|---|---|',
+    ...configVariables(scope).map(
+      (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${escape(v.doc)}${v.sensitive ? ' *(secret: never logged)*' : ''} |`,
+    ),
+    '',
+  ];
   return [
     '# Configuration reference',
     '',
-    'Generated from `src/config/schema.ts` by `npm run docs:config`; do not edit by hand.',
+    'Generated from `src/config/worker-schema.ts` and `src/config/connector-schema.ts` by',
+    '`npm run docs:config`; do not edit by hand.',
     '',
     'walcast reads only environment variables. Every variable is validated at start; an unknown',
     '`WALCAST_*` variable is refused with a did-you-mean, and all problems are reported at once',
     '(exit code 2).',
     '',
-    '| Variable | Default | Meaning |',
-    '|---|---|---|',
-    ...rows,
-    '',
+    ...table('worker'),
+    ...table('connector'),
   ].join('\n');
 }

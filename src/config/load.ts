@@ -1,11 +1,29 @@
+/**
+ * Loads and validates configuration by scope: process (worker) settings and one CDC connector's
+ * settings, each from a map of WALCAST_* names to values: the environment for `walcast run`, a
+ * JSON map for connectors configured at runtime. Every problem is reported at once, each naming
+ * its variable, so an operator fixes the deployment in one round trip.
+ */
 import convict from 'convict';
-import { configVariables, convictSchema } from './schema.ts';
+import { configVariables, convictSchema, type ConfigScope } from './schema.ts';
 
-export interface WalcastConfig {
+/** Variable name -> value, as in process.env. */
+export type ConfigSource = Record<string, string | undefined>;
+
+/** Settings of the process: shared by every connector it runs. */
+export interface WorkerConfig {
+  kafka: { brokers: string[]; clientId: string };
+  registry: { url: string };
+  http: { port: number; host: string };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  startupTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Settings of one CDC connector, as its schema declares them. */
+export interface CdcConnectorSettings {
   pg: { url: string; slot: string; publication: string; tables: string[]; statusIntervalMs: number };
   kafka: {
-    brokers: string[];
-    clientId: string;
     transactionalId: string;
     transactionTimeoutMs: number;
     openTransactionWaitMs: number;
@@ -13,7 +31,6 @@ export interface WalcastConfig {
     topicPartitions: number;
     topicReplicationFactor: number;
   };
-  registry: { url: string };
   events: {
     topicPrefix: string;
     format: 'avro' | 'json';
@@ -23,14 +40,22 @@ export interface WalcastConfig {
     toastPlaceholder: string;
   };
   batch: { maxEvents: number; maxDelayMs: number; maxAgeMs: number; sendChunkEvents: number; maxBufferedMessages: number };
-  http: { port: number; host: string };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
-  startupTimeoutMs: number;
+}
+
+/** What a CDC connector runs with: its own settings and the process's Kafka, registry and shutdown grace. */
+export interface CdcConnectorConfig extends CdcConnectorSettings {
+  /** What the management API calls it (the topic prefix for `walcast run`). */
+  name: string;
+  kafka: CdcConnectorSettings['kafka'] & WorkerConfig['kafka'];
+  registry: WorkerConfig['registry'];
   shutdownTimeoutMs: number;
 }
 
-/** One CDC connector's settings; `name` is what the management API calls it. */
-export type CdcConnectorConfig = WalcastConfig & { name: string };
+/** `walcast run`: the process and its one connector, from the environment. */
+export interface WalcastConfig {
+  worker: WorkerConfig;
+  connector: CdcConnectorConfig;
+}
 
 export class ConfigError extends Error {
   readonly code = 'WALCAST_CONFIG';
@@ -74,21 +99,12 @@ function databaseName(pgUrl: string): string {
   return decodeURIComponent(new URL(pgUrl).pathname.slice(1));
 }
 
-/**
- * Reads and validates every WALCAST_* variable. All problems are reported at once, each naming
- * its variable, so an operator fixes the deployment in one round trip.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalcastConfig {
-  const variables = configVariables();
-  const known = variables.map((v) => v.env);
-  const problems: string[] = [];
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('WALCAST_') && !known.includes(name)) {
-      const suggestion = closestVariable(name, known);
-      problems.push(`${name} is not a walcast setting${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
-    }
-  }
-  const config = convict(convictSchema, { env, args: [] });
+const list = (text: string): string[] => text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+
+/** Validates one scope's variables with convict; problems are collected, not thrown. */
+function validateScope(scope: ConfigScope, source: ConfigSource, problems: string[]): Record<string, unknown> {
+  const variables = configVariables(scope);
+  const config = convict(convictSchema(scope), { env: source as NodeJS.ProcessEnv, args: [] });
   try {
     config.validate({ allowed: 'strict' });
   } catch (e) {
@@ -104,44 +120,71 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WalcastConfig 
       }
     }
   }
-  const raw = config.getProperties() as {
-    pg: { url: string; slot: string; publication: string; tables: string; statusIntervalMs: number };
-    kafka: Omit<WalcastConfig['kafka'], 'brokers'> & { brokers: string };
-    registry: { url: string };
-    events: WalcastConfig['events'];
-    batch: WalcastConfig['batch'];
-    http: WalcastConfig['http'];
-    log: WalcastConfig['log'];
-    startupTimeoutMs: number;
-    shutdownTimeoutMs: number;
-  };
-  if (raw.events.format === 'avro' && !raw.registry.url) {
+  return config.getProperties() as Record<string, unknown>;
+}
+
+/** WALCAST_* names that no scope declares, with a did-you-mean. */
+function unknownVariables(source: ConfigSource, problems: string[]): void {
+  const known = configVariables().map((v) => v.env);
+  for (const name of Object.keys(source)) {
+    if (name.startsWith('WALCAST_') && !known.includes(name)) {
+      const suggestion = closestVariable(name, known);
+      problems.push(`${name} is not a walcast setting${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
+    }
+  }
+}
+
+function workerFrom(source: ConfigSource, problems: string[]): WorkerConfig {
+  const raw = validateScope('worker', source, problems) as unknown as Omit<WorkerConfig, 'kafka'> & { kafka: { brokers: string; clientId: string } };
+  return { ...raw, kafka: { ...raw.kafka, brokers: list(raw.kafka.brokers) } };
+}
+
+function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]): CdcConnectorConfig | null {
+  const raw = validateScope('connector', source, problems) as unknown as Omit<CdcConnectorSettings, 'pg'> & { pg: Omit<CdcConnectorSettings['pg'], 'tables'> & { tables: string } };
+  if (raw.events.format === 'avro' && !worker.registry.url) {
     problems.push('WALCAST_SCHEMA_REGISTRY_URL must be set when WALCAST_FORMAT=avro (or set WALCAST_FORMAT=json)');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
+  if (problems.length > 0) return null;
   const topicPrefix = raw.events.topicPrefix || databaseName(raw.pg.url);
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(topicPrefix)) {
-    throw new ConfigError([
+    problems.push(
       `WALCAST_TOPIC_PREFIX is not set and the database name ${JSON.stringify(topicPrefix)} is not a valid Kafka topic prefix: set WALCAST_TOPIC_PREFIX (A-Z, a-z, 0-9, ".", "_", "-")`,
-    ]);
+    );
+    return null;
   }
   return {
-    pg: {
-      ...raw.pg,
-      tables: raw.pg.tables.split(',').map((t) => t.trim()).filter((t) => t !== ''),
-    },
-    kafka: {
-      ...raw.kafka,
-      brokers: raw.kafka.brokers.split(',').map((b) => b.trim()),
-      transactionalId: raw.kafka.transactionalId || `walcast-${topicPrefix}-${raw.pg.slot}`,
-    },
-    registry: raw.registry,
+    name: topicPrefix,
+    pg: { ...raw.pg, tables: list(raw.pg.tables) },
+    kafka: { ...worker.kafka, ...raw.kafka, transactionalId: raw.kafka.transactionalId || `walcast-${topicPrefix}-${raw.pg.slot}` },
+    registry: worker.registry,
     events: { ...raw.events, topicPrefix },
     batch: raw.batch,
-    http: raw.http,
-    log: raw.log,
-    startupTimeoutMs: raw.startupTimeoutMs,
-    shutdownTimeoutMs: raw.shutdownTimeoutMs,
+    shutdownTimeoutMs: worker.shutdownTimeoutMs,
   };
+}
+
+/** The process settings alone (connector variables in `source` are ignored). */
+export function loadWorkerConfig(source: ConfigSource): WorkerConfig {
+  const problems: string[] = [];
+  const worker = workerFrom(source, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return worker;
+}
+
+/** One CDC connector's settings from a map of WALCAST_* names (process variables in it are ignored). */
+export function loadCdcConnectorConfig(source: ConfigSource, worker: WorkerConfig): CdcConnectorConfig {
+  const problems: string[] = [];
+  const connector = connectorFrom(source, worker, problems);
+  if (!connector) throw new ConfigError(problems);
+  return connector;
+}
+
+/** `walcast run`: both scopes from the environment; unknown WALCAST_* variables are refused. */
+export function loadConfig(env: ConfigSource = process.env): WalcastConfig {
+  const problems: string[] = [];
+  unknownVariables(env, problems);
+  const worker = workerFrom(env, problems);
+  const connector = connectorFrom(env, worker, problems);
+  if (!connector) throw new ConfigError(problems);
+  return { worker, connector };
 }

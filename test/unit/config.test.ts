@@ -2,9 +2,16 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadConfig, closestVariable, ConfigError } from '../../src/config/load.ts';
-import type { WalcastConfig } from '../../src/config/load.ts';
+import { loadConfig as loadScopes, loadCdcConnectorConfig, loadWorkerConfig, closestVariable, ConfigError } from '../../src/config/load.ts';
+import type { CdcConnectorConfig, WorkerConfig } from '../../src/config/load.ts';
 import { configVariables } from '../../src/config/schema.ts';
+
+/** What `walcast run` sees: both scopes in one object, so a variable's schema path finds its value. */
+type WalcastConfig = WorkerConfig & CdcConnectorConfig;
+function loadConfig(env: Record<string, string>): WalcastConfig {
+  const { worker, connector } = loadScopes(env);
+  return { ...worker, ...connector, kafka: { ...worker.kafka, ...connector.kafka } };
+}
 
 const BASE: Record<string, string> = {
   WALCAST_PG_URL: 'postgres://walcast:secret@db.example:5432/shop',
@@ -372,5 +379,50 @@ describe('loadConfig: malformed values found by review', () => {
       assert.match(e.message, /WALCAST_TOPIC_REPLICATION_FACTOR/);
     }
     assert.equal(loadConfig({ ...BASE, WALCAST_TOPIC_REPLICATION_FACTOR: '3' }).kafka.topicReplicationFactor, 3);
+  });
+});
+
+describe('configuration by scope', () => {
+  test('every variable belongs to exactly one scope; process settings are the HTTP, log, Kafka, registry and timeouts', () => {
+    const worker = configVariables('worker').map((v) => v.env);
+    const connector = configVariables('connector').map((v) => v.env);
+    assert.deepStrictEqual([...worker, ...connector], configVariables().map((v) => v.env));
+    assert.equal(worker.filter((n) => connector.includes(n)).length, 0);
+    for (const n of ['WALCAST_HTTP_PORT', 'WALCAST_LOG_LEVEL', 'WALCAST_KAFKA_BROKERS', 'WALCAST_SCHEMA_REGISTRY_URL', 'WALCAST_STARTUP_TIMEOUT_MS']) assert.ok(worker.includes(n), n);
+    for (const n of ['WALCAST_PG_URL', 'WALCAST_SLOT', 'WALCAST_TABLES', 'WALCAST_TOPIC_PREFIX', 'WALCAST_OFFSETS_TOPIC', 'WALCAST_BATCH_MAX_EVENTS']) assert.ok(connector.includes(n), n);
+  });
+
+  test('a connector loads from a JSON map and runs with the process\'s Kafka and registry', () => {
+    const worker = loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k1:9092,k2:9092', WALCAST_SCHEMA_REGISTRY_URL: 'http://r:8081', WALCAST_HTTP_PORT: '9000' });
+    assert.equal(worker.http.port, 9000);
+    const map = JSON.parse('{"WALCAST_PG_URL":"postgres://u@db/inventory","WALCAST_SLOT":"inv","WALCAST_TABLES":"public.items, public.stock"}') as Record<string, string>;
+    const connector = loadCdcConnectorConfig(map, worker);
+    assert.equal(connector.name, 'inventory');
+    assert.deepStrictEqual(connector.pg.tables, ['public.items', 'public.stock']);
+    assert.deepStrictEqual(connector.kafka.brokers, ['k1:9092', 'k2:9092']);
+    assert.equal(connector.kafka.transactionalId, 'walcast-inventory-inv');
+    assert.equal(connector.registry.url, 'http://r:8081');
+  });
+
+  test('two connectors of one process load independently', () => {
+    const worker = loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k1:9092', WALCAST_SCHEMA_REGISTRY_URL: 'http://r:8081' });
+    const a = loadCdcConnectorConfig({ WALCAST_PG_URL: 'postgres://u@db/a', WALCAST_SLOT: 'a' }, worker);
+    const b = loadCdcConnectorConfig({ WALCAST_PG_URL: 'postgres://u@db/b', WALCAST_SLOT: 'b', WALCAST_FORMAT: 'json' }, worker);
+    assert.deepStrictEqual([a.name, a.pg.slot, a.events.format], ['a', 'a', 'avro']);
+    assert.deepStrictEqual([b.name, b.pg.slot, b.events.format], ['b', 'b', 'json']);
+  });
+
+  test('each scope reports only its own problems, by variable name, secrets not echoed', () => {
+    const worker = loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k1:9092' });
+    assert.throws(() => loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'nope', WALCAST_PG_URL: 'garbage' }), (e: ConfigError) => {
+      assert.deepStrictEqual(e.problems.map((p) => p.split(':')[0]), ['WALCAST_KAFKA_BROKERS']);
+      return true;
+    });
+    assert.throws(() => loadCdcConnectorConfig({ WALCAST_PG_URL: 'mysql://root:hunter2@db/x' }, worker), (e: ConfigError) => {
+      assert.ok(e.problems.some((p) => p.startsWith('WALCAST_PG_URL')), e.message);
+      assert.ok(e.problems.some((p) => p.startsWith('WALCAST_SCHEMA_REGISTRY_URL must be set when WALCAST_FORMAT=avro')), e.message);
+      assert.doesNotMatch(e.message, /hunter2/);
+      return true;
+    });
   });
 });

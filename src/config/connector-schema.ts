@@ -1,0 +1,151 @@
+/**
+ * Settings of one CDC connector: its source (database, slot, publication, tables), its Kafka
+ * transactions and topics, its events and batches. A worker will load several of these, from the
+ * environment for `walcast run` or from a JSON map. `npm run docs:config` renders the doc strings
+ * into docs/configuration.md.
+ */
+import { identifier, nonEmpty, positive, postgresUrl, replicationFactor, topicPrefix } from './formats.ts';
+
+export const cdcConnectorSchema = {
+  pg: {
+    url: {
+      doc: 'PostgreSQL connection URL of the source database (postgres://user:password@host:port/db?sslmode=...). The role needs REPLICATION and SELECT on the captured tables; creating the publication needs table ownership or superuser.',
+      format: postgresUrl,
+      default: '',
+      env: 'WALCAST_PG_URL',
+      sensitive: true,
+    },
+    slot: {
+      doc: 'Logical replication slot walcast reads (created with pgoutput when missing).',
+      format: identifier('WALCAST_SLOT'),
+      default: 'walcast',
+      env: 'WALCAST_SLOT',
+    },
+    publication: {
+      doc: 'Publication the slot streams (created for WALCAST_TABLES when missing).',
+      format: nonEmpty('WALCAST_PUBLICATION'),
+      default: 'walcast',
+      env: 'WALCAST_PUBLICATION',
+    },
+    tables: {
+      doc: 'Comma-separated include list of schema.table patterns (* and ? wildcards). Empty: every table in the publication, or every user table when walcast creates it.',
+      format: String,
+      default: '',
+      env: 'WALCAST_TABLES',
+    },
+    statusIntervalMs: {
+      doc: 'How often walcast reports its confirmed position to PostgreSQL (ms); must stay well below wal_sender_timeout.',
+      format: positive,
+      default: 10000,
+      env: 'WALCAST_PG_STATUS_INTERVAL_MS',
+    },
+  },
+  kafka: {
+    transactionalId: {
+      doc: 'Kafka transactional id; fences a previous instance for the same source. Default: walcast-<topic prefix>-<slot>.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_TRANSACTIONAL_ID',
+    },
+    transactionTimeoutMs: {
+      doc: 'Kafka transaction timeout (ms). A single PostgreSQL transaction must reach Kafka within it; must not exceed the broker\'s transaction.max.timeout.ms.',
+      format: positive,
+      default: 600000,
+      env: 'WALCAST_KAFKA_TRANSACTION_TIMEOUT_MS',
+    },
+    openTransactionWaitMs: {
+      doc: 'At start, how long a transaction still open on walcast\'s topics may take to finish before it counts as left open by a failed broker or producer (ms).',
+      format: positive,
+      default: 10000,
+      env: 'WALCAST_KAFKA_OPEN_TRANSACTION_WAIT_MS',
+    },
+    offsetsTopic: {
+      doc: 'Compacted topic holding walcast\'s committed source positions.',
+      format: nonEmpty('WALCAST_OFFSETS_TOPIC'),
+      default: 'walcast-offsets',
+      env: 'WALCAST_OFFSETS_TOPIC',
+    },
+    topicPartitions: {
+      doc: 'Partitions of change topics walcast creates (ordering per key holds for any count).',
+      format: positive,
+      default: 1,
+      env: 'WALCAST_TOPIC_PARTITIONS',
+    },
+    topicReplicationFactor: {
+      doc: 'Replication factor of topics walcast creates; -1 uses the broker\'s default.replication.factor.',
+      format: replicationFactor,
+      default: -1,
+      env: 'WALCAST_TOPIC_REPLICATION_FACTOR',
+    },
+  },
+  events: {
+    topicPrefix: {
+      doc: 'Topic prefix: topics are <prefix>.<schema>.<table>. Default: the database name.',
+      format: topicPrefix,
+      default: '',
+      env: 'WALCAST_TOPIC_PREFIX',
+    },
+    format: {
+      doc: 'Encoding of keys and values: avro (Confluent wire format, schemas in the registry) or json.',
+      format: ['avro', 'json'],
+      default: 'avro',
+      env: 'WALCAST_FORMAT',
+    },
+    tombstones: {
+      doc: 'Emit a tombstone (null value) after each delete so compacted topics drop the key.',
+      format: 'strict-boolean',
+      default: true,
+      env: 'WALCAST_TOMBSTONES',
+    },
+    decimalHandling: {
+      doc: 'numeric and money values: precise (Avro decimal for numeric(p,s) and money, exact string for unconstrained numeric; NaN in a numeric(p,s) column stops walcast) or string (every numeric as its exact text, NaN and Infinity included).',
+      format: ['precise', 'string'],
+      default: 'precise',
+      env: 'WALCAST_DECIMAL_HANDLING',
+    },
+    moneyFractionDigits: {
+      doc: 'Fraction digits of the source\'s lc_monetary currency, the scale of money values.',
+      format: 'nat',
+      default: 2,
+      env: 'WALCAST_MONEY_FRACTION_DIGITS',
+    },
+    toastPlaceholder: {
+      doc: 'Value written for an unchanged TOASTed column that PostgreSQL did not send (Debezium\'s default placeholder).',
+      format: String,
+      default: '__debezium_unavailable_value',
+      env: 'WALCAST_TOAST_PLACEHOLDER',
+    },
+  },
+  batch: {
+    maxEvents: {
+      doc: 'A Kafka transaction is committed once it holds at least this many events (whole PostgreSQL transactions are never split across Kafka transactions).',
+      format: positive,
+      default: 20000,
+      env: 'WALCAST_BATCH_MAX_EVENTS',
+    },
+    maxDelayMs: {
+      doc: 'Longest time (ms) a committed PostgreSQL transaction waits for others to share its Kafka transaction.',
+      format: positive,
+      default: 5,
+      env: 'WALCAST_BATCH_MAX_DELAY_MS',
+    },
+    maxAgeMs: {
+      doc: 'While walcast is catching up (input never runs dry), longest time (ms) a Kafka transaction keeps collecting PostgreSQL transactions before it is committed.',
+      format: positive,
+      default: 200,
+      env: 'WALCAST_BATCH_MAX_AGE_MS',
+    },
+    sendChunkEvents: {
+      doc: 'Events per produce request inside a Kafka transaction.',
+      format: positive,
+      default: 1000,
+      env: 'WALCAST_SEND_CHUNK_EVENTS',
+    },
+    maxBufferedMessages: {
+      doc: 'Replication messages buffered before walcast pauses the replication stream (backpressure).',
+      format: positive,
+      default: 10000,
+      env: 'WALCAST_MAX_BUFFERED_MESSAGES',
+    },
+  },
+};
