@@ -3,7 +3,7 @@
  * lives in bench/run.ts; this file only knows command lines and configuration.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { pgUrlParts } from './lib/pg.ts';
@@ -81,6 +81,11 @@ export function walcastRevision(): string {
  * the compiled tree to run: this repository, or the `--baseline` build, which gets the same node
  * flags (this tree's launcher's) and the same settings.
  */
+function supportsSnapshots(root: string): boolean {
+  const schema = join(root, 'src', 'config', 'connector-schema.ts');
+  return existsSync(schema) && readFileSync(schema, 'utf8').includes('WALCAST_SNAPSHOT_MODE');
+}
+
 export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promise<CdcProcess> {
   const port = await freePort();
   const env = {
@@ -95,6 +100,9 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promis
     WALCAST_OFFSETS_TOPIC: `${job.topicPrefix}.offsets`,
     WALCAST_HTTP_HOST: '127.0.0.1',
     WALCAST_HTTP_PORT: String(port),
+    // The workload's rows are in the slot's WAL: stream them, do not also read them as a snapshot.
+    // (A baseline build older than snapshots refuses the variable.)
+    ...(supportsSnapshots(root) ? { WALCAST_SNAPSHOT_MODE: 'no_data' } : {}),
     ...t.walcastEnv,
   };
   const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(root, 'bin', 'walcast.js'), 'run'], {

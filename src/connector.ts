@@ -48,6 +48,16 @@ export interface ConnectorStats {
   /** The source is paused by backpressure (not by the operator). */
   paused: boolean;
   tables: number;
+  /** A snapshot in progress (for /status), or null. */
+  snapshot: (() => SnapshotSummary) | null;
+}
+
+export interface SnapshotSummary {
+  tablesDone: number;
+  tables: number;
+  rows: number;
+  blocksDone: number;
+  blocks: number;
 }
 
 export function emptyStats(): ConnectorStats {
@@ -62,6 +72,7 @@ export function emptyStats(): ConnectorStats {
     bufferedMessages: 0,
     paused: false,
     tables: 0,
+    snapshot: null,
   };
 }
 
@@ -87,9 +98,10 @@ export interface Connector {
   readonly type: ConnectorType;
   /**
    * One session: connect, prepare, run. Resolves when the signal is aborted and the session has
-   * finished cleanly; rejects on any fault (the supervisor asks classify() what to do).
+   * finished cleanly, or with 'finished' when the connector's work is done (the supervisor then
+   * stops it, exit code 0); rejects on any fault (the supervisor asks classify() what to do).
    */
-  runSession(context: SessionContext): Promise<void>;
+  runSession(context: SessionContext): Promise<void | 'finished'>;
   classify(error: unknown): ErrorVerdict;
   /** Undo what a first start created in the services when the connector never ran (called once, at the end). */
   cleanup(log: Logger): Promise<void>;

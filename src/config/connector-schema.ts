@@ -148,4 +148,18 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_MAX_BUFFERED_MESSAGES',
     },
   },
+  snapshot: {
+    mode: {
+      doc: 'initial: read the captured tables\' existing rows (op r) when walcast has no recorded position, then stream; no_data (alias never): stream only; initial_only: snapshot, then stop with exit code 0; when_needed: also when the slot is new or ahead of the position in Kafka (changes would otherwise be missing). An interrupted snapshot resumes from its last committed chunk.',
+      format: ['initial', 'no_data', 'never', 'initial_only', 'when_needed'],
+      default: 'initial',
+      env: 'WALCAST_SNAPSHOT_MODE',
+    },
+    maxThreads: {
+      doc: 'Connections reading snapshot chunks in parallel (across tables and within a table).',
+      format: positive,
+      default: 2,
+      env: 'WALCAST_SNAPSHOT_MAX_THREADS',
+    },
+  },
 };

@@ -40,7 +40,10 @@ export interface CdcConnectorSettings {
     toastPlaceholder: string;
   };
   batch: { maxEvents: number; maxDelayMs: number; maxAgeMs: number; sendChunkEvents: number; maxBufferedMessages: number };
+  snapshot: { mode: SnapshotMode; maxThreads: number };
 }
+
+export type SnapshotMode = 'initial' | 'no_data' | 'initial_only' | 'when_needed';
 
 /** What a CDC connector runs with: its own settings and the process's Kafka, registry and shutdown grace. */
 export interface CdcConnectorConfig extends CdcConnectorSettings {
@@ -159,6 +162,8 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
     registry: worker.registry,
     events: { ...raw.events, topicPrefix },
     batch: raw.batch,
+    // Debezium's older name for no_data.
+    snapshot: { ...raw.snapshot, mode: (raw.snapshot.mode as string) === 'never' ? 'no_data' : raw.snapshot.mode },
     shutdownTimeoutMs: worker.shutdownTimeoutMs,
   };
 }

@@ -242,6 +242,35 @@ export class ChangeEventBuilder {
     return events;
   }
 
+  /**
+   * A row read by a snapshot (op r): no transaction block; `marker` is Debezium's source.snapshot
+   * value (first, first_in_data_collection, true, last_in_data_collection, last); `readAtMs` is
+   * when the chunk was read, `lsn` the position of the chunk in the stream.
+   */
+  read(table: TableSchema, lsn: bigint, tuple: TupleValue[], marker: string, readAtMs: number): ChangeEvent {
+    const after = this.row(table, tuple, null);
+    const readAtMicros = readAtMs * 1000;
+    const source: SourceBlock = {
+      version: this.options.version,
+      connector: 'postgresql',
+      name: this.options.connectorName,
+      ts_ms: readAtMs,
+      snapshot: marker,
+      db: this.options.database,
+      sequence: `[null,"${lsn}"]`,
+      ts_us: readAtMicros,
+      ts_ns: BigInt(readAtMicros) * 1000n,
+      schema: table.schema,
+      table: table.table,
+      txId: null,
+      lsn: Number(lsn),
+      xmin: null,
+    };
+    const nowMs = Date.now();
+    const value: Envelope = { before: null, after, source, transaction: null, op: 'r', ts_ms: nowMs, ts_us: nowMs * 1000, ts_ns: BigInt(nowMs) * 1_000_000n };
+    return { schema: table, key: this.key(table, after), value };
+  }
+
   truncate(table: TableSchema, tx: TransactionContext, lsn: bigint): ChangeEvent[] {
     return [{ schema: table, key: null, value: this.envelope(table, tx, lsn, 't', null, null) }];
   }

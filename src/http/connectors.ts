@@ -3,7 +3,7 @@
  * `PUT /connectors/<name>/pause` and `/resume` (202), `POST /connectors/<name>/restart` (204); an
  * unknown name answers 404 `Connector <name> not found`. Names are percent-encoded in paths.
  */
-import type { ConnectorState, ConnectorType, ManagedConnector } from '../connector.ts';
+import type { ConnectorState, ConnectorType, ManagedConnector, SnapshotSummary } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { formatLsn } from '../pg/lsn.ts';
 import { errorReply, methodNotAllowed, type Reply } from './reply.ts';
@@ -40,7 +40,13 @@ export interface ConnectorStatusBody {
     buffered_messages: number;
     paused_by_backpressure: boolean;
     restarts: number;
+    /** Present while a snapshot runs. */
+    snapshot?: { tables_done: number; tables: number; rows: number; percent: number };
   } | null;
+}
+
+function snapshotStatus(s: SnapshotSummary): { tables_done: number; tables: number; rows: number; percent: number } {
+  return { tables_done: s.tablesDone, tables: s.tables, rows: s.rows, percent: s.blocks === 0 ? 100 : Math.floor((100 * s.blocksDone) / s.blocks) };
 }
 
 function connectState(state: ConnectorState): ConnectState {
@@ -76,6 +82,7 @@ export function connectorStatusBody(connector: ManagedConnector, workerId: strin
           buffered_messages: stats.bufferedMessages,
           paused_by_backpressure: stats.paused,
           restarts: status.restarts,
+          ...(stats.snapshot ? { snapshot: snapshotStatus(stats.snapshot()) } : {}),
         }
       : null,
   };

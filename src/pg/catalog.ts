@@ -21,7 +21,7 @@ interface TypeRow {
 
 export class Catalog {
   private readonly types = new Map<number, PgType>();
-  private readonly client: pg.ClientBase;
+  readonly client: pg.ClientBase;
 
   constructor(client: pg.ClientBase) {
     this.client = client;
@@ -84,4 +84,48 @@ export class Catalog {
       .map((r) => r.attname);
     return { primaryKey, arrayDimensions: new Map(rows.filter((r) => r.attndims > 1).map((r) => [r.attname, r.attndims])) };
   }
+}
+
+/** A table as pgoutput's Relation message describes it, read from the catalog (for snapshots). */
+export interface CatalogRelation {
+  relationId: number;
+  schema: string;
+  table: string;
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  columns: Array<{ name: string; isKey: boolean; typeOid: number; typeMod: number }>;
+  /** Events are keyed by the primary key; without one, keys are null. */
+  hasPrimaryKey: boolean;
+}
+
+/**
+ * The columns pgoutput would send for `relationId`, in its order (attnum; no dropped or generated
+ * columns), with its key flags (the replica identity's columns), so that a snapshot builds the
+ * same table schema as the stream.
+ */
+export async function catalogRelation(client: pg.ClientBase, relationId: number): Promise<CatalogRelation> {
+  const { rows } = await client.query<{ nspname: string; relname: string; relreplident: 'd' | 'n' | 'f' | 'i'; attname: string; atttypid: number; atttypmod: number; is_key: boolean; has_pk: boolean }>(
+    `select n.nspname, c.relname, c.relreplident, a.attname, a.atttypid::int as atttypid, a.atttypmod,
+            exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary) as has_pk,
+            case c.relreplident
+              when 'f' then true
+              when 'd' then exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary and a.attnum = any (i.indkey))
+              when 'i' then exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisreplident and a.attnum = any (i.indkey))
+              else false
+            end as is_key
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_attribute a on a.attrelid = c.oid
+      where c.oid = $1::oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+      order by a.attnum`,
+    [relationId],
+  );
+  if (rows.length === 0) throw new Error(`relation ${relationId} has no columns or does not exist`);
+  return {
+    relationId,
+    schema: rows[0]!.nspname,
+    table: rows[0]!.relname,
+    replicaIdentity: rows[0]!.relreplident,
+    columns: rows.map((r) => ({ name: r.attname, isKey: r.is_key, typeOid: r.atttypid, typeMod: r.atttypmod })),
+    hasPrimaryKey: rows[0]!.has_pk,
+  };
 }

@@ -66,11 +66,16 @@ export class Supervisor implements ManagedConnector {
     try {
       while (!this.stopping) {
         try {
-          await this.runSession(everRan ? null : deadline, () => {
+          const outcome = await this.runSession(everRan ? null : deadline, () => {
             everRan = true;
             backoffMs = this.options.initialBackoffMs;
           });
           if (this.stopping) break;
+          if (outcome === 'finished') {
+            everRan = true;
+            this.stopping = true;
+            break;
+          }
         } catch (error) {
           if (this.stopping) break;
           const verdict = error instanceof StartTimeoutError ? { permanent: false, exitCode: ExitCode.unreachable, message: error.message } : this.connector.classify(error);
@@ -108,7 +113,7 @@ export class Supervisor implements ManagedConnector {
   }
 
   /** One session, bounded by the start deadline (null once the connector has run). */
-  private async runSession(deadline: number | null, onRunning: () => void): Promise<void> {
+  private async runSession(deadline: number | null, onRunning: () => void): Promise<void | 'finished'> {
     const controller = new AbortController();
     this.session = controller;
     let timer: NodeJS.Timeout | undefined;
@@ -144,7 +149,7 @@ export class Supervisor implements ManagedConnector {
     const session = this.connector.runSession(context);
     session.catch(() => undefined);
     try {
-      await Promise.race([session, expired]);
+      return await Promise.race([session, expired]);
     } finally {
       clearTimeout(timer);
       this.session = null;

@@ -59,6 +59,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     WALCAST_TABLES: `${schema}.accounts,${schema}.transfers`,
     WALCAST_TOPIC_PREFIX: prefix,
     WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
+    WALCAST_SNAPSHOT_MODE: 'no_data',
     WALCAST_HTTP_PORT: '0',
     WALCAST_BATCH_MAX_EVENTS: '200',
     WALCAST_STARTUP_TIMEOUT_MS: '600000',

@@ -40,6 +40,8 @@ export function capture(kind: string): Capture {
       WALCAST_TOPIC_PREFIX: prefix,
       WALCAST_HTTP_PORT: '0',
       WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
+      // These tests are about the stream; snapshot tests set WALCAST_SNAPSHOT_MODE themselves.
+      WALCAST_SNAPSHOT_MODE: 'no_data',
       ...extra,
     }),
     currentLsn: async (db) => (await db.query<{ l: string }>('select pg_current_wal_lsn()::text as l')).rows[0]!.l,

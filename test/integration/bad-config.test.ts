@@ -105,6 +105,7 @@ function envFor(c: string, overrides: Record<string, string | undefined> = {}): 
     WALCAST_TABLES: `${schema}.accounts`,
     WALCAST_TOPIC_PREFIX: prefixOf(c),
     WALCAST_OFFSETS_TOPIC: `${prefixOf(c)}-offsets`,
+    WALCAST_SNAPSHOT_MODE: 'no_data',
     WALCAST_HTTP_PORT: '0',
     WALCAST_STARTUP_TIMEOUT_MS: String(STARTUP_TIMEOUT_MS),
     ...overrides,

@@ -10,8 +10,8 @@ test('a record written by earlier builds ({lsn, txId, tsMs}) is read as the CDC 
   const value = parseOffsetValue(legacy);
   assert.equal(value.version, 1);
   assert.equal(value.tsMs, 1764600000000);
-  assert.deepEqual(fromSourcePosition(value.position), { lsn: (0x1an << 32n) | 0x2b3c4d5en, txId: 74213 });
-  assert.deepEqual(fromSourcePosition(parseOffsetValue(Buffer.from('{"lsn":"0/0","txId":null,"tsMs":1}')).position), { lsn: 0n, txId: null });
+  assert.deepEqual(fromSourcePosition(value.position), { lsn: (0x1an << 32n) | 0x2b3c4d5en, txId: 74213, snapshot: null });
+  assert.deepEqual(fromSourcePosition(parseOffsetValue(Buffer.from('{"lsn":"0/0","txId":null,"tsMs":1}')).position), { lsn: 0n, txId: null, snapshot: null });
 });
 
 test('a CDC position round-trips through the offset record, for any LSN and xid', () => {
@@ -20,7 +20,7 @@ test('a CDC position round-trips through the offset record, for any LSN and xid'
       const record = offsetRecord('offsets', 'walcast-x', toSourcePosition({ lsn, txId }), 5);
       const value = parseOffsetValue(record.value!);
       assert.equal(value.version, 2);
-      assert.deepEqual(fromSourcePosition(value.position), { lsn, txId });
+      assert.deepEqual(fromSourcePosition(value.position), { lsn, txId, snapshot: null });
     }),
   );
 });

@@ -8,10 +8,10 @@ import { WalcastError } from '../../errors.ts';
 import { ChangeEventBuilder, type ChangeEvent, type TransactionContext } from '../../events/change-events.ts';
 import { buildTableSchema, messageEventSchema, type EventSchema, type TableSchema } from '../../events/table-schema.ts';
 import type { Logger } from '../../log.ts';
-import type { Catalog } from '../../pg/catalog.ts';
+import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
 import type { Lsn } from '../../pg/lsn.ts';
 import { selectsTable } from '../../pg/table-filter.ts';
-import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, UpdateMessage } from './pgoutput.ts';
+import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, TupleValue, UpdateMessage } from './pgoutput.ts';
 
 export interface ChangeOptions {
   topicPrefix: string;
@@ -132,7 +132,7 @@ export class ChangeTranslator {
   }
 
   /** A table's (new) shape: registered before the first event that needs it. */
-  async relation(message: RelationMessage): Promise<void> {
+  async relation(message: Omit<RelationMessage, 'tag'>): Promise<void> {
     const { options } = this;
     if (!selectsTable(options.tables, message.schema, message.table)) {
       this.tables.set(message.relationId, null);
@@ -164,6 +164,39 @@ export class ChangeTranslator {
       options.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
     }
     this.tables.set(message.relationId, table);
+  }
+
+  /**
+   * The shape of a table a snapshot reads: the stream's, or built from the catalog exactly as a
+   * Relation message would build it (same columns, order and key flags, so the same schema).
+   */
+  async snapshotTable(relationId: number): Promise<TableSchema> {
+    if (!this.tables.get(relationId)) await this.relation(await catalogRelation(this.options.catalog.client, relationId));
+    const table = this.tables.get(relationId);
+    if (!table) throw new Error(`internal: snapshot of relation ${relationId}, which the include list does not select`);
+    return table;
+  }
+
+  /**
+   * The text that identifies a row for snapshot reconciliation: its key columns' text, or the
+   * whole row for a table without a key. null when the relation is not captured.
+   */
+  keyText(relationId: number, tuple: ReadonlyArray<TupleValue>): string | null {
+    const table = this.tables.get(relationId);
+    if (!table) return null;
+    if (table.keyIndexes.length === 0) return JSON.stringify(tuple.map((v) => (typeof v === 'string' || v === null ? v : '\u0000toast')));
+    return JSON.stringify(table.keyIndexes.map((i) => tuple[i] ?? null));
+  }
+
+  /** The relation is captured and has a primary key. */
+  isKeyed(relationId: number): boolean {
+    return (this.tables.get(relationId)?.keyIndexes.length ?? 0) > 0;
+  }
+
+  /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
+  readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; last: string }, readAtMs: number): ChangeEvent[] {
+    const last = rows.length - 1;
+    return rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : 'true', readAtMs));
   }
 
   private requireTx(): TransactionContext {

@@ -23,11 +23,15 @@ import { quoteIdent } from '../../pg/sql.ts';
 import { WALCAST_VERSION } from '../../version.ts';
 import { ChangeTranslator } from './changes.ts';
 import { PgoutputDecodeError } from './pgoutput.ts';
-import { fromSourcePosition, toSourcePosition, type CdcPosition } from './position.ts';
+import { fromSourcePosition, toSourcePosition, type CdcPosition, type CdcStoredPosition } from './position.ts';
 import { ReplicationQueue } from './replication-queue.ts';
 import { ReplicationStream } from './replication-stream.ts';
-import { checkSource, createSource } from './setup.ts';
+import { checkSource, createSource, type SourceSetupResult } from './setup.ts';
 import { CdcStream } from './stream.ts';
+import { planSnapshot } from '../snapshot/plan.ts';
+import { progressJson, snapshotDone, type SnapshotProgress } from '../snapshot/progress.ts';
+import { Snapshotter } from '../snapshot/snapshotter.ts';
+import { ChunkWindows } from '../snapshot/windows.ts';
 
 /** Replication bytes buffered before the stream is paused, whatever the message count. */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -92,7 +96,29 @@ export class CdcConnector implements Connector {
     }
   }
 
-  async runSession(context: SessionContext): Promise<void> {
+  /**
+   * The snapshot this session runs: the stored one to resume, a new one when the mode asks for it,
+   * null for none; 'finished' when WALCAST_SNAPSHOT_MODE=initial_only has nothing left to do.
+   */
+  private async snapshotToRun(client: pg.Client, offset: CdcStoredPosition | null, setup: SourceSetupResult, confirmed: Lsn, log: Logger): Promise<SnapshotProgress | null | 'finished'> {
+    const { mode } = this.config.snapshot;
+    if (offset?.snapshot) {
+      if (mode === 'no_data') {
+        log.warn({ snapshot: offset.snapshot.id }, 'an interrupted snapshot is recorded but WALCAST_SNAPSHOT_MODE=no_data: it is abandoned; existing rows that it did not read are not published');
+        return null;
+      }
+      return offset.snapshot;
+    }
+    const needed =
+      offset === null ||
+      (mode === 'when_needed' && (setup.createdSlot || offset.lsn < confirmed));
+    if (mode === 'no_data' || !needed || (mode === 'initial' && offset !== null)) return mode === 'initial_only' && offset !== null ? 'finished' : null;
+    const plan = await planSnapshot(client, setup.tables);
+    log.info({ mode, tables: plan.tables.map((t) => `${t.schema}.${t.table}`), reason: offset === null ? 'no recorded position' : setup.createdSlot ? 'the slot is new' : 'the slot is ahead of the position in Kafka' }, 'snapshot planned');
+    return plan;
+  }
+
+  async runSession(context: SessionContext): Promise<void | 'finished'> {
     const { config } = this;
     const { log, signal } = context;
     const pgClient = newClient(config.pg.url);
@@ -103,6 +129,7 @@ export class CdcConnector implements Connector {
     let replication: ReplicationStream | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     const cleanups: Array<() => void> = [];
+    let finished = false;
     try {
       const pgAddress = new URL(config.pg.url);
       context.stage(`connecting to PostgreSQL (WALCAST_PG_URL, ${pgAddress.hostname || 'localhost'}:${pgAddress.port || 5432})`);
@@ -123,12 +150,18 @@ export class CdcConnector implements Connector {
         topicPrefix: config.events.topicPrefix,
         openTransactionWaitMs: config.kafka.openTransactionWaitMs,
         sendChunkEvents: config.batch.sendChunkEvents,
-        positionJson: toSourcePosition,
+        // The snapshot's progress rides along with every position until the snapshot is complete.
+        positionJson: (position) => {
+          const json = toSourcePosition(position);
+          if (snapshotter && !snapshotDone(snapshotter.progress)) json.snapshot = progressJson(snapshotter.progress);
+          return json;
+        },
         stats: context.stats,
         log,
         stage: context.stage,
       });
       const offset = stored ? fromSourcePosition(stored.position) : null;
+      let snapshotter: Snapshotter | null = null;
 
       context.stage('creating the publication and slot');
       const setup = await createSource(pgClient, sourceOptions, plan, log);
@@ -138,6 +171,11 @@ export class CdcConnector implements Connector {
       const confirmed = await confirmedFlushLsn(pgClient, config.pg.slot);
       if (offset && stored && offset.lsn < confirmed) reportSlotAhead(log, stored, offset.lsn, confirmed);
       const startLsn = offset && offset.lsn > confirmed ? offset.lsn : confirmed;
+      const snapshot = await this.snapshotToRun(pgClient, offset, setup, confirmed, log);
+      if (snapshot === 'finished') {
+        log.info({ mode: config.snapshot.mode }, 'snapshot complete and WALCAST_SNAPSHOT_MODE=initial_only: stopping');
+        return 'finished';
+      }
 
       const encoder: EventEncoder = config.events.format === 'avro' ? new AvroEncoder(new SchemaRegistryClient(config.registry.url)) : new JsonEncoder();
       const translator = new ChangeTranslator({
@@ -172,6 +210,7 @@ export class CdcConnector implements Connector {
         positionIntervalMs: statusIntervalMs,
         startLsn,
         recordedLsn: offset?.lsn ?? null,
+        windows: new ChunkWindows(config.pg.slot),
       });
       stream.setPaused(context.isPaused());
       cleanups.push(context.onPauseChange((paused) => stream.setPaused(paused)));
@@ -197,9 +236,34 @@ export class CdcConnector implements Connector {
         { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: stored ? `${stored.recordOffset}/${stored.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },
         'streaming',
       );
+      if (snapshot) {
+        const snapshotEnd = new AbortController();
+        cleanups.push(() => snapshotEnd.abort());
+        snapshotter = new Snapshotter({ pgUrl: config.pg.url, threads: config.snapshot.maxThreads, progress: snapshot, owner: config.pg.slot, log, signal: snapshotEnd.signal, register: stream.registerChunk });
+        stream.attachSnapshot(snapshotter);
+        context.stats.snapshot = () => snapshotter!.summary();
+        const initialOnly = config.snapshot.mode === 'initial_only';
+        snapshotter.run().then(
+          () => {
+            if (snapshotDone(snapshot)) context.stats.snapshot = null;
+            if (initialOnly && snapshotDone(snapshot)) {
+              finished = true;
+              stream.requestStop();
+            }
+          },
+          (error: unknown) => {
+            if (!snapshotEnd.signal.aborted) queue.fail(error as Error);
+          },
+        );
+      }
       await stream.run();
       stream.sendStatus();
       log.info({ ackedLsn: formatLsn(context.stats.ackedLsn), events: context.stats.eventsSent }, 'stopped streaming; position acknowledged');
+      if (finished) {
+        log.info('snapshot complete and WALCAST_SNAPSHOT_MODE=initial_only: stopping');
+        return 'finished';
+      }
+      return undefined;
     } finally {
       for (const cleanup of cleanups) cleanup();
       if (statusTimer) clearInterval(statusTimer);

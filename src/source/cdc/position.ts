@@ -6,6 +6,7 @@
 import type { SourcePosition } from '../../kafka/offsets.ts';
 import { OffsetRecordError } from '../../kafka/offsets.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
+import { parseProgress, type SnapshotProgress } from '../snapshot/progress.ts';
 
 export interface CdcPosition {
   lsn: Lsn;
@@ -17,7 +18,12 @@ export function toSourcePosition(position: CdcPosition): SourcePosition {
   return { lsn: formatLsn(position.lsn), txId: position.txId };
 }
 
-export function fromSourcePosition(position: SourcePosition): CdcPosition {
+/** A stored position: where the stream resumes, and the snapshot still in progress, if any. */
+export interface CdcStoredPosition extends CdcPosition {
+  snapshot: SnapshotProgress | null;
+}
+
+export function fromSourcePosition(position: SourcePosition): CdcStoredPosition {
   const { lsn, txId } = position;
   if (typeof lsn !== 'string') throw new OffsetRecordError(`the stored position has no LSN: ${JSON.stringify(position)}`);
   let parsed: Lsn;
@@ -26,5 +32,5 @@ export function fromSourcePosition(position: SourcePosition): CdcPosition {
   } catch (error) {
     throw new OffsetRecordError(`the stored position's LSN is malformed: ${JSON.stringify(position)}`, { cause: error });
   }
-  return { lsn: parsed, txId: typeof txId === 'number' ? txId : null };
+  return { lsn: parsed, txId: typeof txId === 'number' ? txId : null, snapshot: position.snapshot === undefined ? null : parseProgress(position.snapshot) };
 }

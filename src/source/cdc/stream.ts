@@ -19,8 +19,10 @@ import type { ChangeEvent } from '../../events/change-events.ts';
 import type { TransactionalDelivery } from '../../kafka/delivery.ts';
 import type { Logger } from '../../log.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
 import type { ChangeTranslator } from './changes.ts';
-import type { PgoutputMessage } from './pgoutput.ts';
+import type { DeleteMessage, InsertMessage, PgoutputMessage, UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
 
@@ -43,6 +45,8 @@ export interface StreamOptions {
   startLsn: Lsn;
   /** The position stored in the offsets topic, if any. */
   recordedLsn: Lsn | null;
+  /** Reconciles snapshot chunks with the stream (always present: watermarks are never published). */
+  windows: ChunkWindows;
 }
 
 export class CdcStream {
@@ -58,6 +62,10 @@ export class CdcStream {
   private delivered: Lsn;
   private recorded: Lsn;
   private lastRecordAt = 0;
+  private readonly windows: ChunkWindows;
+  private snapshotter: Snapshotter | null = null;
+  /** Chunks read and waiting for their high watermark. */
+  private readonly chunks = new Map<string, ChunkRead>();
 
   constructor(options: StreamOptions) {
     this.options = options;
@@ -66,6 +74,7 @@ export class CdcStream {
     this.translator = options.translator;
     this.delivery = options.delivery;
     this.stats = options.stats;
+    this.windows = options.windows;
     this.delivered = options.recordedLsn !== null && options.recordedLsn > options.startLsn ? options.recordedLsn : options.startLsn;
     this.recorded = options.recordedLsn ?? 0n;
     this.stats.ackedLsn = this.delivered;
@@ -91,6 +100,17 @@ export class CdcStream {
     this.stopRequestedAt ??= Date.now();
     this.queue.wakeUp();
   }
+
+  /** A snapshot runs beside the stream: its chunks are published at their high watermarks. */
+  attachSnapshot(snapshotter: Snapshotter): void {
+    this.snapshotter = snapshotter;
+    this.windows.tracking = true;
+  }
+
+  /** Called by the snapshot's readers before they write a chunk's high watermark. */
+  registerChunk = (chunk: ChunkRead): void => {
+    this.chunks.set(chunk.id, chunk);
+  };
 
   /** Periodic standby status: keeps the walsender from timing out while the stream is paused. */
   sendStatus(): void {
@@ -186,6 +206,7 @@ export class CdcStream {
   private handle(lsn: Lsn, message: PgoutputMessage): Promise<void> | undefined {
     switch (message.tag) {
       case 'begin': {
+        if (this.windows.tracking) this.windows.transaction(message.xid);
         const { delivery } = this;
         if (
           delivery.units > 0 &&
@@ -214,6 +235,7 @@ export class CdcStream {
       case 'insert':
       case 'update':
       case 'delete': {
+        if (this.windows.watches(message.relationId)) this.touch(message);
         const events = this.translator.row(lsn, message);
         return events === null ? undefined : this.add(events);
       }
@@ -222,15 +244,61 @@ export class CdcStream {
           this.stats.tables = this.translator.capturedTables;
         });
       case 'truncate': {
+        for (const relationId of message.relationIds) this.windows.spoil(relationId);
         const events = this.translator.truncate(lsn, message);
         return events.length === 0 ? undefined : this.add(events);
       }
       case 'message':
+        if (message.prefix === WATERMARK_PREFIX && !message.transactional) return this.watermark(message.lsn, message.content);
         return this.translator.logicalMessage(message).then(async ({ events, unitEnd }) => {
           if (events.length > 0) await this.add(events);
           if (unitEnd !== null) this.delivery.completeUnit({ lsn: unitEnd, txId: null });
         });
     }
+  }
+
+  /** A row change while a snapshot chunk of its table is between watermarks: note its keys. */
+  private touch(message: InsertMessage | UpdateMessage | DeleteMessage): void {
+    const { relationId } = message;
+    const keyed = this.translator.isKeyed(relationId);
+    const keys: Array<string | null> = [];
+    // Without a key, new row versions are recognised by their xmin (windows.ts); old ones by value.
+    if (message.tag !== 'delete' && keyed) keys.push(this.translator.keyText(relationId, message.newTuple));
+    if (message.tag !== 'insert' && message.oldTuple) keys.push(this.translator.keyText(relationId, message.oldTuple));
+    else if (message.tag !== 'insert' && !keyed) keys.push(null);
+    for (const key of new Set(keys)) {
+      if (key === null) this.windows.spoil(relationId);
+      else this.windows.touch(relationId, key);
+    }
+  }
+
+  /** A snapshot watermark: opens a chunk's window, or publishes the chunk as a unit of its own. */
+  private async watermark(lsn: Lsn, content: Buffer): Promise<void> {
+    const mark = this.windows.parse(content);
+    if (!mark) return;
+    if (mark.mark === 'low') {
+      this.windows.low(mark.chunkId, mark.relationId);
+      return;
+    }
+    const chunk = this.chunks.get(mark.chunkId);
+    const snapshotter = this.snapshotter;
+    if (!chunk || !snapshotter) return;
+    this.chunks.delete(mark.chunkId);
+    const table = await this.translator.snapshotTable(chunk.relationId);
+    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row) ?? '');
+    if (rows === null) {
+      snapshotter.retry(chunk);
+      return;
+    }
+    if (rows.length > 0) {
+      // Row by row: a chunk holds far more than one produce request may carry.
+      for (const event of this.translator.readEvents(table, lsn, rows, snapshotter.markers(chunk, rows.length), chunk.readAtMs)) {
+        const waiting = this.add([event]);
+        if (waiting) await waiting;
+      }
+    }
+    this.delivery.completeUnit({ lsn, txId: null });
+    snapshotter.published(chunk, rows.length);
   }
 
   private add(events: ChangeEvent[]): Promise<void> | undefined {

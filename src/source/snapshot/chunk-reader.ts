@@ -1,0 +1,72 @@
+/**
+ * Reads one snapshot chunk on its own connection: low watermark, a short REPEATABLE READ
+ * transaction over a range of heap blocks (a TID range scan), high watermark. Values stay the
+ * text PostgreSQL's output functions render, as pgoutput sends them, so the stream's codecs decode
+ * both identically (connections come from pg/connect.ts, which pins the settings they depend on).
+ */
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
+import type { BlockRange } from './progress.ts';
+import { WATERMARK_PREFIX, watermarkContent } from './windows.ts';
+
+/** Values as text: the global pg-types parsers would turn them into lossy JS values. */
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+export interface ChunkQuery {
+  owner: string;
+  chunkId: string;
+  relationId: number;
+  schema: string;
+  table: string;
+  /** Column names in pgoutput's order. */
+  columns: string[];
+  range: BlockRange;
+  /** Add each row version's inserting transaction as a last column (tables without a key: see windows.ts). */
+  withXmin: boolean;
+}
+
+/** The chunk's SELECT: every column in order, rows of the block range. */
+export function chunkSql(query: Pick<ChunkQuery, 'schema' | 'table' | 'columns' | 'range' | 'withXmin'>): string {
+  const columns = [...query.columns.map(quoteIdent), ...(query.withXmin ? ['xmin'] : [])].join(', ');
+  const from = `${quoteIdent(query.schema)}.${quoteIdent(query.table)}`;
+  return `select ${columns} from only ${from} where ctid >= '(${query.range.start},0)'::tid and ctid < '(${query.range.end},0)'::tid`;
+}
+
+function emitSql(query: ChunkQuery, mark: 'low' | 'high'): string {
+  return `select pg_logical_emit_message(false, ${quoteLiteral(WATERMARK_PREFIX)}, ${quoteLiteral(watermarkContent(query.owner, query.chunkId, mark, query.relationId))})`;
+}
+
+/** xids in progress at a snapshot (pg_current_snapshot()'s text form `xmin:xmax:xip,...`), low 32 bits. */
+export function inProgressXids(snapshot: string): number[] {
+  const list = snapshot.split(':')[2] ?? '';
+  return list === '' ? [] : list.split(',').map((xid) => Number(BigInt(xid) & 0xffffffffn));
+}
+
+export interface ChunkRows {
+  rows: Array<Array<string | null>>;
+  inProgress: number[];
+  readAtMs: number;
+}
+
+/**
+ * Runs the three steps; `onRead` receives the rows before the high watermark is written, so the
+ * stream always finds them when the mark arrives.
+ */
+export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (rows: ChunkRows) => void): Promise<void> {
+  await client.query(emitSql(query, 'low'));
+  await client.query('begin isolation level repeatable read read only');
+  let rows: ChunkRows;
+  try {
+    // The first statement fixes the transaction's snapshot: this one reports it.
+    const snapshot = (await client.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
+    const readAtMs = Date.now();
+    const result = await client.query<Array<string | null>>({ text: chunkSql(query), rowMode: 'array', types: RAW_TEXT });
+    rows = { rows: result.rows, inProgress: inProgressXids(snapshot), readAtMs };
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  }
+  onRead(rows);
+  await client.query(emitSql(query, 'high'));
+}

@@ -1,0 +1,199 @@
+/**
+ * Runs a snapshot beside the stream: `maxThreads` connections each take the next unread block
+ * range of any table (so one large table is read in parallel too), read it (chunk-reader.ts) and
+ * wait until the stream has published it before taking another, which bounds memory to
+ * maxThreads chunks. Progress advances only when the stream publishes a chunk, in the same Kafka
+ * transaction as its rows (stream.ts); a chunk the stream rejects is read again.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from '../../log.ts';
+import { catalogRelation } from '../../pg/catalog.ts';
+import { newClient } from '../../pg/connect.ts';
+import { qualifiedName } from '../../pg/sql.ts';
+import { readChunk } from './chunk-reader.ts';
+import { completesTable, markDone, nextRange, snapshotDone, snapshotRows, tableDone, type BlockRange, type SnapshotProgress, type TableProgress } from './progress.ts';
+import type { ChunkRead } from './windows.ts';
+
+/** Heap blocks per chunk (1 MiB of heap with the default block size): bounds the rows held per reader. */
+export const CHUNK_BLOCKS = 128;
+const PROGRESS_LOG_INTERVAL_MS = 10_000;
+
+export interface SnapshotterOptions {
+  pgUrl: string;
+  threads: number;
+  progress: SnapshotProgress;
+  /** The owner written into watermarks (the slot name). */
+  owner: string;
+  log: Logger;
+  signal: AbortSignal;
+  /** Hands a read chunk to the stream before its high watermark is written. */
+  register(chunk: ChunkRead): void;
+}
+
+interface Resolved {
+  relationId: number;
+  columns: string[];
+  keyless: boolean;
+}
+
+export class Snapshotter {
+  private readonly options: SnapshotterOptions;
+  private readonly log: Logger;
+  readonly progress: SnapshotProgress;
+  private readonly inFlight = new Map<TableProgress, BlockRange[]>();
+  private readonly waitingForStream = new Map<string, () => void>();
+  private readonly resolved = new Map<TableProgress, Resolved | null>();
+  private wakeIdle: Array<() => void> = [];
+  private lastLogAt = Date.now();
+  private readonly startRows: number;
+  private readonly startedAt = Date.now();
+
+  constructor(options: SnapshotterOptions) {
+    this.options = options;
+    // Readers waiting for work or for the stream must not outlive the session.
+    options.signal.addEventListener('abort', () => {
+      this.wake();
+      for (const resolve of this.waitingForStream.values()) resolve();
+      this.waitingForStream.clear();
+    }, { once: true });
+    this.log = options.log.child({ component: 'snapshot', snapshot: options.progress.id });
+    this.progress = options.progress;
+    this.startRows = snapshotRows(options.progress);
+  }
+
+  /** Resolves when every table is published; rejects on a database error (the session restarts and resumes). */
+  async run(): Promise<void> {
+    const { progress } = this;
+    this.log.info({ tables: progress.tables.length, threads: this.options.threads, resumedAtRows: this.startRows }, this.startRows > 0 ? 'snapshot resuming from its last committed chunk' : 'snapshot starting');
+    const workers = Array.from({ length: Math.max(1, this.options.threads) }, () => this.worker());
+    await Promise.all(workers);
+    if (snapshotDone(progress)) this.log.info({ rows: snapshotRows(progress), seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'snapshot complete');
+  }
+
+  private async worker(): Promise<void> {
+    const client = newClient(this.options.pgUrl);
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      while (!this.options.signal.aborted) {
+        const next = this.take();
+        if (next === 'done') return;
+        if (next === 'wait') {
+          if (this.options.signal.aborted) return;
+          await new Promise<void>((resolve) => this.wakeIdle.push(resolve));
+          continue;
+        }
+        await this.readAndPublish(client, next.table, next.range);
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private take(): { table: TableProgress; range: BlockRange } | 'wait' | 'done' {
+    let pending = false;
+    for (const table of this.progress.tables) {
+      if (tableDone(table)) continue;
+      pending = true;
+      const inFlight = this.inFlight.get(table) ?? [];
+      const range = nextRange(table, CHUNK_BLOCKS, inFlight);
+      if (range) {
+        inFlight.push(range);
+        this.inFlight.set(table, inFlight);
+        return { table, range };
+      }
+    }
+    return pending ? 'wait' : 'done';
+  }
+
+  private async resolve(client: pg.Client, table: TableProgress): Promise<Resolved | null> {
+    if (this.resolved.has(table)) return this.resolved.get(table)!;
+    const oid = (await client.query<{ oid: number | null }>('select to_regclass($1)::oid::int as oid', [qualifiedName(table.schema, table.table)])).rows[0]?.oid ?? null;
+    const relation = oid === null ? null : await catalogRelation(client, oid);
+    const resolved = relation === null ? null : { relationId: relation.relationId, columns: relation.columns.map((c) => c.name), keyless: !relation.hasPrimaryKey };
+    this.resolved.set(table, resolved);
+    return resolved;
+  }
+
+  private async readAndPublish(client: pg.Client, table: TableProgress, range: BlockRange): Promise<void> {
+    const resolved = await this.resolve(client, table);
+    if (!resolved) {
+      this.log.warn({ table: `${table.schema}.${table.table}` }, 'table dropped during the snapshot: skipped');
+      this.finish(table, range, 0);
+      return;
+    }
+    const chunkId = randomUUID();
+    const publishedOrRetried = new Promise<void>((resolve) => this.waitingForStream.set(chunkId, resolve));
+    await readChunk(client, { owner: this.options.owner, chunkId, relationId: resolved.relationId, schema: table.schema, table: table.table, columns: resolved.columns, range, withXmin: resolved.keyless }, (rows) =>
+      this.options.register({ id: chunkId, relationId: resolved.relationId, table, range, keyless: resolved.keyless, ...rows }),
+    );
+    if (this.options.signal.aborted) return;
+    await publishedOrRetried;
+  }
+
+  /** Debezium's source.snapshot markers for a chunk about to be published with `count` rows. */
+  markers(chunk: ChunkRead, count: number): { first: string; last: string } {
+    const firstOfAll = snapshotRows(this.progress) === 0;
+    const firstOfTable = chunk.table.rows === 0;
+    const endsTable = completesTable(chunk.table, chunk.range);
+    const endsAll = endsTable && this.progress.tables.every((t) => t === chunk.table || tableDone(t));
+    const first = firstOfAll ? 'first' : firstOfTable ? 'first_in_data_collection' : 'true';
+    const last = endsAll ? 'last' : endsTable ? 'last_in_data_collection' : 'true';
+    return count === 1 && last === 'true' ? { first, last: first } : { first, last };
+  }
+
+  /** The stream published the chunk (in the batch now open): its range counts as done. */
+  published(chunk: ChunkRead, count: number): void {
+    this.finish(chunk.table, chunk.range, count);
+    this.waitingForStream.get(chunk.id)?.();
+    this.waitingForStream.delete(chunk.id);
+    this.maybeLog();
+  }
+
+  /** The stream rejected the chunk (a race or a truncate): read the range again. */
+  retry(chunk: ChunkRead): void {
+    const list = this.inFlight.get(chunk.table) ?? [];
+    this.inFlight.set(chunk.table, list.filter((r) => r !== chunk.range));
+    this.log.debug({ table: `${chunk.table.schema}.${chunk.table.table}`, range: chunk.range }, 'chunk overlapped a change it could not be reconciled with: reading it again');
+    this.waitingForStream.get(chunk.id)?.();
+    this.waitingForStream.delete(chunk.id);
+    this.wake();
+  }
+
+  private finish(table: TableProgress, range: BlockRange, rows: number): void {
+    const list = this.inFlight.get(table) ?? [];
+    this.inFlight.set(table, list.filter((r) => r !== range));
+    markDone(table, range);
+    table.rows += rows;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiting = this.wakeIdle;
+    this.wakeIdle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** For /status and the progress line. */
+  summary(): { tablesDone: number; tables: number; rows: number; blocksDone: number; blocks: number } {
+    let blocks = 0;
+    let blocksDone = 0;
+    for (const t of this.progress.tables) {
+      blocks += t.blocks;
+      blocksDone += Math.min(t.blocks, t.doneBelow) + t.doneRanges.reduce((sum, [s, e]) => sum + (e - s), 0);
+    }
+    return { tablesDone: this.progress.tables.filter(tableDone).length, tables: this.progress.tables.length, rows: snapshotRows(this.progress), blocksDone, blocks };
+  }
+
+  private maybeLog(): void {
+    const now = Date.now();
+    if (now - this.lastLogAt < PROGRESS_LOG_INTERVAL_MS) return;
+    this.lastLogAt = now;
+    const s = this.summary();
+    const rowsPerSecond = Math.round((s.rows - this.startRows) / Math.max(1, (now - this.startedAt) / 1000));
+    const fraction = s.blocks === 0 ? 1 : s.blocksDone / s.blocks;
+    const etaSeconds = fraction > 0 ? Math.round(((now - this.startedAt) / 1000) * (1 - fraction) / fraction) : null;
+    this.log.info({ tablesDone: s.tablesDone, tables: s.tables, rows: s.rows, rowsPerSecond, percent: Math.floor(fraction * 100), etaSeconds }, 'snapshot progress');
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Snapshot chunks reconciled with the stream, DBLog-style: a reader writes a low watermark into
+ * the WAL, reads the chunk in a short REPEATABLE READ transaction, then writes a high watermark.
+ * Between the two marks the stream notes every key it publishes for that table; at the high mark
+ * the chunk's rows are published in stream order, minus those keys (the stream already carried a
+ * newer state of them). Nothing is held open: no long transaction, no WAL kept back.
+ *
+ * One race is closed explicitly: a transaction whose commit record precedes the low watermark but
+ * which was not yet visible to the chunk's snapshot (it was still in the snapshot's in-progress
+ * list, e.g. waiting for a synchronous standby) was published before the window opened, so the
+ * chunk would hold an older row. Such a chunk is read again.
+ *
+ * Tables without a key cannot be reconciled by key. Their chunks carry each row version's xmin,
+ * and a row version created by a transaction the stream has already published (since the snapshot
+ * began in this session) is left out: the stream carried it. Deletes and updates seen between the
+ * watermarks (REPLICA IDENTITY FULL, the only way such a table accepts them while published)
+ * remove the old row they name. A snapshot interrupted and resumed can still publish a keyless
+ * row twice if it was written during the interruption (docs/snapshots.md).
+ *
+ * Watermarks are logical decoding messages (pg_logical_emit_message, non-transactional) with
+ * prefix WATERMARK_PREFIX; they are never published.
+ */
+import type { BlockRange, TableProgress } from './progress.ts';
+
+export const WATERMARK_PREFIX = 'walcast.watermark';
+
+/** Transactions remembered for the race check (xid -> order in the stream). */
+const RECENT_XIDS = 200_000;
+
+export type WatermarkMark = 'low' | 'high';
+
+interface WatermarkJson {
+  /** The snapshot's owner (slot): several walcast instances may snapshot one database. */
+  o: string;
+  c: string;
+  m: 'l' | 'h';
+  r: number;
+}
+
+export function watermarkContent(owner: string, chunkId: string, mark: WatermarkMark, relationId: number): string {
+  const json: WatermarkJson = { o: owner, c: chunkId, m: mark === 'low' ? 'l' : 'h', r: relationId };
+  return JSON.stringify(json);
+}
+
+/** A chunk as read, waiting for its high watermark in the stream. */
+export interface ChunkRead {
+  id: string;
+  relationId: number;
+  table: TableProgress;
+  range: BlockRange;
+  /** Column values as PostgreSQL's output functions render them (as pgoutput does), in column order. */
+  rows: Array<Array<string | null>>;
+  /** xids (low 32 bits) in progress at the chunk's snapshot. */
+  inProgress: number[];
+  readAtMs: number;
+  /** The table has no primary key: each row ends with its xmin (see above). */
+  keyless: boolean;
+}
+
+/** A set of 32-bit xids as a bitmap in 8 KiB pages: bounded by the xid span, not the count. */
+export class XidSet {
+  private readonly pages = new Map<number, Uint32Array>();
+
+  add(xid: number): void {
+    const page = xid >>> 16;
+    let bits = this.pages.get(page);
+    if (!bits) this.pages.set(page, (bits = new Uint32Array(2048)));
+    bits[(xid & 0xffff) >>> 5]! |= 1 << (xid & 31);
+  }
+
+  has(xid: number): boolean {
+    const bits = this.pages.get(xid >>> 16);
+    return bits !== undefined && (bits[(xid & 0xffff) >>> 5]! & (1 << (xid & 31))) !== 0;
+  }
+}
+
+interface Window {
+  relationId: number;
+  /** Key texts published while the window was open, with how often (keyless tables repeat rows). */
+  touched: Map<string, number>;
+  /** A truncate or an unkeyable change hit the table: the chunk must be read again. */
+  spoiled: boolean;
+  /** Stream order when the low watermark passed. */
+  openedAt: number;
+}
+
+export class ChunkWindows {
+  private readonly owner: string;
+  private readonly open = new Map<string, Window>();
+  private readonly byRelation = new Map<number, Window[]>();
+  private readonly recentXids = new Map<number, number>();
+  private readonly streamedXids = new XidSet();
+  private order = 0;
+  /** A snapshot runs: remember transactions for the race check. */
+  tracking = false;
+
+  constructor(owner: string) {
+    this.owner = owner;
+  }
+
+  /** The watermark in a logical message, if it is this owner's. */
+  parse(content: Buffer): { mark: WatermarkMark; chunkId: string; relationId: number } | null {
+    let json: Partial<WatermarkJson>;
+    try {
+      json = JSON.parse(content.toString('utf8')) as Partial<WatermarkJson>;
+    } catch {
+      return null;
+    }
+    if (json.o !== this.owner || typeof json.c !== 'string' || typeof json.r !== 'number') return null;
+    return { mark: json.m === 'l' ? 'low' : 'high', chunkId: json.c, relationId: json.r };
+  }
+
+  /** Called at every Begin while tracking. */
+  transaction(xid: number): void {
+    this.order += 1;
+    this.streamedXids.add(xid);
+    this.recentXids.set(xid, this.order);
+    if (this.recentXids.size > RECENT_XIDS) {
+      const oldest = this.recentXids.keys().next().value;
+      if (oldest !== undefined) this.recentXids.delete(oldest);
+    }
+  }
+
+  /** Cheap test for the hot path: is a chunk of this table between its watermarks? */
+  watches(relationId: number): boolean {
+    return this.byRelation.has(relationId);
+  }
+
+  touch(relationId: number, key: string): void {
+    for (const window of this.byRelation.get(relationId) ?? []) window.touched.set(key, (window.touched.get(key) ?? 0) + 1);
+  }
+
+  spoil(relationId: number): void {
+    for (const window of this.byRelation.get(relationId) ?? []) window.spoiled = true;
+  }
+
+  low(chunkId: string, relationId: number): void {
+    const window: Window = { relationId, touched: new Map(), spoiled: false, openedAt: this.order };
+    this.open.set(chunkId, window);
+    const list = this.byRelation.get(relationId);
+    if (list) list.push(window);
+    else this.byRelation.set(relationId, [window]);
+  }
+
+  /**
+   * Closes the chunk's window and keeps the rows that may be published, or returns null when the
+   * chunk must be read again (spoiled, or the race above). `keyOf` gives a row's key text, the
+   * same text touch() received for the stream's changes.
+   */
+  high(chunk: ChunkRead, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> | null {
+    const window = this.open.get(chunk.id);
+    if (!window) return null;
+    this.open.delete(chunk.id);
+    const list = this.byRelation.get(window.relationId)!.filter((w) => w !== window);
+    if (list.length > 0) this.byRelation.set(window.relationId, list);
+    else this.byRelation.delete(window.relationId);
+    if (window.spoiled) return null;
+    for (const xid of chunk.inProgress) {
+      const seen = this.recentXids.get(xid);
+      if (seen !== undefined && seen <= window.openedAt) return null;
+    }
+    if (chunk.keyless) return this.keyless(chunk, window, keyOf);
+    if (window.touched.size === 0) return chunk.rows;
+    const kept: Array<Array<string | null>> = [];
+    for (const row of chunk.rows) {
+      const key = keyOf(row);
+      const count = window.touched.get(key);
+      if (count === undefined) kept.push(row);
+      else if (count === 1) window.touched.delete(key);
+      else window.touched.set(key, count - 1);
+    }
+    return kept;
+  }
+
+  private keyless(chunk: ChunkRead, window: Window, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> {
+    const kept: Array<Array<string | null>> = [];
+    for (const withXmin of chunk.rows) {
+      if (this.streamedXids.has(Number(withXmin[withXmin.length - 1]))) continue;
+      const row = withXmin.slice(0, -1);
+      const key = window.touched.size === 0 ? undefined : keyOf(row);
+      const count = key === undefined ? undefined : window.touched.get(key);
+      if (count === undefined) kept.push(row);
+      else if (count === 1) window.touched.delete(key!);
+      else window.touched.set(key!, count - 1);
+    }
+    return kept;
+  }
+
+  /** Forget every window (the session ends; chunks in flight are read again by the next one). */
+  clear(): void {
+    this.open.clear();
+    this.byRelation.clear();
+  }
+}
