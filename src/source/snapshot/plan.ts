@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { qualifiedName } from '../../pg/sql.ts';
 import type { SnapshotProgress, TableProgress } from './progress.ts';
 
 export async function planSnapshot(client: pg.ClientBase, tables: Array<{ schema: string; table: string }>): Promise<SnapshotProgress> {
@@ -17,10 +18,21 @@ export async function planSnapshot(client: pg.ClientBase, tables: Array<{ schema
       [schema, table],
     )).rows[0];
     if (!row) continue;
-    // A partitioned table published through its root has no storage of its own; its partitions are
-    // listed (and read) when the publication publishes them.
-    if (row.relkind !== 'r') continue;
-    planned.push({ schema, table, blocks: Number(row.blocks), doneBelow: 0, doneRanges: [], rows: 0 });
+    if (row.relkind === 'r') planned.push({ schema, table, blocks: Number(row.blocks), doneBelow: 0, doneRanges: [], rows: 0 });
+    // Published through its root: read each partition, publish under the root (as the stream does).
+    if (row.relkind === 'p') planned.push(...(await partitions(client, schema, table)));
   }
   return { id: randomUUID(), kind: 'initial', startedAtMs: Date.now(), tables: planned };
+}
+
+async function partitions(client: pg.ClientBase, schema: string, table: string): Promise<TableProgress[]> {
+  const { rows } = await client.query<{ schema: string; table: string; blocks: string }>(
+    `select n.nspname as schema, c.relname as table, (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::text as blocks
+       from pg_partition_tree(to_regclass($1)) p
+       join pg_class c on c.oid = p.relid join pg_namespace n on n.oid = c.relnamespace
+      where p.isleaf and c.relkind = 'r'
+      order by 1, 2`,
+    [qualifiedName(schema, table)],
+  );
+  return rows.map((r) => ({ schema: r.schema, table: r.table, root: { schema, table }, blocks: Number(r.blocks), doneBelow: 0, doneRanges: [], rows: 0 }));
 }

@@ -11,8 +11,11 @@
 import type { JsonValue } from '../../kafka/offsets.ts';
 
 export interface TableProgress {
+  /** The table read (a partition, for a partitioned table published through its root). */
   schema: string;
   table: string;
+  /** The partitioned table whose topic and schema the rows are published under, if any. */
+  root?: { schema: string; table: string };
   /** Heap blocks to read: the table's size when the snapshot was planned. */
   blocks: number;
   /** Every block below this one is read and committed. */
@@ -89,7 +92,7 @@ export function progressJson(progress: SnapshotProgress): JsonValue {
     id: progress.id,
     kind: progress.kind,
     startedAtMs: progress.startedAtMs,
-    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
+    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, ...(t.root ? { root: t.root } : {}), blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
   };
 }
 
@@ -116,7 +119,17 @@ export function parseProgress(json: unknown): SnapshotProgress {
     ) {
       return fail('a table entry');
     }
-    return { schema: t.schema, table: t.table, blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: ranges as Array<[number, number]>, rows: t.rows };
+    const root = t.root as { schema?: unknown; table?: unknown } | undefined;
+    if (root !== undefined && (typeof root.schema !== 'string' || typeof root.table !== 'string')) return fail('a root entry');
+    return {
+      schema: t.schema,
+      table: t.table,
+      ...(root ? { root: { schema: root.schema as string, table: root.table as string } } : {}),
+      blocks: t.blocks,
+      doneBelow: t.doneBelow,
+      doneRanges: ranges as Array<[number, number]>,
+      rows: t.rows,
+    };
   });
   return { id: p.id, kind: 'initial', startedAtMs: p.startedAtMs, tables };
 }

@@ -109,7 +109,9 @@ export class Snapshotter {
 
   private async resolve(client: pg.Client, table: TableProgress): Promise<Resolved | null> {
     if (this.resolved.has(table)) return this.resolved.get(table)!;
-    const oid = (await client.query<{ oid: number | null }>('select to_regclass($1)::oid::int as oid', [qualifiedName(table.schema, table.table)])).rows[0]?.oid ?? null;
+    // Columns, key and relation (topic) of the published table: the root for a partition.
+    const published = table.root ?? table;
+    const oid = (await client.query<{ oid: number | null }>('select to_regclass($1)::oid::int as oid', [qualifiedName(published.schema, published.table)])).rows[0]?.oid ?? null;
     const relation = oid === null ? null : await catalogRelation(client, oid);
     const resolved = relation === null ? null : { relationId: relation.relationId, columns: relation.columns.map((c) => c.name), keyless: !relation.hasPrimaryKey };
     this.resolved.set(table, resolved);
