@@ -8,6 +8,7 @@ import { ExitCode } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { createLogger, redactUrl } from './log.ts';
 import { CdcConnector } from './source/cdc/connector.ts';
+import { snapshotCommand } from './snapshot-command.ts';
 import { tail } from './tail.ts';
 import { WALCAST_VERSION } from './version.ts';
 import { Supervisor } from './worker/supervisor.ts';
@@ -15,6 +16,8 @@ import { Supervisor } from './worker/supervisor.ts';
 const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
        walcast tail <topic> [--from-beginning] [--max N]
                                              print a topic's committed events as JSON lines
+       walcast snapshot <schema.table>... [--filter "<schema.table>=<SQL condition>"] | --stop | --pause | --resume
+                                             incremental snapshot by the running walcast of this configuration
        walcast version
 See docs/configuration.md for every variable.`;
 
@@ -120,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
       return run();
     case 'tail':
       return tailCommand(rest);
+    case 'snapshot':
+      return snapshotCommand(rest, (line) => process.stdout.write(line + '\n'));
     case 'version':
     case '--version':
       process.stdout.write(`walcast ${WALCAST_VERSION} (node ${process.version})\n`);

@@ -93,9 +93,39 @@ export interface SessionContext {
   onPauseChange(listener: (paused: boolean) => void): () => void;
 }
 
+/** An incremental snapshot asked for (management API, CLI, Debezium's execute-snapshot signal). */
+export interface SnapshotRequest {
+  /** schema.table names, as in Debezium's data-collections. */
+  tables: string[];
+  /** Per table, an SQL condition on its rows (Debezium's additional-conditions). */
+  filters: Record<string, string>;
+}
+
+/** A request the connector cannot take, with the HTTP status Connect would answer. */
+export class SnapshotRequestError extends Error {
+  readonly code = 'WALCAST_SNAPSHOT_REQUEST';
+  readonly status: 400 | 404 | 409;
+  constructor(status: 400 | 404 | 409, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Snapshots a running connector takes on request. */
+export interface SnapshotControl {
+  /** Starts an incremental snapshot; resolves with its id once it is planned. */
+  execute(request: SnapshotRequest): Promise<{ id: string; tables: string[] }>;
+  /** Stops the running snapshot (what it published stays); false when none runs. */
+  stop(): boolean;
+  /** Pauses or resumes handing out chunks; false when none runs. */
+  pause(paused: boolean): boolean;
+}
+
 export interface Connector {
   readonly name: string;
   readonly type: ConnectorType;
+  /** Present for kinds that take snapshots on request. */
+  readonly snapshots?: SnapshotControl;
   /**
    * One session: connect, prepare, run. Resolves when the signal is aborted and the session has
    * finished cleanly, or with 'finished' when the connector's work is done (the supervisor then
@@ -125,4 +155,5 @@ export interface ManagedConnector {
   pause(): void;
   resume(): void;
   restart(): void;
+  readonly snapshots?: SnapshotControl;
 }

@@ -161,5 +161,11 @@ export const cdcConnectorSchema = {
       default: 2,
       env: 'WALCAST_SNAPSHOT_MAX_THREADS',
     },
+    signalTopic: {
+      doc: "Kafka topic of Debezium-style signals (Debezium's signal.kafka.topic): records keyed by the connector's name (the topic prefix) with execute-snapshot, stop-snapshot, pause-snapshot or resume-snapshot. Empty: no signal channel (the management API and `walcast snapshot` still work).",
+      format: String,
+      default: '',
+      env: 'WALCAST_SIGNAL_KAFKA_TOPIC',
+    },
   },
 };

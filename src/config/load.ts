@@ -40,7 +40,7 @@ export interface CdcConnectorSettings {
     toastPlaceholder: string;
   };
   batch: { maxEvents: number; maxDelayMs: number; maxAgeMs: number; sendChunkEvents: number; maxBufferedMessages: number };
-  snapshot: { mode: SnapshotMode; maxThreads: number };
+  snapshot: { mode: SnapshotMode; maxThreads: number; signalTopic: string };
 }
 
 export type SnapshotMode = 'initial' | 'no_data' | 'initial_only' | 'when_needed';

@@ -4,12 +4,13 @@
  * `connectors()` returns at each request. Nothing here echoes configuration: secrets never leave
  * the process.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ConnectorState, ManagedConnector } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { WALCAST_VERSION } from '../version.ts';
 import { routeConnectors } from './connectors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { routeSnapshots } from './snapshots.ts';
 import { errorReply, methodNotAllowed, noRoute, type Reply } from './reply.ts';
 
 export interface HttpOptions {
@@ -66,11 +67,56 @@ function send(res: ServerResponse, reply: Reply): void {
   }
 }
 
+/** Request bodies are small JSON documents: anything larger is refused, not buffered. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error(`larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text.trim() === '' ? {} : (JSON.parse(text) as unknown));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+/** /connectors/<name>/snapshots[...]: the snapshot routes (http/snapshots.ts), or null. */
+async function snapshotPath(method: string, path: string, req: IncomingMessage, options: HttpOptions): Promise<Reply | null> {
+  const [root, collection, encodedName, ...rest] = path.split('/');
+  if (root !== '' || collection !== 'connectors' || encodedName === undefined || rest[0] !== 'snapshots') return null;
+  let name: string;
+  try {
+    name = decodeURIComponent(encodedName);
+  } catch {
+    return errorReply(400, `malformed percent-encoding in ${path}`);
+  }
+  const connector = options.connectors().find((c) => c.name === name);
+  if (!connector) return errorReply(404, `Connector ${name} not found`);
+  return routeSnapshots(method, rest, path, { connector, body: () => readJsonBody(req), log: options.log });
+}
+
 export function startHttpServer(options: HttpOptions): Promise<Server> {
   const metrics = createMetrics(options.connectors);
   // Connect's worker_id; the port is the bound one once listening (it differs when options.port is 0).
   let workerId = `${options.host}:${options.port}`;
-  const route = (method: string, path: string): Reply | Promise<Reply> => {
+  const route = async (method: string, path: string, req: IncomingMessage): Promise<Reply> => {
+    const snapshotReply = await snapshotPath(method, path, req, options);
+    if (snapshotReply) return snapshotReply;
     const connectorReply = routeConnectors(method, path, { connectors: options.connectors, workerId, log: options.log });
     if (connectorReply) return connectorReply;
     const handler = processRoute(path, options, metrics);
@@ -81,7 +127,7 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
-      send(res, await route(method, path));
+      send(res, await route(method, path, req));
     } catch (error) {
       // The error's text may come from anywhere below: it goes to the log, not to the caller.
       options.log.error({ err: error, method, path }, 'management API request failed');

@@ -54,6 +54,10 @@ export class Supervisor implements ManagedConnector {
     return this.connector.type;
   }
 
+  get snapshots(): Connector['snapshots'] {
+    return this.connector.snapshots;
+  }
+
   status(): ConnectorStatus {
     return { state: this.state, paused: this.paused, lastError: this.lastError, restarts: this.restarts, stats: this.started ? this.stats : null };
   }

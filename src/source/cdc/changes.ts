@@ -194,9 +194,9 @@ export class ChangeTranslator {
   }
 
   /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
-  readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; last: string }, readAtMs: number): ChangeEvent[] {
+  readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; middle: string; last: string }, readAtMs: number): ChangeEvent[] {
     const last = rows.length - 1;
-    return rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : 'true', readAtMs));
+    return rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : markers.middle, readAtMs));
   }
 
   private requireTx(): TransactionContext {

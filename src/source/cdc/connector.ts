@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { CdcConnectorConfig } from '../../config/load.ts';
-import type { Connector, ErrorVerdict, SessionContext } from '../../connector.ts';
+import { SnapshotRequestError, type Connector, type ErrorVerdict, type SessionContext, type SnapshotControl, type SnapshotRequest } from '../../connector.ts';
 import { AvroEncoder } from '../../encode/avro-encoder.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
 import { JsonEncoder } from '../../encode/json-encoder.ts';
@@ -31,6 +31,7 @@ import { CdcStream } from './stream.ts';
 import { planSnapshot } from '../snapshot/plan.ts';
 import { progressJson, snapshotDone, type SnapshotProgress } from '../snapshot/progress.ts';
 import { Snapshotter } from '../snapshot/snapshotter.ts';
+import { listenForSignals } from '../snapshot/signals.ts';
 import { ChunkWindows } from '../snapshot/windows.ts';
 
 /** Replication bytes buffered before the stream is paused, whatever the message count. */
@@ -45,9 +46,27 @@ const FATAL_PG_CODES: Record<string, string> = {
   '42704': 'publication or object does not exist',
 };
 
+/** What a running session offers to snapshot requests. */
+interface LiveSession {
+  /** Tables the publication publishes for the include list. */
+  tables: Array<{ schema: string; table: string }>;
+  client: pg.Client;
+  /** Id of the snapshot in progress, or null. */
+  running(): string | null;
+  start(progress: SnapshotProgress): void;
+  stop(): boolean;
+  pause(paused: boolean): boolean;
+}
+
 export class CdcConnector implements Connector {
   readonly type = 'source' as const;
   private readonly config: CdcConnectorConfig;
+  private live: LiveSession | null = null;
+  readonly snapshots: SnapshotControl = {
+    execute: (request) => this.executeSnapshot(request),
+    stop: () => this.live?.stop() ?? false,
+    pause: (paused) => this.live?.pause(paused) ?? false,
+  };
   /** What a session created in PostgreSQL, removed again when the connector never streamed. */
   private readonly created = { slot: false, publication: false };
 
@@ -116,6 +135,30 @@ export class CdcConnector implements Connector {
     const plan = await planSnapshot(client, setup.tables);
     log.info({ mode, tables: plan.tables.map((t) => `${t.schema}.${t.table}`), reason: offset === null ? 'no recorded position' : setup.createdSlot ? 'the slot is new' : 'the slot is ahead of the position in Kafka' }, 'snapshot planned');
     return plan;
+  }
+
+  /** An incremental snapshot of `request.tables`, beside the stream, reconciled like the initial one. */
+  private async executeSnapshot(request: SnapshotRequest): Promise<{ id: string; tables: string[] }> {
+    const live = this.live;
+    if (!live) throw new SnapshotRequestError(409, `connector ${this.name} is not streaming; retry once it runs`);
+    const running = live.running();
+    if (running) throw new SnapshotRequestError(409, `snapshot ${running} is still running: wait for it or stop it (DELETE /connectors/${this.name}/snapshots)`);
+    if (request.tables.length === 0) throw new SnapshotRequestError(400, 'name at least one table (data-collections: ["schema.table"])');
+    const captured = new Map(live.tables.map((t) => [`${t.schema}.${t.table}`, t]));
+    const unknown = request.tables.filter((name) => !captured.has(name));
+    if (unknown.length > 0) {
+      throw new SnapshotRequestError(404, `not captured by this connector: ${unknown.join(', ')} (captured: ${[...captured.keys()].slice(0, 20).join(', ') || 'none'})`);
+    }
+    const stray = Object.keys(request.filters).filter((name) => !request.tables.includes(name));
+    if (stray.length > 0) throw new SnapshotRequestError(400, `additional-conditions name tables that are not snapshotted: ${stray.join(', ')}`);
+    const plan = await planSnapshot(live.client, request.tables.map((name) => captured.get(name)!), 'incremental');
+    for (const table of plan.tables) {
+      const published = table.root ?? table;
+      const filter = request.filters[`${published.schema}.${published.table}`];
+      if (filter !== undefined) table.filter = filter;
+    }
+    live.start(plan);
+    return { id: plan.id, tables: request.tables };
   }
 
   async runSession(context: SessionContext): Promise<void | 'finished'> {
@@ -236,25 +279,61 @@ export class CdcConnector implements Connector {
         { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: stored ? `${stored.recordOffset}/${stored.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },
         'streaming',
       );
-      if (snapshot) {
-        const snapshotEnd = new AbortController();
-        cleanups.push(() => snapshotEnd.abort());
-        snapshotter = new Snapshotter({ pgUrl: config.pg.url, threads: config.snapshot.maxThreads, progress: snapshot, owner: config.pg.slot, log, signal: snapshotEnd.signal, register: stream.registerChunk });
-        stream.attachSnapshot(snapshotter);
-        context.stats.snapshot = () => snapshotter!.summary();
-        const initialOnly = config.snapshot.mode === 'initial_only';
-        snapshotter.run().then(
+      let snapshotEnd: AbortController | null = null;
+      const startSnapshot = (progress: SnapshotProgress): void => {
+        const end = new AbortController();
+        snapshotEnd = end;
+        const runner = new Snapshotter({ pgUrl: config.pg.url, threads: config.snapshot.maxThreads, progress, owner: config.pg.slot, log, signal: end.signal, register: stream.registerChunk });
+        snapshotter = runner;
+        stream.attachSnapshot(runner);
+        context.stats.snapshot = () => runner.summary();
+        runner.run().then(
           () => {
-            if (snapshotDone(snapshot)) context.stats.snapshot = null;
-            if (initialOnly && snapshotDone(snapshot)) {
+            if (!snapshotDone(progress)) return;
+            context.stats.snapshot = null;
+            if (config.snapshot.mode === 'initial_only' && progress.kind === 'initial') {
               finished = true;
               stream.requestStop();
             }
           },
           (error: unknown) => {
-            if (!snapshotEnd.signal.aborted) queue.fail(error as Error);
+            if (!end.signal.aborted) queue.fail(error as Error);
           },
         );
+      };
+      cleanups.push(() => snapshotEnd?.abort());
+      this.live = {
+        tables: setup.tables,
+        client: pgClient,
+        running: () => (snapshotter !== null && !snapshotDone(snapshotter.progress) ? snapshotter.progress.id : null),
+        start: startSnapshot,
+        stop: () => {
+          if (!snapshotter || snapshotDone(snapshotter.progress)) return false;
+          log.info({ snapshot: snapshotter.progress.id, rows: snapshotter.summary().rows }, 'snapshot stopped on request; what it published stays');
+          snapshotEnd?.abort();
+          stream.detachSnapshot();
+          snapshotter = null;
+          context.stats.snapshot = null;
+          return true;
+        },
+        pause: (paused) => (snapshotter && !snapshotDone(snapshotter.progress) ? snapshotter.setPaused(paused) : false),
+      };
+      cleanups.push(() => {
+        this.live = null;
+      });
+      if (snapshot) startSnapshot(snapshot);
+      if (config.snapshot.signalTopic) {
+        await topics.ensure([config.snapshot.signalTopic]);
+        const stopSignals = await listenForSignals({
+          kafka,
+          topic: config.snapshot.signalTopic,
+          connectorName: this.name,
+          groupId: `${config.kafka.transactionalId}-signals`,
+          control: this.snapshots,
+          log,
+          onCrash: (error) => queue.fail(error),
+        });
+        cleanups.push(() => void stopSignals());
       }
       await stream.run();
       stream.sendStatus();

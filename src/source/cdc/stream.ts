@@ -107,6 +107,14 @@ export class CdcStream {
     this.windows.tracking = true;
   }
 
+  /** The snapshot was stopped: chunks still in flight are dropped when their marks arrive. */
+  detachSnapshot(): void {
+    this.snapshotter = null;
+    this.chunks.clear();
+    this.windows.clear();
+    this.windows.tracking = false;
+  }
+
   /** Called by the snapshot's readers before they write a chunk's high watermark. */
   registerChunk = (chunk: ChunkRead): void => {
     this.chunks.set(chunk.id, chunk);
@@ -281,9 +289,12 @@ export class CdcStream {
       return;
     }
     const chunk = this.chunks.get(mark.chunkId);
-    const snapshotter = this.snapshotter;
-    if (!chunk || !snapshotter) return;
     this.chunks.delete(mark.chunkId);
+    const snapshotter = this.snapshotter;
+    if (!chunk || !snapshotter) {
+      this.windows.discard(mark.chunkId);
+      return;
+    }
     const table = await this.translator.snapshotTable(chunk.relationId);
     const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row) ?? '');
     if (rows === null) {

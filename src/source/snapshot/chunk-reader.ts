@@ -23,13 +23,16 @@ export interface ChunkQuery {
   range: BlockRange;
   /** Add each row version's inserting transaction as a last column (tables without a key: see windows.ts). */
   withXmin: boolean;
+  /** An SQL condition the rows must also meet (incremental snapshots), in parentheses. */
+  filter?: string;
 }
 
 /** The chunk's SELECT: every column in order, rows of the block range. */
-export function chunkSql(query: Pick<ChunkQuery, 'schema' | 'table' | 'columns' | 'range' | 'withXmin'>): string {
+export function chunkSql(query: Pick<ChunkQuery, 'schema' | 'table' | 'columns' | 'range' | 'withXmin' | 'filter'>): string {
   const columns = [...query.columns.map(quoteIdent), ...(query.withXmin ? ['xmin'] : [])].join(', ');
   const from = `${quoteIdent(query.schema)}.${quoteIdent(query.table)}`;
-  return `select ${columns} from only ${from} where ctid >= '(${query.range.start},0)'::tid and ctid < '(${query.range.end},0)'::tid`;
+  const filter = query.filter === undefined ? '' : ` and (${query.filter})`;
+  return `select ${columns} from only ${from} where ctid >= '(${query.range.start},0)'::tid and ctid < '(${query.range.end},0)'::tid${filter}`;
 }
 
 function emitSql(query: ChunkQuery, mark: 'low' | 'high'): string {

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { qualifiedName } from '../../pg/sql.ts';
 import type { SnapshotProgress, TableProgress } from './progress.ts';
 
-export async function planSnapshot(client: pg.ClientBase, tables: Array<{ schema: string; table: string }>): Promise<SnapshotProgress> {
+export async function planSnapshot(client: pg.ClientBase, tables: Array<{ schema: string; table: string }>, kind: SnapshotProgress['kind'] = 'initial'): Promise<SnapshotProgress> {
   const planned: TableProgress[] = [];
   for (const { schema, table } of tables) {
     const row = (await client.query<{ blocks: string; relkind: string }>(
@@ -22,7 +22,7 @@ export async function planSnapshot(client: pg.ClientBase, tables: Array<{ schema
     // Published through its root: read each partition, publish under the root (as the stream does).
     if (row.relkind === 'p') planned.push(...(await partitions(client, schema, table)));
   }
-  return { id: randomUUID(), kind: 'initial', startedAtMs: Date.now(), tables: planned };
+  return { id: randomUUID(), kind, startedAtMs: Date.now(), tables: planned };
 }
 
 async function partitions(client: pg.ClientBase, schema: string, table: string): Promise<TableProgress[]> {

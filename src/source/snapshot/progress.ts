@@ -16,6 +16,8 @@ export interface TableProgress {
   table: string;
   /** The partitioned table whose topic and schema the rows are published under, if any. */
   root?: { schema: string; table: string };
+  /** Only rows matching this SQL condition (incremental snapshots' additional conditions). */
+  filter?: string;
   /** Heap blocks to read: the table's size when the snapshot was planned. */
   blocks: number;
   /** Every block below this one is read and committed. */
@@ -29,7 +31,8 @@ export interface TableProgress {
 export interface SnapshotProgress {
   /** Distinguishes this snapshot's watermarks and log lines. */
   id: string;
-  kind: 'initial';
+  /** initial: the rows that existed when the connector started; incremental: asked for while streaming. */
+  kind: 'initial' | 'incremental';
   startedAtMs: number;
   tables: TableProgress[];
 }
@@ -92,7 +95,7 @@ export function progressJson(progress: SnapshotProgress): JsonValue {
     id: progress.id,
     kind: progress.kind,
     startedAtMs: progress.startedAtMs,
-    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, ...(t.root ? { root: t.root } : {}), blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
+    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, ...(t.root ? { root: t.root } : {}), ...(t.filter !== undefined ? { filter: t.filter } : {}), blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
   };
 }
 
@@ -109,7 +112,7 @@ export function parseProgress(json: unknown): SnapshotProgress {
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not an object');
   const p = json as Record<string, unknown>;
-  if (typeof p.id !== 'string' || p.kind !== 'initial' || !isInt(p.startedAtMs) || !Array.isArray(p.tables)) return fail('id, kind, startedAtMs or tables');
+  if (typeof p.id !== 'string' || (p.kind !== 'initial' && p.kind !== 'incremental') || !isInt(p.startedAtMs) || !Array.isArray(p.tables)) return fail('id, kind, startedAtMs or tables');
   const tables = p.tables.map((raw: unknown): TableProgress => {
     const t = raw as Record<string, unknown>;
     const ranges = t.doneRanges;
@@ -121,15 +124,17 @@ export function parseProgress(json: unknown): SnapshotProgress {
     }
     const root = t.root as { schema?: unknown; table?: unknown } | undefined;
     if (root !== undefined && (typeof root.schema !== 'string' || typeof root.table !== 'string')) return fail('a root entry');
+    if (t.filter !== undefined && typeof t.filter !== 'string') return fail('a filter');
     return {
       schema: t.schema,
       table: t.table,
       ...(root ? { root: { schema: root.schema as string, table: root.table as string } } : {}),
+      ...(typeof t.filter === 'string' ? { filter: t.filter } : {}),
       blocks: t.blocks,
       doneBelow: t.doneBelow,
       doneRanges: ranges as Array<[number, number]>,
       rows: t.rows,
     };
   });
-  return { id: p.id, kind: 'initial', startedAtMs: p.startedAtMs, tables };
+  return { id: p.id, kind: p.kind, startedAtMs: p.startedAtMs, tables };
 }

@@ -45,6 +45,7 @@ export class Snapshotter {
   private readonly waitingForStream = new Map<string, () => void>();
   private readonly resolved = new Map<TableProgress, Resolved | null>();
   private wakeIdle: Array<() => void> = [];
+  private paused = false;
   private lastLogAt = Date.now();
   private readonly startRows: number;
   private readonly startedAt = Date.now();
@@ -65,7 +66,7 @@ export class Snapshotter {
   /** Resolves when every table is published; rejects on a database error (the session restarts and resumes). */
   async run(): Promise<void> {
     const { progress } = this;
-    this.log.info({ tables: progress.tables.length, threads: this.options.threads, resumedAtRows: this.startRows }, this.startRows > 0 ? 'snapshot resuming from its last committed chunk' : 'snapshot starting');
+    this.log.info({ kind: progress.kind, tables: progress.tables.length, threads: this.options.threads, resumedAtRows: this.startRows }, this.startRows > 0 ? 'snapshot resuming from its last committed chunk' : 'snapshot starting');
     const workers = Array.from({ length: Math.max(1, this.options.threads) }, () => this.worker());
     await Promise.all(workers);
     if (snapshotDone(progress)) this.log.info({ rows: snapshotRows(progress), seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'snapshot complete');
@@ -91,7 +92,16 @@ export class Snapshotter {
     }
   }
 
+  /** Stops (or resumes) handing out chunks; chunks being read finish. */
+  setPaused(paused: boolean): boolean {
+    this.paused = paused;
+    this.log.info({ paused }, paused ? 'snapshot paused on request' : 'snapshot resumed on request');
+    if (!paused) this.wake();
+    return true;
+  }
+
   private take(): { table: TableProgress; range: BlockRange } | 'wait' | 'done' {
+    if (this.paused) return snapshotDone(this.progress) ? 'done' : 'wait';
     let pending = false;
     for (const table of this.progress.tables) {
       if (tableDone(table)) continue;
@@ -127,7 +137,7 @@ export class Snapshotter {
     }
     const chunkId = randomUUID();
     const publishedOrRetried = new Promise<void>((resolve) => this.waitingForStream.set(chunkId, resolve));
-    await readChunk(client, { owner: this.options.owner, chunkId, relationId: resolved.relationId, schema: table.schema, table: table.table, columns: resolved.columns, range, withXmin: resolved.keyless }, (rows) =>
+    await readChunk(client, { owner: this.options.owner, chunkId, relationId: resolved.relationId, schema: table.schema, table: table.table, columns: resolved.columns, range, withXmin: resolved.keyless, ...(table.filter !== undefined ? { filter: table.filter } : {}) }, (rows) =>
       this.options.register({ id: chunkId, relationId: resolved.relationId, table, range, keyless: resolved.keyless, ...rows }),
     );
     if (this.options.signal.aborted) return;
@@ -135,14 +145,15 @@ export class Snapshotter {
   }
 
   /** Debezium's source.snapshot markers for a chunk about to be published with `count` rows. */
-  markers(chunk: ChunkRead, count: number): { first: string; last: string } {
+  markers(chunk: ChunkRead, count: number): { first: string; middle: string; last: string } {
+    if (this.progress.kind === 'incremental') return { first: 'incremental', middle: 'incremental', last: 'incremental' };
     const firstOfAll = snapshotRows(this.progress) === 0;
     const firstOfTable = chunk.table.rows === 0;
     const endsTable = completesTable(chunk.table, chunk.range);
     const endsAll = endsTable && this.progress.tables.every((t) => t === chunk.table || tableDone(t));
     const first = firstOfAll ? 'first' : firstOfTable ? 'first_in_data_collection' : 'true';
     const last = endsAll ? 'last' : endsTable ? 'last_in_data_collection' : 'true';
-    return count === 1 && last === 'true' ? { first, last: first } : { first, last };
+    return count === 1 && last === 'true' ? { first, middle: 'true', last: first } : { first, middle: 'true', last };
   }
 
   /** The stream published the chunk (in the batch now open): its range counts as done. */

@@ -148,13 +148,8 @@ export class ChunkWindows {
    * same text touch() received for the stream's changes.
    */
   high(chunk: ChunkRead, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> | null {
-    const window = this.open.get(chunk.id);
-    if (!window) return null;
-    this.open.delete(chunk.id);
-    const list = this.byRelation.get(window.relationId)!.filter((w) => w !== window);
-    if (list.length > 0) this.byRelation.set(window.relationId, list);
-    else this.byRelation.delete(window.relationId);
-    if (window.spoiled) return null;
+    const window = this.discard(chunk.id);
+    if (!window || window.spoiled) return null;
     for (const xid of chunk.inProgress) {
       const seen = this.recentXids.get(xid);
       if (seen !== undefined && seen <= window.openedAt) return null;
@@ -170,6 +165,17 @@ export class ChunkWindows {
       else window.touched.set(key, count - 1);
     }
     return kept;
+  }
+
+  /** Closes a chunk's window (also one whose chunk is gone: a stopped snapshot); returns it. */
+  discard(chunkId: string): Window | undefined {
+    const window = this.open.get(chunkId);
+    if (!window) return undefined;
+    this.open.delete(chunkId);
+    const list = this.byRelation.get(window.relationId)!.filter((w) => w !== window);
+    if (list.length > 0) this.byRelation.set(window.relationId, list);
+    else this.byRelation.delete(window.relationId);
+    return window;
   }
 
   private keyless(chunk: ChunkRead, window: Window, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> {
