@@ -96,6 +96,17 @@ function isAction(segment: string | undefined): segment is Action {
   return segment !== undefined && Object.hasOwn(METHODS, segment);
 }
 
+/** The connector a path segment names (percent-encoded), or the 400/404 reply. */
+export function findConnector(encodedName: string, path: string, connectors: readonly ManagedConnector[]): ManagedConnector | Reply {
+  let name: string;
+  try {
+    name = decodeURIComponent(encodedName);
+  } catch {
+    return errorReply(400, `malformed percent-encoding in ${path}`);
+  }
+  return connectors.find((c) => c.name === name) ?? errorReply(404, `Connector ${name} not found`);
+}
+
 /** The reply for a connector route, or null when the path is not one (the caller answers 404). */
 export function routeConnectors(method: string, path: string, context: ConnectorRoutesContext): Reply | null {
   if (path === '/connectors') {
@@ -104,14 +115,9 @@ export function routeConnectors(method: string, path: string, context: Connector
   const [root, collection, encodedName, action, ...rest] = path.split('/');
   if (root !== '' || collection !== 'connectors' || encodedName === undefined || !isAction(action) || rest.length > 0) return null;
   if (method !== METHODS[action]) return methodNotAllowed(method, path);
-  let name: string;
-  try {
-    name = decodeURIComponent(encodedName);
-  } catch {
-    return errorReply(400, `malformed percent-encoding in ${path}`);
-  }
-  const connector = context.connectors().find((c) => c.name === name);
-  if (!connector) return errorReply(404, `Connector ${name} not found`);
+  const connector = findConnector(encodedName, path, context.connectors());
+  if (!('name' in connector)) return connector;
+  const { name } = connector;
   switch (action) {
     case 'status':
       return { status: 200, body: connectorStatusBody(connector, context.workerId) };

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { ConnectorState, ManagedConnector } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { WALCAST_VERSION } from '../version.ts';
-import { routeConnectors } from './connectors.ts';
+import { findConnector, routeConnectors } from './connectors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { routeSnapshots } from './snapshots.ts';
 import { errorReply, methodNotAllowed, noRoute, type Reply } from './reply.ts';
@@ -99,14 +99,8 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
 async function snapshotPath(method: string, path: string, req: IncomingMessage, options: HttpOptions): Promise<Reply | null> {
   const [root, collection, encodedName, ...rest] = path.split('/');
   if (root !== '' || collection !== 'connectors' || encodedName === undefined || rest[0] !== 'snapshots') return null;
-  let name: string;
-  try {
-    name = decodeURIComponent(encodedName);
-  } catch {
-    return errorReply(400, `malformed percent-encoding in ${path}`);
-  }
-  const connector = options.connectors().find((c) => c.name === name);
-  if (!connector) return errorReply(404, `Connector ${name} not found`);
+  const connector = findConnector(encodedName, path, options.connectors());
+  if (!('name' in connector)) return connector;
   return routeSnapshots(method, rest, path, { connector, body: () => readJsonBody(req), log: options.log });
 }
 
