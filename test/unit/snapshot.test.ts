@@ -120,3 +120,16 @@ describe('chunk windows', () => {
     );
   });
 });
+
+describe('execute-snapshot data (Debezium signal shape)', () => {
+  test('tables, type and additional conditions are read; anything else is refused with the reason', async () => {
+    const { snapshotRequest } = await import('../../src/source/snapshot/request.ts');
+    assert.deepEqual(snapshotRequest({ 'data-collections': ['public.a', 'public.b'], type: 'INCREMENTAL', 'additional-conditions': [{ 'data-collection': 'public.a', filter: 'id > 5' }] }), {
+      tables: ['public.a', 'public.b'],
+      filters: { 'public.a': 'id > 5' },
+    });
+    assert.match(String(snapshotRequest({})), /data-collections/);
+    assert.match(String(snapshotRequest({ 'data-collections': ['a.b'], type: 'blocking' })), /not supported/);
+    assert.match(String(snapshotRequest({ 'data-collections': ['a.b'], 'additional-conditions': [{ 'data-collection': 'a.b' }] })), /non-empty "filter"/);
+  });
+});
