@@ -257,7 +257,7 @@ export class CdcStream {
         return events.length === 0 ? undefined : this.add(events);
       }
       case 'message':
-        if (message.prefix === WATERMARK_PREFIX && !message.transactional) return this.watermark(message.lsn, message.content);
+        if (message.prefix === WATERMARK_PREFIX) return this.watermark(message.lsn, message.content, message.transactional);
         return this.translator.logicalMessage(message).then(async ({ events, unitEnd }) => {
           if (events.length > 0) await this.add(events);
           if (unitEnd !== null) this.delivery.completeUnit({ lsn: unitEnd, txId: null });
@@ -280,8 +280,11 @@ export class CdcStream {
     }
   }
 
-  /** A snapshot watermark: opens a chunk's window, or publishes the chunk as a unit of its own. */
-  private async watermark(lsn: Lsn, content: Buffer): Promise<void> {
+  /**
+   * A snapshot watermark: opens a chunk's window, or publishes the chunk: inside the high mark's
+   * own transaction (whose commit completes the unit), or as a unit of its own.
+   */
+  private async watermark(lsn: Lsn, content: Buffer, transactional: boolean): Promise<void> {
     const mark = this.windows.parse(content);
     if (!mark) return;
     if (mark.mark === 'low') {
@@ -308,7 +311,7 @@ export class CdcStream {
         if (waiting) await waiting;
       }
     }
-    this.delivery.completeUnit({ lsn, txId: null });
+    if (!transactional) this.delivery.completeUnit({ lsn, txId: null });
     snapshotter.published(chunk, rows.length);
   }
 
