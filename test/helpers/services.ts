@@ -38,10 +38,39 @@ function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The secured side of the same services (scripts/services.sh): PostgreSQL over TLS, Kafka's SASL_SSL
+ * and SSL (client certificate) listeners, the registry behind nginx with TLS and basic auth, and
+ * the certificates and passwords they use.
+ */
+export interface SecuredServices {
+  /** role walcast_tls (LOGIN REPLICATION, member of walcast_tls_only: pg_hba rejects it without TLS), no sslmode in the URL */
+  pgTlsUrl: string;
+  /** role walcast_cert: TLS with the client certificate only (pg_hba `cert`), no password */
+  pgCertUrl: string;
+  /** SASL_SSL listener: SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN for kafkaSaslUsername */
+  kafkaSaslSslBrokers: string[];
+  /** SSL listener that requires a client certificate signed by the local CA */
+  kafkaSslBrokers: string[];
+  kafkaSaslUsername: string;
+  kafkaSaslPassword: string;
+  /** https://.../apis/ccompat/v7 through nginx, basic auth registryUsername/registryPassword */
+  registryTlsUrl: string;
+  registryUsername: string;
+  registryPassword: string;
+  /** PEM files: the CA that signed every server certificate, a CA that signed none of them, the services' server certificate (127.0.0.1, localhost) and key, the client certificate and its encrypted key */
+  caFile: string;
+  untrustedCaFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+  clientKeyPassword: string;
+}
+
 let cached: Services | undefined;
 
-export function loadServices(file: string = servicesEnvFile): Services {
-  if (cached !== undefined && file === servicesEnvFile) return cached;
+function settingsFrom(file: string): { get: (name: string) => string | undefined; need: (name: string) => string } {
   const fromFile = existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
   const get = (name: string): string | undefined => {
     const v = process.env[name] ?? fromFile[name];
@@ -59,6 +88,12 @@ export function loadServices(file: string = servicesEnvFile): Services {
     }
     return v;
   };
+  return { get, need };
+}
+
+export function loadServices(file: string = servicesEnvFile): Services {
+  if (cached !== undefined && file === servicesEnvFile) return cached;
+  const { get, need } = settingsFrom(file);
   const services: Services = {
     pgUrl: need('WALCAST_PG_URL'),
     pgReplUrl: need('PG_REPL_URL'),
@@ -73,6 +108,30 @@ export function loadServices(file: string = servicesEnvFile): Services {
   };
   if (file === servicesEnvFile) cached = services;
   return services;
+}
+
+const brokerList = (text: string): string[] => text.split(',').map((b) => b.trim()).filter((b) => b !== '');
+
+export function loadSecuredServices(file: string = servicesEnvFile): SecuredServices {
+  const { need } = settingsFrom(file);
+  return {
+    pgTlsUrl: need('PG_TLS_URL'),
+    pgCertUrl: need('PG_CERT_URL'),
+    kafkaSaslSslBrokers: brokerList(need('KAFKA_SASL_SSL_BROKERS')),
+    kafkaSslBrokers: brokerList(need('KAFKA_SSL_BROKERS')),
+    kafkaSaslUsername: need('KAFKA_SASL_USERNAME'),
+    kafkaSaslPassword: need('KAFKA_SASL_PASSWORD'),
+    registryTlsUrl: need('REGISTRY_TLS_URL').replace(/\/+$/, ''),
+    registryUsername: need('REGISTRY_USERNAME'),
+    registryPassword: need('REGISTRY_PASSWORD'),
+    caFile: need('TLS_CA'),
+    untrustedCaFile: need('TLS_UNTRUSTED_CA'),
+    serverCertFile: need('TLS_SERVER_CERT'),
+    serverKeyFile: need('TLS_SERVER_KEY'),
+    clientCertFile: need('TLS_CLIENT_CERT'),
+    clientKeyFile: need('TLS_CLIENT_KEY'),
+    clientKeyPassword: need('TLS_CLIENT_KEY_PASSWORD'),
+  };
 }
 
 /** A short random suffix for names (topics, slots, subjects, tables) so tests can rerun against the same services. */
