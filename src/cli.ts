@@ -2,10 +2,11 @@
  * walcast's command line: `walcast [run]` streams; `walcast tail <topic>` prints a topic's events;
  * `walcast version`. Configuration comes from WALCAST_* environment variables.
  */
-import { ConfigError, loadConfig } from './config/load.ts';
+import { ConfigError, loadConfig, loadWorkerConfig, type WorkerConfig } from './config/load.ts';
 import type { ManagedConnector } from './connector.ts';
-import { ExitCode } from './errors.ts';
+import { ExitCode, WalcastError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
+import { kafkaSecurityError } from './kafka/security.ts';
 import { createLogger, redactUrl } from './log.ts';
 import { CdcConnector } from './source/cdc/connector.ts';
 import { snapshotCommand } from './snapshot-command.ts';
@@ -40,6 +41,8 @@ async function run(): Promise<number> {
       node: process.version,
       pg: redactUrl(connector.pg.url),
       kafka: worker.kafka.brokers,
+      kafkaSecurity: worker.kafka.security.protocol + (worker.kafka.security.sasl ? ` ${worker.kafka.security.sasl.mechanism}` : ''),
+      pgSslMode: connector.pg.connection.tls.mode ?? 'none set',
       registry: worker.registry.url ? redactUrl(worker.registry.url) : null,
       format: connector.events.format,
       slot: connector.pg.slot,
@@ -60,7 +63,7 @@ async function run(): Promise<number> {
   process.on('uncaughtException', dieOn('uncaught exception'));
   const service = new Supervisor(new CdcConnector(connector), { startupTimeoutMs: worker.startupTimeoutMs, log });
   const connectors: readonly ManagedConnector[] = [service];
-  const server = worker.http.port > 0 ? await startHttpServer({ host: worker.http.host, port: worker.http.port, connectors: () => connectors, log }) : null;
+  const server = worker.http.port > 0 ? await startHttpServer({ ...worker.http, connectors: () => connectors, log }) : null;
   let signals = 0;
   const onSignal = (signal: string): void => {
     signals += 1;
@@ -88,24 +91,36 @@ async function tailCommand(args: string[]): Promise<number> {
   }
   const maxIndex = args.indexOf('--max');
   const max = maxIndex >= 0 ? Number(args[maxIndex + 1]) : 0;
-  const brokers = (process.env.WALCAST_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  if (brokers.length === 0) {
-    process.stderr.write('walcast tail: set WALCAST_KAFKA_BROKERS (and WALCAST_SCHEMA_REGISTRY_URL for Avro topics)\n');
+  // The process settings of `walcast run` (Kafka security, registry credentials and CA) apply here too.
+  let worker: WorkerConfig;
+  try {
+    worker = loadWorkerConfig({ WALCAST_LOG_LEVEL: 'warn', ...process.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`walcast tail: ${error.message}\n(set WALCAST_KAFKA_BROKERS, and WALCAST_SCHEMA_REGISTRY_URL for Avro topics)\n`);
     return ExitCode.config;
   }
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   process.once('SIGTERM', () => controller.abort());
-  await tail({
-    brokers,
-    registryUrl: process.env.WALCAST_SCHEMA_REGISTRY_URL ?? '',
-    topic: topic.replace(/^--.*/, ''),
-    fromBeginning: args.includes('--from-beginning'),
-    max: Number.isFinite(max) ? max : 0,
-    log: createLogger(process.env.WALCAST_LOG_LEVEL ?? 'warn'),
-    write: (line) => process.stdout.write(line + '\n'),
-    signal: controller.signal,
-  });
+  try {
+    await tail({
+      brokers: worker.kafka.brokers,
+      security: worker.kafka.security,
+      registry: worker.registry,
+      topic: topic.replace(/^--.*/, ''),
+      fromBeginning: args.includes('--from-beginning'),
+      max: Number.isFinite(max) ? max : 0,
+      log: createLogger(worker.log.level),
+      write: (line) => process.stdout.write(line + '\n'),
+      signal: controller.signal,
+    });
+  } catch (error) {
+    const known = error instanceof WalcastError ? error : kafkaSecurityError(error);
+    if (!known) throw error;
+    process.stderr.write(`walcast tail: ${known.message}\n`);
+    return known.exitCode;
+  }
   return ExitCode.ok;
 }
 

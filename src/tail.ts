@@ -7,14 +7,19 @@ import avsc from 'avsc';
 import type { Decimal } from './decode/codec.ts';
 import { formatDecimal } from './decode/numeric.ts';
 import { avroTypeOptions } from './encode/avro-logical-types.ts';
+import type { RegistryConfig } from './config/security.ts';
 import { SchemaRegistryClient } from './encode/registry.ts';
 import { createKafka } from './kafka/producer.ts';
+import { checkKafkaTls, type KafkaSecurity } from './kafka/security.ts';
 import { renderAvro } from './tail-render.ts';
 import type { Logger } from './log.ts';
 
 export interface TailOptions {
   brokers: string[];
-  registryUrl: string;
+  /** TLS and SASL to the brokers, as for `walcast run`. */
+  security: KafkaSecurity;
+  /** The registry (URL and credentials), or just its URL; an empty URL: JSON topics only. */
+  registry: RegistryConfig | string;
   topic: string;
   fromBeginning: boolean;
   /** Stop after this many records (0: run until interrupted). */
@@ -42,8 +47,14 @@ export class WireDecoder {
   /** Lookups by schema id, in flight or successful. A failed one is dropped so the next record asks again. */
   private readonly types = new Map<number, Promise<avsc.Type>>();
 
-  constructor(registryUrl: string) {
-    this.registry = registryUrl ? new SchemaRegistryClient(registryUrl) : null;
+  constructor(registry: RegistryConfig | string) {
+    const url = typeof registry === 'string' ? registry : registry.url;
+    this.registry = url ? new SchemaRegistryClient(registry) : null;
+  }
+
+  /** Closes the registry client's idle connections. */
+  close(): void {
+    this.registry?.close();
   }
 
   async decode(bytes: Buffer | null): Promise<unknown> {
@@ -79,9 +90,10 @@ export class WireDecoder {
 }
 
 export async function tail(options: TailOptions): Promise<number> {
-  const kafka = createKafka({ brokers: options.brokers, clientId: 'walcast-tail', log: options.log });
+  await checkKafkaTls(options.brokers, options.security);
+  const kafka = createKafka({ brokers: options.brokers, clientId: 'walcast-tail', security: options.security, log: options.log });
   const consumer = kafka.consumer({ groupId: `walcast-tail-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
-  const decoder = new WireDecoder(options.registryUrl);
+  const decoder = new WireDecoder(options.registry);
   let seen = 0;
   await consumer.connect();
   try {
@@ -103,6 +115,7 @@ export async function tail(options: TailOptions): Promise<number> {
     await done;
   } finally {
     await consumer.disconnect();
+    decoder.close();
   }
   return seen;
 }

@@ -12,13 +12,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createKafka, KafkajsTransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.ts';
+import { PLAINTEXT } from '../../src/kafka/security.ts';
 import { createLogger } from '../../src/log.ts';
 import type { KafkajsAloneOptions } from '../systems.ts';
 
 type Options = KafkajsAloneOptions & { brokers: string[] };
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const kafka = createKafka({ clientId: 'walcast-bench-kafka-alone', brokers: options.brokers, log: createLogger('warn') });
+const kafka = createKafka({ clientId: 'walcast-bench-kafka-alone', brokers: options.brokers, security: PLAINTEXT, log: createLogger('warn') });
 const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: options.transactionalId, transactionTimeoutMs: 60_000 });
 
 // Distinct keys (like primary keys), values of the measured size: random bytes, so compression

@@ -4,15 +4,53 @@
  * environment for `walcast run` or from a JSON map. `npm run docs:config` renders the doc strings
  * into docs/configuration.md.
  */
-import { identifier, nonEmpty, positive, postgresUrl, replicationFactor, topicPrefix } from './formats.ts';
+import { identifier, nonEmpty, oneOf, positive, postgresUrl, replicationFactor, topicPrefix } from './formats.ts';
 
 export const cdcConnectorSchema = {
   pg: {
     url: {
-      doc: 'PostgreSQL connection URL of the source database (postgres://user:password@host:port/db?sslmode=...). The role needs REPLICATION and SELECT on the captured tables; creating the publication needs table ownership or superuser.',
+      doc: 'PostgreSQL connection URL of the source database (postgres://user:password@host:port/db?sslmode=...). The role needs REPLICATION and SELECT on the captured tables; creating the publication needs table ownership or superuser. The URL may carry libpq\'s sslmode, sslrootcert, sslcert, sslkey and sslpassword, with libpq\'s meaning (as the WALCAST_PG_SSL_* variables).',
       format: postgresUrl,
       default: '',
       env: 'WALCAST_PG_URL',
+      sensitive: true,
+    },
+    password: {
+      doc: 'Password of the URL\'s user, when it is not in WALCAST_PG_URL (e.g. from a file: WALCAST_PG_PASSWORD_FILE).',
+      format: String,
+      default: '',
+      env: 'WALCAST_PG_PASSWORD',
+      sensitive: true,
+    },
+    sslMode: {
+      doc: 'TLS to PostgreSQL, with libpq\'s meaning: disable, allow, prefer, require (encrypted, not verified; verified against WALCAST_PG_SSL_ROOT_CERT when it is set, as verify-ca), verify-ca (the CA signed the server certificate), verify-full (and it names the host). For every connection walcast opens, replication included. Empty: the URL\'s sslmode, else no TLS.',
+      format: oneOf(['', 'disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+      default: '',
+      env: 'WALCAST_PG_SSL_MODE',
+    },
+    sslRootCert: {
+      doc: 'PEM file of the CA certificate(s) that signed the server certificate (libpq\'s sslrootcert); `system`: the public CAs Node.js trusts (the default for verify-ca and verify-full).',
+      format: String,
+      default: '',
+      env: 'WALCAST_PG_SSL_ROOT_CERT',
+    },
+    sslCert: {
+      doc: 'PEM file of a client certificate (libpq\'s sslcert), for `cert` authentication or servers that ask for one. Needs WALCAST_PG_SSL_KEY.',
+      format: String,
+      default: '',
+      env: 'WALCAST_PG_SSL_CERT',
+    },
+    sslKey: {
+      doc: 'PEM file of the client certificate\'s private key (libpq\'s sslkey).',
+      format: String,
+      default: '',
+      env: 'WALCAST_PG_SSL_KEY',
+    },
+    sslKeyPassword: {
+      doc: 'Passphrase of an encrypted WALCAST_PG_SSL_KEY (libpq\'s sslpassword).',
+      format: String,
+      default: '',
+      env: 'WALCAST_PG_SSL_KEY_PASSWORD',
       sensitive: true,
     },
     slot: {

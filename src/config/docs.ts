@@ -31,7 +31,7 @@ export function renderConfigDocs(): string {
     '| Variable | Default | Meaning |',
     '|---|---|---|',
     ...configVariables(scope).map(
-      (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${escape(v.doc)}${v.sensitive ? ' *(secret: never logged)*' : ''} |`,
+      (v) => `| \`${v.env}\` | ${renderDefault(v.default)} | ${escape(v.doc)}${v.sensitive ? ` *(secret: never logged; or from a file named in \`${v.env}_FILE\`)*` : ''} |`,
     ),
     '',
   ];
@@ -44,6 +44,13 @@ export function renderConfigDocs(): string {
     'walcast reads only environment variables. Every variable is validated at start; an unknown',
     '`WALCAST_*` variable is refused with a did-you-mean, and all problems are reported at once',
     '(exit code 2).',
+    '',
+    'Every secret (marked below) can instead be read from a file named by the same variable with',
+    '`_FILE` appended, as containers and Kubernetes mount secrets: `WALCAST_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka`.',
+    'Trailing line breaks in the file are ignored; setting both the variable and its `_FILE` is an error.',
+    'Files of certificates and keys (`*_LOCATION`, `WALCAST_PG_SSL_*`) are read and checked at start:',
+    'an unreadable file, a key that does not match its certificate or a wrong passphrase stops walcast',
+    'with exit code 2 and the variable named.',
     '',
     ...table('worker'),
     ...table('connector'),

@@ -2,6 +2,7 @@
  * Validators for the configuration schemas: each names what is wrong with a value, never echoing
  * a secret.
  */
+import { isIP } from 'node:net';
 import convict from 'convict';
 
 export function nonEmpty(name: string) {
@@ -87,4 +88,28 @@ export function identifier(name: string) {
 
 export function positive(value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new Error('must be a positive integer');
+}
+
+/** One of `values`, in any letter case (load.ts normalises it with canonical()). */
+export function oneOf(values: readonly string[]) {
+  return (value: unknown): void => {
+    if (canonical(value, values) === undefined) {
+      throw new Error(`must be one of ${values.filter((v) => v !== '').join(', ')}${values.includes('') ? ' (or empty)' : ''}`);
+    }
+  };
+}
+
+/** The member of `values` that `value` spells, ignoring letter case. */
+export function canonical<T extends string>(value: unknown, values: readonly T[]): T | undefined {
+  if (typeof value !== 'string') return undefined;
+  const wanted = value.trim().toUpperCase();
+  return values.find((v) => v.toUpperCase() === wanted);
+}
+
+export function httpHost(value: unknown): void {
+  // An address or a host name to bind; never a URL or host:port.
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (isIP(text.replace(/^\[(.*)\]$/, '$1')) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(text)) {
+    throw new Error('must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0 (no port, no scheme)');
+  }
 }

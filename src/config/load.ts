@@ -5,16 +5,22 @@
  * its variable, so an operator fixes the deployment in one round trip.
  */
 import convict from 'convict';
+import type { PgConnection } from '../pg/connect.ts';
+import type { KafkaSecurity } from '../kafka/security.ts';
 import { configVariables, convictSchema, type ConfigScope } from './schema.ts';
+import { FILE_SUFFIX, readSecretFiles } from './secret-files.ts';
+import { httpSecurityFrom, kafkaSecurityFrom, pgConnectionFrom, registryFrom, type HttpSecurity, type RawKafkaSecurity, type RawPgSecurity, type RegistryConfig } from './security.ts';
 
 /** Variable name -> value, as in process.env. */
 export type ConfigSource = Record<string, string | undefined>;
 
+export type { RegistryConfig, HttpSecurity };
+
 /** Settings of the process: shared by every connector it runs. */
 export interface WorkerConfig {
-  kafka: { brokers: string[]; clientId: string };
-  registry: { url: string };
-  http: { port: number; host: string };
+  kafka: { brokers: string[]; clientId: string; security: KafkaSecurity };
+  registry: RegistryConfig;
+  http: { port: number; host: string } & HttpSecurity;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -22,7 +28,16 @@ export interface WorkerConfig {
 
 /** Settings of one CDC connector, as its schema declares them. */
 export interface CdcConnectorSettings {
-  pg: { url: string; slot: string; publication: string; tables: string[]; statusIntervalMs: number };
+  pg: {
+    /** As configured (for logs, redacted; connections use `connection`). */
+    url: string;
+    /** Where and how every connection of this connector goes: URL without TLS parameters, password, TLS. */
+    connection: PgConnection;
+    slot: string;
+    publication: string;
+    tables: string[];
+    statusIntervalMs: number;
+  };
   kafka: {
     transactionalId: string;
     transactionTimeoutMs: number;
@@ -107,7 +122,8 @@ const list = (text: string): string[] => text.split(',').map((t) => t.trim()).fi
 /** Validates one scope's variables with convict; problems are collected, not thrown. */
 function validateScope(scope: ConfigScope, source: ConfigSource, problems: string[]): Record<string, unknown> {
   const variables = configVariables(scope);
-  const config = convict(convictSchema(scope), { env: source as NodeJS.ProcessEnv, args: [] });
+  const env = readSecretFiles(source, variables, problems);
+  const config = convict(convictSchema(scope), { env: env as NodeJS.ProcessEnv, args: [] });
   try {
     config.validate({ allowed: 'strict' });
   } catch (e) {
@@ -128,22 +144,45 @@ function validateScope(scope: ConfigScope, source: ConfigSource, problems: strin
 
 /** WALCAST_* names that no scope declares, with a did-you-mean. */
 function unknownVariables(source: ConfigSource, problems: string[]): void {
-  const known = configVariables().map((v) => v.env);
+  const variables = configVariables();
+  const known = [...variables.map((v) => v.env), ...variables.filter((v) => v.sensitive).map((v) => v.env + FILE_SUFFIX)];
   for (const name of Object.keys(source)) {
-    if (name.startsWith('WALCAST_') && !known.includes(name)) {
+    const plain = name.endsWith(FILE_SUFFIX) ? variables.find((v) => v.env + FILE_SUFFIX === name && !v.sensitive) : undefined;
+    if (plain) {
+      problems.push(`${name}: only secrets can be read from a file; set ${plain.env} itself`);
+    } else if (name.startsWith('WALCAST_') && !known.includes(name)) {
       const suggestion = closestVariable(name, known);
       problems.push(`${name} is not a walcast setting${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
     }
   }
 }
 
+interface RawWorker {
+  kafka: { brokers: string; clientId: string } & RawKafkaSecurity;
+  registry: { url: string; username: string; password: string; sslCaLocation: string };
+  http: { port: number; host: string; adminToken: string; sslCertificateLocation: string; sslKeyLocation: string; sslKeyPassword: string };
+  log: WorkerConfig['log'];
+  startupTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
 function workerFrom(source: ConfigSource, problems: string[]): WorkerConfig {
-  const raw = validateScope('worker', source, problems) as unknown as Omit<WorkerConfig, 'kafka'> & { kafka: { brokers: string; clientId: string } };
-  return { ...raw, kafka: { ...raw.kafka, brokers: list(raw.kafka.brokers) } };
+  const raw = validateScope('worker', source, problems) as unknown as RawWorker;
+  return {
+    kafka: { brokers: list(raw.kafka.brokers), clientId: raw.kafka.clientId, security: kafkaSecurityFrom(raw.kafka, problems) },
+    registry: registryFrom(raw.registry, problems),
+    http: { port: raw.http.port, host: raw.http.host.trim(), ...httpSecurityFrom(raw.http, problems) },
+    log: raw.log,
+    startupTimeoutMs: raw.startupTimeoutMs,
+    shutdownTimeoutMs: raw.shutdownTimeoutMs,
+  };
 }
 
 function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]): CdcConnectorConfig | null {
-  const raw = validateScope('connector', source, problems) as unknown as Omit<CdcConnectorSettings, 'pg'> & { pg: Omit<CdcConnectorSettings['pg'], 'tables'> & { tables: string } };
+  const raw = validateScope('connector', source, problems) as unknown as Omit<CdcConnectorSettings, 'pg'> & {
+    pg: Omit<CdcConnectorSettings['pg'], 'tables' | 'connection'> & RawPgSecurity & { tables: string };
+  };
+  const connection = pgConnectionFrom(raw.pg, problems);
   if (raw.events.format === 'avro' && !worker.registry.url) {
     problems.push('WALCAST_SCHEMA_REGISTRY_URL must be set when WALCAST_FORMAT=avro (or set WALCAST_FORMAT=json)');
   }
@@ -157,7 +196,7 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
   }
   return {
     name: topicPrefix,
-    pg: { ...raw.pg, tables: list(raw.pg.tables) },
+    pg: { url: raw.pg.url, connection, slot: raw.pg.slot, publication: raw.pg.publication, tables: list(raw.pg.tables), statusIntervalMs: raw.pg.statusIntervalMs },
     kafka: { ...worker.kafka, ...raw.kafka, transactionalId: raw.kafka.transactionalId || `walcast-${topicPrefix}-${raw.pg.slot}` },
     registry: worker.registry,
     events: { ...raw.events, topicPrefix },

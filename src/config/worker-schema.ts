@@ -3,7 +3,7 @@
  * registry every connector of this process uses, and the process's timeouts. `npm run docs:config`
  * renders the doc strings into docs/configuration.md.
  */
-import { brokerList, httpUrlOrEmpty, positive } from './formats.ts';
+import { brokerList, httpHost, httpUrlOrEmpty, oneOf, positive } from './formats.ts';
 
 export const workerSchema = {
   kafka: {
@@ -19,6 +19,56 @@ export const workerSchema = {
       default: 'walcast',
       env: 'WALCAST_KAFKA_CLIENT_ID',
     },
+    securityProtocol: {
+      doc: 'How walcast talks to the brokers, as Kafka\'s security.protocol: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS). Applies to every Kafka client walcast creates (producer, consumers, admin, `walcast tail`).',
+      format: oneOf(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL']),
+      default: 'PLAINTEXT',
+      env: 'WALCAST_KAFKA_SECURITY_PROTOCOL',
+    },
+    saslMechanism: {
+      doc: 'SASL mechanism for SASL_SSL and SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Required with SASL.',
+      format: oneOf(['', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+      default: '',
+      env: 'WALCAST_KAFKA_SASL_MECHANISM',
+    },
+    saslUsername: {
+      doc: 'SASL user name. Required with SASL.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SASL_USERNAME',
+    },
+    saslPassword: {
+      doc: 'SASL password. Required with SASL.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SASL_PASSWORD',
+      sensitive: true,
+    },
+    sslCaLocation: {
+      doc: 'PEM file of the CA certificate(s) that signed the brokers\' certificates, for SSL and SASL_SSL. Empty: the public CAs Node.js trusts. Host names are verified.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SSL_CA_LOCATION',
+    },
+    sslCertificateLocation: {
+      doc: 'PEM file of walcast\'s client certificate, for brokers that require one (ssl.client.auth=required). Needs WALCAST_KAFKA_SSL_KEY_LOCATION.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SSL_CERTIFICATE_LOCATION',
+    },
+    sslKeyLocation: {
+      doc: 'PEM file of the client certificate\'s private key (PKCS#8 or traditional; encrypted or not).',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SSL_KEY_LOCATION',
+    },
+    sslKeyPassword: {
+      doc: 'Passphrase of an encrypted WALCAST_KAFKA_SSL_KEY_LOCATION.',
+      format: String,
+      default: '',
+      env: 'WALCAST_KAFKA_SSL_KEY_PASSWORD',
+      sensitive: true,
+    },
   },
   registry: {
     url: {
@@ -27,6 +77,25 @@ export const workerSchema = {
       default: '',
       env: 'WALCAST_SCHEMA_REGISTRY_URL',
       sensitive: true,
+    },
+    username: {
+      doc: 'User name for the registry\'s HTTP basic auth (instead of user info in WALCAST_SCHEMA_REGISTRY_URL).',
+      format: String,
+      default: '',
+      env: 'WALCAST_SCHEMA_REGISTRY_USERNAME',
+    },
+    password: {
+      doc: 'Password for the registry\'s HTTP basic auth. Needs WALCAST_SCHEMA_REGISTRY_USERNAME.',
+      format: String,
+      default: '',
+      env: 'WALCAST_SCHEMA_REGISTRY_PASSWORD',
+      sensitive: true,
+    },
+    sslCaLocation: {
+      doc: 'PEM file of the CA certificate(s) that signed an https:// registry\'s certificate. Empty: the public CAs Node.js trusts. Host names are verified.',
+      format: String,
+      default: '',
+      env: 'WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION',
     },
   },
   http: {
@@ -37,10 +106,36 @@ export const workerSchema = {
       env: 'WALCAST_HTTP_PORT',
     },
     host: {
-      doc: 'Address the management API listens on.',
-      format: String,
-      default: '0.0.0.0',
+      doc: 'Address the management API listens on. The default, loopback, keeps it to this machine; 0.0.0.0 (all interfaces, as in a container) needs WALCAST_ADMIN_TOKEN for pause, resume and restart.',
+      format: httpHost,
+      default: '127.0.0.1',
       env: 'WALCAST_HTTP_HOST',
+    },
+    adminToken: {
+      doc: 'Bearer token required for the management API\'s state-changing calls (pause, resume, restart): `Authorization: Bearer <token>`. Unset: they are allowed only while the API listens on loopback, and refused otherwise. Reads (health, readiness, metrics, status) stay open.',
+      format: String,
+      default: '',
+      env: 'WALCAST_ADMIN_TOKEN',
+      sensitive: true,
+    },
+    sslCertificateLocation: {
+      doc: 'PEM file of a certificate (with its chain) to serve the management API over HTTPS. Needs WALCAST_HTTP_SSL_KEY_LOCATION. Empty: plain HTTP.',
+      format: String,
+      default: '',
+      env: 'WALCAST_HTTP_SSL_CERTIFICATE_LOCATION',
+    },
+    sslKeyLocation: {
+      doc: 'PEM file of the private key of WALCAST_HTTP_SSL_CERTIFICATE_LOCATION.',
+      format: String,
+      default: '',
+      env: 'WALCAST_HTTP_SSL_KEY_LOCATION',
+    },
+    sslKeyPassword: {
+      doc: 'Passphrase of an encrypted WALCAST_HTTP_SSL_KEY_LOCATION.',
+      format: String,
+      default: '',
+      env: 'WALCAST_HTTP_SSL_KEY_PASSWORD',
+      sensitive: true,
     },
   },
   log: {

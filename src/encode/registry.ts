@@ -1,10 +1,19 @@
 /**
- * The few Confluent schema-registry calls walcast needs when producing. Plain fetch rather than
- * @kafkajs/confluent-schema-registry's register(), which insists that each subject's
+ * The few Confluent schema-registry calls walcast needs when producing. A plain HTTP client rather
+ * than @kafkajs/confluent-schema-registry's register(), which insists that each subject's
  * compatibility equals one fixed level and throws otherwise (GUIDE); walcast respects whatever
  * level the operator configured and only registers.
+ *
+ * node:http(s) rather than fetch: fetch takes no CA without an undici dispatcher (not a direct
+ * dependency), and reports a refused certificate as "fetch failed" with the cause two levels down;
+ * here it becomes an error naming the setting to change.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { RegistryConfig } from '../config/security.ts';
 import { ExitCode, WalcastError } from '../errors.ts';
+import { basicCredentials } from '../secrets.ts';
+import { describeTlsFailure, tlsFailure } from '../tls-errors.ts';
 
 export class IncompatibleSchemaError extends WalcastError {
   readonly subject: string;
@@ -22,46 +31,102 @@ export class RegistryUnavailableError extends Error {
   }
 }
 
+const REQUEST_TIMEOUT_MS = 30_000;
+
+const TLS_SETTINGS = { ca: 'WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION', clientCertificate: 'a client certificate (walcast has no setting for one)', mode: 'the scheme of WALCAST_SCHEMA_REGISTRY_URL (https:// or http://)' };
+
 export class SchemaRegistryClient {
-  private readonly baseUrl: string;
+  /** The API's path below the origin, without a trailing slash ('' at the root). */
+  private readonly basePath: string;
+  /** Where the registry is, for messages: scheme, host and port (never the user info). */
+  readonly origin: string;
   private readonly authorization: string | undefined;
+  /** Credentials came from the URL's user info rather than the username/password settings. */
+  private readonly credentialsInUrl: boolean;
+  private readonly agent: HttpAgent | HttpsAgent;
   private readonly ids = new Map<string, number>();
 
-  constructor(url: string) {
-    const parsed = new URL(url);
-    // Credentials in the URL become a Basic header; fetch refuses URLs that embed them.
-    if (parsed.username) {
-      this.authorization = 'Basic ' + Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64');
-      parsed.username = '';
-      parsed.password = '';
+  /** A registry URL (user info becomes basic auth), or the full registry settings. */
+  constructor(config: RegistryConfig | string) {
+    const settings: RegistryConfig = typeof config === 'string' ? { url: config, username: null, password: null } : config;
+    const parsed = new URL(settings.url);
+    this.credentialsInUrl = parsed.username !== '';
+    if (settings.username !== null) {
+      this.authorization = 'Basic ' + basicCredentials(settings.username, settings.password ?? '');
+    } else if (parsed.username) {
+      this.authorization = 'Basic ' + basicCredentials(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
     }
-    this.baseUrl = parsed.toString().replace(/\/+$/, '');
+    this.basePath = parsed.pathname.replace(/\/+$/, '');
+    this.origin = parsed.origin;
+    this.agent = parsed.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(settings.ca ? { ca: settings.ca } : {}) }) : new HttpAgent({ keepAlive: true });
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    let response: Response;
-    try {
-      response = await fetch(this.baseUrl + path, {
-        method,
-        headers: {
-          'content-type': 'application/vnd.schemaregistry.v1+json',
-          accept: 'application/vnd.schemaregistry.v1+json, application/json',
-          ...(this.authorization ? { authorization: this.authorization } : {}),
+  private request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const url = new URL(this.basePath + path, this.origin);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method,
+          agent: this.agent,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          headers: {
+            'content-type': 'application/vnd.schemaregistry.v1+json',
+            accept: 'application/vnd.schemaregistry.v1+json, application/json',
+            ...(payload !== undefined ? { 'content-length': Buffer.byteLength(payload) } : {}),
+            ...(this.authorization ? { authorization: this.authorization } : {}),
+          },
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (error) {
-      throw new RegistryUnavailableError(`schema registry unreachable (${method} ${path}): ${(error as Error).message}`, { cause: error });
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', (error) => reject(this.failure(method, path, error)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown = text;
+            try {
+              json = text ? JSON.parse(text) : null;
+            } catch {
+              // keep text
+            }
+            resolve({ status: res.statusCode ?? 0, json });
+          });
+        },
+      );
+      req.on('error', (error) => reject(this.failure(method, path, error)));
+      req.end(payload);
+    });
+  }
+
+  /** A refused certificate is a setting to change (exit 2); anything else on the way is retried. */
+  private failure(method: string, path: string, error: Error): Error {
+    const failure = tlsFailure(error);
+    if (failure && failure.kind !== 'not-tls') {
+      return new WalcastError('WALCAST_TLS', `TLS to the schema registry ${this.origin} failed: ${describeTlsFailure(failure, `the schema registry ${this.origin}`, TLS_SETTINGS)}`, ExitCode.config, { cause: error });
     }
-    const text = await response.text();
-    let json: unknown = text;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      // keep text
-    }
-    return { status: response.status, json };
+    return new RegistryUnavailableError(`schema registry ${this.origin} unreachable (${method} ${path}): ${error.message}`, { cause: error });
+  }
+
+  private authError(status: number, message: string, what: string): WalcastError {
+    const fix = this.authorization === undefined
+      ? 'it requires credentials: set WALCAST_SCHEMA_REGISTRY_USERNAME and WALCAST_SCHEMA_REGISTRY_PASSWORD'
+      : this.credentialsInUrl
+        ? 'check the user info in WALCAST_SCHEMA_REGISTRY_URL'
+        : 'check WALCAST_SCHEMA_REGISTRY_USERNAME and WALCAST_SCHEMA_REGISTRY_PASSWORD';
+    return new WalcastError('WALCAST_REGISTRY_AUTH', `schema registry ${this.origin} refused ${what} (${status}${message ? `: ${message.slice(0, 200)}` : ''}): ${fix}`, ExitCode.config);
+  }
+
+  /**
+   * At start: reachable, TLS trusted, credentials accepted (GET /config, the smallest read every
+   * Confluent-compatible registry serves). A 403 passes: the credentials were accepted, and the
+   * account may still register subjects without reading the global configuration.
+   */
+  async check(): Promise<void> {
+    const { status, json } = await this.request('GET', '/config');
+    if (status === 401) throw this.authError(status, messageOf(json), "walcast's credentials");
+    if (status >= 500 || status === 0) throw new RegistryUnavailableError(`schema registry ${this.origin} answered ${status} to GET /config: ${messageOf(json).slice(0, 300)}`);
   }
 
   /** Registers (or finds) `schema` under `subject` and returns its global id. Memoised. */
@@ -76,18 +141,26 @@ export class SchemaRegistryClient {
       this.ids.set(memoKey, id);
       return id;
     }
-    const message = typeof json === 'object' && json !== null && 'message' in json ? String((json as { message: unknown }).message) : String(json);
+    const message = messageOf(json);
     if (status === 409) throw new IncompatibleSchemaError(subject, message);
-    if (status === 401 || status === 403) {
-      throw new WalcastError('WALCAST_REGISTRY_AUTH', `schema registry refused ${subject} (${status}): ${message}`, ExitCode.config);
-    }
+    if (status === 401 || status === 403) throw this.authError(status, message, `to register ${subject}`);
     if (status === 422) throw new WalcastError('WALCAST_INVALID_SCHEMA', `schema registry rejected the schema of ${subject} as invalid: ${message}`, ExitCode.failure);
     throw new RegistryUnavailableError(`schema registry answered ${status} registering ${subject}: ${message.slice(0, 300)}`);
   }
 
   async schemaById(id: number): Promise<string> {
     const { status, json } = await this.request('GET', `/schemas/ids/${id}`);
+    if (status === 401 || status === 403) throw this.authError(status, messageOf(json), `the lookup of schema id ${id}`);
     if (status !== 200) throw new RegistryUnavailableError(`schema registry answered ${status} for schema id ${id}`);
     return (json as { schema: string }).schema;
   }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function messageOf(json: unknown): string {
+  return typeof json === 'object' && json !== null && 'message' in json ? String((json as { message: unknown }).message) : String(json ?? '');
 }

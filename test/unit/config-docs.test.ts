@@ -34,7 +34,7 @@ describe('docs/configuration.md', () => {
   test('secret variables are marked, others are not', () => {
     for (const v of configVariables()) {
       const row = rows.find((r) => r.startsWith(`| \`${v.env}\` |`))!;
-      assert.equal(row.includes('*(secret: never logged)*'), v.sensitive, v.env);
+      assert.equal(row.includes(`*(secret: never logged; or from a file named in \`${v.env}_FILE\`)*`), v.sensitive, v.env);
     }
     assert.ok(configVariables().some((v) => v.env === 'WALCAST_PG_URL' && v.sensitive));
   });

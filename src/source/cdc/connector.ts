@@ -9,15 +9,17 @@ import { SnapshotRequestError, type Connector, type ErrorVerdict, type SessionCo
 import { AvroEncoder } from '../../encode/avro-encoder.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
 import { JsonEncoder } from '../../encode/json-encoder.ts';
-import { SchemaRegistryClient } from '../../encode/registry.ts';
+import { RegistryUnavailableError, SchemaRegistryClient } from '../../encode/registry.ts';
 import { ExitCode, WalcastError } from '../../errors.ts';
 import { openDelivery } from '../../kafka/delivery.ts';
 import type { StoredOffset } from '../../kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from '../../kafka/producer.ts';
+import { checkKafkaTls, kafkaSecurityError } from '../../kafka/security.ts';
 import { TopicManager } from '../../kafka/topics.ts';
 import type { Logger } from '../../log.ts';
 import { Catalog } from '../../pg/catalog.ts';
-import { connectionConfig, newClient } from '../../pg/connect.ts';
+import { connectionConfig, negotiateTls, newClient, pgAddress } from '../../pg/connect.ts';
+import { pgTlsError } from '../../pg/tls.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent } from '../../pg/sql.ts';
 import { WALCAST_VERSION } from '../../version.ts';
@@ -39,8 +41,8 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** PostgreSQL error codes that mean "fix the setup", not "try again". */
 const FATAL_PG_CODES: Record<string, string> = {
-  '28P01': 'password authentication failed: check WALCAST_PG_URL',
-  '28000': 'authorization failed (pg_hba.conf or role): check WALCAST_PG_URL and pg_hba.conf',
+  '28P01': 'password authentication failed: check WALCAST_PG_URL (or WALCAST_PG_PASSWORD)',
+  '28000': 'authorization failed (pg_hba.conf or role): check WALCAST_PG_URL, WALCAST_PG_SSL_MODE (pg_hba.conf may require TLS or a client certificate) and pg_hba.conf',
   '3D000': 'database does not exist: check the database name in WALCAST_PG_URL',
   '42501': 'insufficient privilege',
   '42704': 'publication or object does not exist',
@@ -84,6 +86,9 @@ export class CdcConnector implements Connector {
   }
 
   classify(error: unknown): ErrorVerdict {
+    if (error instanceof RegistryUnavailableError) return { permanent: false, exitCode: ExitCode.unreachable, message: error.message };
+    const security = kafkaSecurityError(error) ?? pgTlsError(error);
+    if (security) return { permanent: true, exitCode: security.exitCode, message: security.message };
     if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
     if (error instanceof ProducerFencedError) return { permanent: true, exitCode: ExitCode.fenced, message: error.message };
     const code = (error as { code?: string } | null)?.code;
@@ -102,8 +107,10 @@ export class CdcConnector implements Connector {
   async cleanup(log: Logger): Promise<void> {
     if (!this.created.slot && !this.created.publication) return;
     const { pg: source } = this.config;
-    const client = newClient(source.url);
+    let client: pg.Client | null = null;
     try {
+      client = newClient(await negotiateTls(source.connection));
+      client.on('error', () => undefined);
       await client.connect();
       if (this.created.slot) await client.query('select pg_drop_replication_slot($1) from pg_replication_slots where slot_name = $1 and not active', [source.slot]);
       if (this.created.publication) await client.query(`drop publication if exists ${quoteIdent(source.publication)}`);
@@ -111,7 +118,7 @@ export class CdcConnector implements Connector {
     } catch (error) {
       log.warn({ err: error }, `could not remove what this run created; drop them by hand: SELECT pg_drop_replication_slot('${source.slot}'); DROP PUBLICATION ${quoteIdent(source.publication)};`);
     } finally {
-      await client.end().catch(() => undefined);
+      await client?.end().catch(() => undefined);
     }
   }
 
@@ -164,25 +171,36 @@ export class CdcConnector implements Connector {
   async runSession(context: SessionContext): Promise<void | 'finished'> {
     const { config } = this;
     const { log, signal } = context;
-    const pgClient = newClient(config.pg.url);
-    pgClient.on('error', (error) => log.warn({ err: error }, 'catalog connection error'));
-    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
+    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, log });
     const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
     const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: config.kafka.transactionalId, transactionTimeoutMs: config.kafka.transactionTimeoutMs });
     let replication: ReplicationStream | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
+    let pgClient: pg.Client | null = null;
     const cleanups: Array<() => void> = [];
     let finished = false;
     try {
-      const pgAddress = new URL(config.pg.url);
-      context.stage(`connecting to PostgreSQL (WALCAST_PG_URL, ${pgAddress.hostname || 'localhost'}:${pgAddress.port || 5432})`);
+      context.stage(`connecting to PostgreSQL (WALCAST_PG_URL, ${pgAddress(config.pg.connection)})`);
+      // prefer/allow settle once per session; every connection of the session then agrees.
+      const connection = await negotiateTls(config.pg.connection);
+      pgClient = newClient(connection);
+      pgClient.on('error', (error) => log.warn({ err: error }, 'catalog connection error'));
       await pgClient.connect();
       const database = (await pgClient.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
       context.stage('checking PostgreSQL (wal_level, privileges, tables)');
       const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };
       const plan = await checkSource(pgClient, sourceOptions);
 
-      // Kafka before anything is created in PostgreSQL: an unreachable broker leaves no slot behind.
+      // The registry and Kafka before anything is created in PostgreSQL: an unreachable service or a
+      // refused credential leaves no slot behind.
+      const registry = config.events.format === 'avro' ? new SchemaRegistryClient(config.registry) : null;
+      if (registry) {
+        cleanups.push(() => registry.close());
+        context.stage(`connecting to the schema registry (WALCAST_SCHEMA_REGISTRY_URL, ${registry.origin})`);
+        await registry.check();
+      }
+      context.stage(`connecting to Kafka (WALCAST_KAFKA_BROKERS=${config.kafka.brokers.join(',')}, ${config.kafka.security.protocol})`);
+      await checkKafkaTls(config.kafka.brokers, config.kafka.security);
       const { delivery, stored } = await openDelivery<CdcPosition>({
         kafka,
         topics,
@@ -220,7 +238,7 @@ export class CdcConnector implements Connector {
         return 'finished';
       }
 
-      const encoder: EventEncoder = config.events.format === 'avro' ? new AvroEncoder(new SchemaRegistryClient(config.registry.url)) : new JsonEncoder();
+      const encoder: EventEncoder = registry ? new AvroEncoder(registry) : new JsonEncoder();
       const translator = new ChangeTranslator({
         topicPrefix: config.events.topicPrefix,
         database,
@@ -263,7 +281,7 @@ export class CdcConnector implements Connector {
       cleanups.push(() => signal.removeEventListener('abort', onAbort));
 
       replication = new ReplicationStream({
-        connection: connectionConfig(config.pg.url),
+        connection: connectionConfig(connection),
         slot: config.pg.slot,
         publication: config.pg.publication,
         startLsn,
@@ -283,7 +301,7 @@ export class CdcConnector implements Connector {
       const startSnapshot = (progress: SnapshotProgress): void => {
         const end = new AbortController();
         snapshotEnd = end;
-        const runner = new Snapshotter({ pgUrl: config.pg.url, threads: config.snapshot.maxThreads, progress, owner: config.pg.slot, log, signal: end.signal, register: stream.registerChunk });
+        const runner = new Snapshotter({ connection, threads: config.snapshot.maxThreads, progress, owner: config.pg.slot, log, signal: end.signal, register: stream.registerChunk });
         snapshotter = runner;
         stream.attachSnapshot(runner);
         context.stats.snapshot = () => runner.summary();
@@ -349,7 +367,7 @@ export class CdcConnector implements Connector {
       await replication?.stop().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await topics.disconnect().catch(() => undefined);
-      await pgClient.end().catch(() => undefined);
+      await pgClient?.end().catch(() => undefined);
     }
   }
 }

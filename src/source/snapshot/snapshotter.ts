@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../../log.ts';
 import { catalogRelation } from '../../pg/catalog.ts';
-import { newClient } from '../../pg/connect.ts';
+import { newClient, type PgConnection } from '../../pg/connect.ts';
 import { qualifiedName } from '../../pg/sql.ts';
 import { readChunk } from './chunk-reader.ts';
 import { completesTable, markDone, nextRange, snapshotDone, snapshotRows, tableDone, type BlockRange, type SnapshotProgress, type TableProgress } from './progress.ts';
@@ -20,7 +20,8 @@ export const CHUNK_BLOCKS = 128;
 const PROGRESS_LOG_INTERVAL_MS = 10_000;
 
 export interface SnapshotterOptions {
-  pgUrl: string;
+  /** The session's PostgreSQL connection settings (TLS and credentials as the stream's). */
+  connection: PgConnection;
   threads: number;
   progress: SnapshotProgress;
   /** The owner written into watermarks (the slot name). */
@@ -73,7 +74,7 @@ export class Snapshotter {
   }
 
   private async worker(): Promise<void> {
-    const client = newClient(this.options.pgUrl);
+    const client = newClient(this.options.connection);
     client.on('error', () => undefined);
     await client.connect();
     try {
