@@ -18,6 +18,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
+# Inside a container the API must listen beyond loopback to be published; state changes (pause,
+# resume, restart) then need WALCAST_ADMIN_TOKEN (or WALCAST_ADMIN_TOKEN_FILE), else they are refused.
+ENV WALCAST_HTTP_HOST=0.0.0.0
 EXPOSE 8083
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD node -e "fetch('http://127.0.0.1:8083/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # SIGTERM finishes the open transaction and acknowledges before exit (within WALCAST_SHUTDOWN_TIMEOUT_MS).

@@ -113,3 +113,11 @@ export function httpHost(value: unknown): void {
     throw new Error('must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0 (no port, no scheme)');
   }
 }
+
+export function adminToken(value: unknown): void {
+  // A bearer token guards pause and restart: short or spaced ones are typos or guessable.
+  if (value === '' || value === undefined) return;
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{16,}$/.test(value)) {
+    throw new Error('must be at least 16 printable characters without spaces (e.g. from openssl rand -hex 24)');
+  }
+}

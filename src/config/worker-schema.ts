@@ -3,7 +3,7 @@
  * registry every connector of this process uses, and the process's timeouts. `npm run docs:config`
  * renders the doc strings into docs/configuration.md.
  */
-import { brokerList, httpHost, httpUrlOrEmpty, oneOf, positive } from './formats.ts';
+import { adminToken, brokerList, httpHost, httpUrlOrEmpty, oneOf, positive } from './formats.ts';
 
 export const workerSchema = {
   kafka: {
@@ -112,8 +112,8 @@ export const workerSchema = {
       env: 'WALCAST_HTTP_HOST',
     },
     adminToken: {
-      doc: 'Bearer token required for the management API\'s state-changing calls (pause, resume, restart): `Authorization: Bearer <token>`. Unset: they are allowed only while the API listens on loopback, and refused otherwise. Reads (health, readiness, metrics, status) stay open.',
-      format: String,
+      doc: 'Bearer token required for the management API\'s state-changing calls (pause, resume, restart): `Authorization: Bearer <token>`; at least 16 characters. Unset: they are allowed only while the API listens on loopback, and refused otherwise. Reads (health, readiness, metrics, status) stay open.',
+      format: adminToken,
       default: '',
       env: 'WALCAST_ADMIN_TOKEN',
       sensitive: true,

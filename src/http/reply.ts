@@ -9,6 +9,8 @@ export interface Reply {
   /** Serialised as JSON, or sent as is when `contentType` is set; none for 202/204. */
   body?: unknown;
   contentType?: string;
+  /** Further response headers (e.g. WWW-Authenticate on a 401). */
+  headers?: Record<string, string>;
 }
 
 export interface ErrorBody {

@@ -1,13 +1,19 @@
 /**
  * The management API (port 8083 by default): version, health and readiness over every connector,
  * Prometheus metrics, and Kafka Connect's connector routes (./connectors.ts). It serves what
- * `connectors()` returns at each request. Nothing here echoes configuration: secrets never leave
- * the process.
+ * `connectors()` returns at each request. Reads are open; state changes pass ./auth.ts first.
+ * Nothing here echoes configuration, and every body is scrubbed of the process's secrets on the
+ * way out: secrets never leave the process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsMaterial } from '../config/tls-files.ts';
 import type { ConnectorState, ManagedConnector } from '../connector.ts';
 import type { Logger } from '../log.ts';
+import { scrub } from '../secrets.ts';
 import { WALCAST_VERSION } from '../version.ts';
+import { authorizeStateChange, isLoopback, READ_METHODS } from './auth.ts';
+import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from './body.ts';
 import { findConnector, routeConnectors } from './connectors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { routeSnapshots } from './snapshots.ts';
@@ -20,6 +26,10 @@ export interface HttpOptions {
   /** The connectors to serve, read at every request. */
   connectors: () => readonly ManagedConnector[];
   log: Logger;
+  /** Bearer token state changes need (WALCAST_ADMIN_TOKEN); null/absent: loopback listeners only. */
+  adminToken?: string | null;
+  /** Certificate and key: serve HTTPS instead of HTTP. */
+  tls?: TlsMaterial | null;
 }
 
 /** Most severe first: the state /health and /ready report is that of the connector furthest from running. */
@@ -55,61 +65,40 @@ function processRoute(path: string, options: HttpOptions, metrics: Metrics): (()
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  const headers = reply.headers ?? {};
   if (reply.body === undefined) {
-    res.writeHead(reply.status);
+    res.writeHead(reply.status, headers);
     res.end();
   } else if (reply.contentType !== undefined && typeof reply.body === 'string') {
-    res.writeHead(reply.status, { 'content-type': reply.contentType });
-    res.end(reply.body);
+    res.writeHead(reply.status, { ...headers, 'content-type': reply.contentType });
+    res.end(scrub(reply.body));
   } else {
-    res.writeHead(reply.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(reply.body));
+    res.writeHead(reply.status, { ...headers, 'content-type': 'application/json' });
+    res.end(scrub(JSON.stringify(reply.body)));
   }
 }
 
-/** Request bodies are small JSON documents: anything larger is refused, not buffered. */
-const MAX_BODY_BYTES = 64 * 1024;
-
-function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text.trim() === '' ? {} : (JSON.parse(text) as unknown));
-      } catch (error) {
-        reject(error as Error);
-      }
-    });
-    req.on('error', reject);
-  });
+/** A request body (already read and bounded) as JSON; empty: {}. */
+async function jsonBody(body: Buffer): Promise<unknown> {
+  const text = body.toString('utf8');
+  return text.trim() === '' ? {} : (JSON.parse(text) as unknown);
 }
 
 /** /connectors/<name>/snapshots[...]: the snapshot routes (http/snapshots.ts), or null. */
-async function snapshotPath(method: string, path: string, req: IncomingMessage, options: HttpOptions): Promise<Reply | null> {
+async function snapshotPath(method: string, path: string, body: Buffer, options: HttpOptions): Promise<Reply | null> {
   const [root, collection, encodedName, ...rest] = path.split('/');
   if (root !== '' || collection !== 'connectors' || encodedName === undefined || rest[0] !== 'snapshots') return null;
   const connector = findConnector(encodedName, path, options.connectors());
   if (!('name' in connector)) return connector;
-  return routeSnapshots(method, rest, path, { connector, body: () => readJsonBody(req), log: options.log });
+  return routeSnapshots(method, rest, path, { connector, body: () => jsonBody(body), log: options.log });
 }
 
 export function startHttpServer(options: HttpOptions): Promise<Server> {
   const metrics = createMetrics(options.connectors);
   // Connect's worker_id; the port is the bound one once listening (it differs when options.port is 0).
   let workerId = `${options.host}:${options.port}`;
-  const route = async (method: string, path: string, req: IncomingMessage): Promise<Reply> => {
-    const snapshotReply = await snapshotPath(method, path, req, options);
+  const route = async (method: string, path: string, body: Buffer): Promise<Reply> => {
+    const snapshotReply = await snapshotPath(method, path, body, options);
     if (snapshotReply) return snapshotReply;
     const connectorReply = routeConnectors(method, path, { connectors: options.connectors, workerId, log: options.log });
     if (connectorReply) return connectorReply;
@@ -117,25 +106,53 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
     if (!handler) return noRoute(path);
     return method === 'GET' ? handler() : methodNotAllowed(method, path);
   };
-  const server = createServer(async (req, res) => {
+  const secure = Boolean(options.tls);
+  const policy = { token: options.adminToken ?? null, listenHost: options.host };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
-      send(res, await route(method, path, req));
+      let body: Buffer = Buffer.alloc(0);
+      if (!READ_METHODS.has(method)) {
+        const refusal = authorizeStateChange(req, policy, secure);
+        if (refusal) {
+          options.log.warn({ method, path, remoteAddress: req.socket.remoteAddress, status: refusal.status }, 'management API refused a state change');
+          res.setHeader('connection', 'close');
+          send(res, refusal);
+          return;
+        }
+        // Read (and bound) the body before acting: no caller may grow the heap.
+        try {
+          body = await readBody(req);
+        } catch (error) {
+          if (!(error instanceof BodyTooLargeError)) throw error;
+          res.setHeader('connection', 'close');
+          send(res, errorReply(413, `request body larger than ${MAX_BODY_BYTES} bytes`));
+          return;
+        }
+      }
+      send(res, await route(method, path, body));
     } catch (error) {
       // The error's text may come from anywhere below: it goes to the log, not to the caller.
       options.log.error({ err: error, method, path }, 'management API request failed');
       if (!res.headersSent) send(res, errorReply(500, 'internal error; see the walcast log'));
       else res.destroy();
     }
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) }, (req, res) => void handle(req, res))
+    : createServer((req, res) => void handle(req, res));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : options.port;
       workerId = `${options.host}:${port}`;
-      options.log.info({ host: options.host, port }, 'management API listening');
+      options.log.info({ host: options.host, port, https: secure, adminTokenSet: policy.token !== null }, 'management API listening');
+      if (policy.token === null && !isLoopback(options.host)) {
+        options.log.warn({ host: options.host }, 'the management API listens beyond loopback without WALCAST_ADMIN_TOKEN: pause, resume and restart are refused (reads stay open); set WALCAST_ADMIN_TOKEN to allow them');
+      }
       resolve(server);
     });
   });

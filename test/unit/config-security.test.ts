@@ -79,7 +79,7 @@ describe('secrets from files (<VAR>_FILE)', () => {
   });
 
   test('both the variable and its _FILE: refused, naming both', () => {
-    assert.deepEqual(problems({ WALCAST_ADMIN_TOKEN: 'x', WALCAST_ADMIN_TOKEN_FILE: file('secret.txt') }), ['WALCAST_ADMIN_TOKEN and WALCAST_ADMIN_TOKEN_FILE are both set: set only one']);
+    assert.deepEqual(problems({ WALCAST_ADMIN_TOKEN: 'x'.repeat(20), WALCAST_ADMIN_TOKEN_FILE: file('secret.txt') }), ['WALCAST_ADMIN_TOKEN and WALCAST_ADMIN_TOKEN_FILE are both set: set only one']);
   });
 
   test('_FILE of a setting that is not a secret: refused with the way out', () => {
@@ -212,6 +212,16 @@ describe('management API', () => {
     assert.equal(worker.http.adminToken, 'admin-token-1d4c');
     assert.match(worker.http.tls!.cert!, /BEGIN CERTIFICATE/);
     assert.equal(scrub('Bearer admin-token-1d4c'), 'Bearer *****');
+  });
+
+  test('a short or spaced admin token is refused, without echoing it', () => {
+    for (const token of ['short', 'has a space in it here']) {
+      assert.throws(() => loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k:9092', WALCAST_ADMIN_TOKEN: token }), (e: ConfigError) => {
+        assert.deepEqual(e.problems, ['WALCAST_ADMIN_TOKEN: must be at least 16 printable characters without spaces (e.g. from openssl rand -hex 24)']);
+        assert.ok(!e.message.includes(token));
+        return true;
+      });
+    }
   });
 
   test('a host that is a URL or has a port is refused', () => {
