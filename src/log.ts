@@ -28,7 +28,8 @@ export function redactSecretFields(value: unknown, seen: WeakSet<object> = new W
   if (prototype !== Object.prototype && prototype !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.has(key) && child !== null && child !== undefined ? CENSOR : redactSecretFields(child, seen);
+    // A flag (kafkajs logs `ssl: true`) says whether a secret is used, not what it is.
+    out[key] = SECRET_KEYS.has(key) && child !== null && child !== undefined && typeof child !== 'boolean' ? CENSOR : redactSecretFields(child, seen);
   }
   return out;
 }

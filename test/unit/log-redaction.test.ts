@@ -32,6 +32,8 @@ describe('log redaction', () => {
     assert.deepEqual(line!.a, { b: { c: { password: '*****', keep: 'visible' } } });
     assert.deepEqual(line!.list, [{ token: '*****' }, { passphrase: '*****' }]);
     assert.equal(line!.sasl, '*****');
+    log.trace({ ssl: true, sasl: false }, 'flags');
+    assert.deepEqual([lines()[1]!.ssl, lines()[1]!.sasl], [true, false], 'whether TLS or SASL is used is no secret');
   });
 
   test('errors: fields of the error and of its cause named like secrets are censored', () => {
