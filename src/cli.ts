@@ -8,6 +8,7 @@ import { ExitCode, WalcastError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { kafkaSecurityError } from './kafka/security.ts';
 import { createLogger, redactUrl } from './log.ts';
+import { scrub } from './secrets.ts';
 import { CdcConnector } from './source/cdc/connector.ts';
 import { snapshotCommand } from './snapshot-command.ts';
 import { tail } from './tail.ts';
@@ -28,7 +29,7 @@ async function run(): Promise<number> {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`walcast: ${error.message}\n`);
+      process.stderr.write(scrub(`walcast: ${error.message}\n`));
       return ExitCode.config;
     }
     throw error;
@@ -97,7 +98,7 @@ async function tailCommand(args: string[]): Promise<number> {
     worker = loadWorkerConfig({ WALCAST_LOG_LEVEL: 'warn', ...process.env });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`walcast tail: ${error.message}\n(set WALCAST_KAFKA_BROKERS, and WALCAST_SCHEMA_REGISTRY_URL for Avro topics)\n`);
+    process.stderr.write(scrub(`walcast tail: ${error.message}\n(set WALCAST_KAFKA_BROKERS, and WALCAST_SCHEMA_REGISTRY_URL for Avro topics)\n`));
     return ExitCode.config;
   }
   const controller = new AbortController();
@@ -118,7 +119,7 @@ async function tailCommand(args: string[]): Promise<number> {
   } catch (error) {
     const known = error instanceof WalcastError ? error : kafkaSecurityError(error);
     if (!known) throw error;
-    process.stderr.write(`walcast tail: ${known.message}\n`);
+    process.stderr.write(scrub(`walcast tail: ${known.message}\n`));
     return known.exitCode;
   }
   return ExitCode.ok;
@@ -128,7 +129,7 @@ async function tailCommand(args: string[]): Promise<number> {
 // timer still fires at once, so the warning only clutters stderr.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(scrub(`${warning.name}: ${warning.message}\n`));
 });
 
 async function main(argv: string[]): Promise<number> {
@@ -162,7 +163,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 1000).unref();
   },
   (error: unknown) => {
-    process.stderr.write(`walcast: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(scrub(`walcast: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`));
     process.exitCode = ExitCode.failure;
   },
 );

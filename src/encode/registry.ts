@@ -126,6 +126,7 @@ export class SchemaRegistryClient {
   async check(): Promise<void> {
     const { status, json } = await this.request('GET', '/config');
     if (status === 401) throw this.authError(status, messageOf(json), "walcast's credentials");
+    if (status === 404) throw this.notFound('GET /config');
     if (status >= 500 || status === 0) throw new RegistryUnavailableError(`schema registry ${this.origin} answered ${status} to GET /config: ${messageOf(json).slice(0, 300)}`);
   }
 
@@ -144,6 +145,7 @@ export class SchemaRegistryClient {
     const message = messageOf(json);
     if (status === 409) throw new IncompatibleSchemaError(subject, message);
     if (status === 401 || status === 403) throw this.authError(status, message, `to register ${subject}`);
+    if (status === 404) throw this.notFound(`POST /subjects/${subject}/versions`);
     if (status === 422) throw new WalcastError('WALCAST_INVALID_SCHEMA', `schema registry rejected the schema of ${subject} as invalid: ${message}`, ExitCode.failure);
     throw new RegistryUnavailableError(`schema registry answered ${status} registering ${subject}: ${message.slice(0, 300)}`);
   }
@@ -153,6 +155,15 @@ export class SchemaRegistryClient {
     if (status === 401 || status === 403) throw this.authError(status, messageOf(json), `the lookup of schema id ${id}`);
     if (status !== 200) throw new RegistryUnavailableError(`schema registry answered ${status} for schema id ${id}`);
     return (json as { schema: string }).schema;
+  }
+
+  /** Every Confluent-compatible registry serves these paths: the URL points elsewhere. */
+  private notFound(call: string): WalcastError {
+    return new WalcastError(
+      'WALCAST_CONFIG',
+      `schema registry ${this.origin} answered 404 to ${call}: WALCAST_SCHEMA_REGISTRY_URL must be the Confluent-compatible API (for Apicurio: http(s)://host:port/apis/ccompat/v7)`,
+      ExitCode.config,
+    );
   }
 
   /** Closes idle keep-alive connections. */

@@ -267,6 +267,11 @@ describe('refused credentials and untrusted certificates: exit 2, naming the ser
       expect: [/connecting to the schema registry/, /schema registry https:\/\/127\.0\.0\.1:\d+ refused walcast's credentials \(401: Unauthorized\)/, /check WALCAST_SCHEMA_REGISTRY_USERNAME and WALCAST_SCHEMA_REGISTRY_PASSWORD/],
     },
     {
+      name: 'registry: a URL that is not the Confluent-compatible API',
+      env: { WALCAST_SCHEMA_REGISTRY_URL: new URL(secured.registryTlsUrl).origin },
+      expect: [/answered 404 to GET \/config: WALCAST_SCHEMA_REGISTRY_URL must be the Confluent-compatible API/],
+    },
+    {
       name: 'registry: untrusted certificate',
       env: { WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION: secured.untrustedCaFile },
       expect: [/TLS to the schema registry https:\/\/127\.0\.0\.1:\d+ failed: the schema registry .* presented a certificate walcast does not trust/, /set WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION/],
