@@ -4,13 +4,50 @@
  *   walcast snapshot public.orders public.customers [--filter "public.orders=created_at > now() - interval '7 days'"]
  *   walcast snapshot --stop | --pause | --resume
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { ExitCode, type ExitCodeValue } from './errors.ts';
+import { scrub } from './secrets.ts';
+
+/**
+ * One call to the management API as this configuration serves it: HTTPS when it has a
+ * certificate (trusted as the API's own, so a self-signed one works), the admin token when one is set.
+ */
+function callApi(url: string, method: string, body: string | undefined, options: { token: string | null; certificate: string | null }): Promise<{ status: number; text: string }> {
+  const send = options.certificate ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}),
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        },
+        // The API's own certificate is the trust anchor (pinned): no CA needed, and the host this
+        // command dials (127.0.0.1 for a 0.0.0.0 listener) need not be a name the certificate holds.
+        ...(options.certificate ? { ca: options.certificate, allowPartialTrustChain: true, checkServerIdentity: () => undefined } : {}),
+        signal: AbortSignal.timeout(30_000),
+      },
+      (res: IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export const SNAPSHOT_USAGE = `walcast snapshot <schema.table>... [--filter "<schema.table>=<SQL condition>"]...
        walcast snapshot --stop | --pause | --resume`;
 
-export async function snapshotCommand(args: string[], write: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<ExitCodeValue> {
+export async function snapshotCommand(args: string[], print: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<ExitCodeValue> {
+  const write = (line: string): void => print(scrub(line));
   let config;
   try {
     config = loadConfig(env);
@@ -27,7 +64,8 @@ export async function snapshotCommand(args: string[], write: (line: string) => v
     return ExitCode.config;
   }
   const host = worker.http.host === '0.0.0.0' || worker.http.host === '::' ? '127.0.0.1' : worker.http.host;
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${worker.http.port}/connectors/${encodeURIComponent(connector.name)}/snapshots`;
+  const scheme = worker.http.tls ? 'https' : 'http';
+  const base = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${worker.http.port}/connectors/${encodeURIComponent(connector.name)}/snapshots`;
   const tables: string[] = [];
   const conditions: Array<{ 'data-collection': string; filter: string }> = [];
   let action: 'execute' | 'stop' | 'pause' | 'resume' = 'execute';
@@ -52,15 +90,15 @@ export async function snapshotCommand(args: string[], write: (line: string) => v
     action === 'execute' ? { method: 'POST', url: base, body: JSON.stringify({ 'data-collections': tables, type: 'incremental', 'additional-conditions': conditions }) }
     : action === 'stop' ? { method: 'DELETE', url: base }
     : { method: 'PUT', url: `${base}/${action}` };
-  let response: Response;
+  let response: { status: number; text: string };
   try {
-    response = await fetch(request.url, { method: request.method, headers: { 'content-type': 'application/json' }, ...(request.body ? { body: request.body } : {}) });
+    response = await callApi(request.url, request.method, request.body, { token: worker.http.adminToken, certificate: worker.http.tls?.cert ?? null });
   } catch (error) {
-    write(`walcast snapshot: no walcast answers at ${base} (${(error as Error).message}${(error as { cause?: Error }).cause ? `: ${(error as { cause: Error }).cause.message}` : ''}): is it running with this configuration?`);
+    write(`walcast snapshot: no walcast answers at ${base} (${(error as Error).message}): is it running with this configuration?`);
     return ExitCode.unreachable;
   }
-  const text = await response.text();
-  if (response.ok) {
+  const { text } = response;
+  if (response.status >= 200 && response.status < 300) {
     write(action === 'execute' ? `snapshot started: ${text}` : `snapshot ${action}: done`);
     return ExitCode.ok;
   }

@@ -1,14 +1,17 @@
 // The management API closed by default (GUIDE, invariant 9), with the real walcast streaming:
 // listening on 0.0.0.0 with a token, an unauthenticated pause or restart is refused and changes
 // nothing, and the token works; with no token a non-loopback listener refuses state changes; on
-// the default loopback listener, a cross-origin form POST is refused; the default host is loopback.
+// the default loopback listener, a cross-origin form POST is refused; the default host is loopback;
+// `walcast snapshot` calls the API with the configuration's token and HTTPS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { capturedSchema } from '../helpers/capture.ts';
-import { waitFor } from '../helpers/services.ts';
+import { loadSecuredServices, waitFor } from '../helpers/services.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const it = capturedSchema('apisec', {
@@ -17,6 +20,7 @@ const it = capturedSchema('apisec', {
   },
 });
 const { prefix } = it;
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
 /** One HTTP call with exactly these headers (fetch would add its own and forbid some). */
 function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
@@ -130,6 +134,31 @@ test('default (loopback) listener: a cross-origin form POST is refused, the same
     assert.equal(sessions(walcast), 1, 'the form POST did not restart');
     assert.equal((await call(port, 'POST', `/connectors/${prefix}/restart`)).status, 204);
     await waitFor('a second streaming session', () => (sessions(walcast) >= 2 ? true : undefined), 30_000);
+  } finally {
+    await stop(walcast);
+  }
+});
+
+test('`walcast snapshot` reaches a token-protected HTTPS API with the same configuration; without the token it is refused', async () => {
+  const secured = loadSecuredServices();
+  const token = `snapshot-token-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  // A certificate signed by a CA the command is not told about: it pins the API's own certificate.
+  const https = { WALCAST_HTTP_SSL_CERTIFICATE_LOCATION: secured.serverCertFile, WALCAST_HTTP_SSL_KEY_LOCATION: secured.serverKeyFile };
+  const { walcast, port } = await start({ WALCAST_HTTP_HOST: '0.0.0.0', WALCAST_ADMIN_TOKEN: token, ...https });
+  const command = (env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string }> => {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALCAST_')));
+    return new Promise((resolve) => {
+      execFile(process.execPath, [cli, 'snapshot', ...args], { env: { ...base, ...it.env({ WALCAST_FORMAT: 'json', WALCAST_HTTP_PORT: String(port), ...env }) }, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    });
+  };
+  try {
+    // No snapshot runs: a 409 proves the call passed TLS and the token and reached the connector.
+    const withToken = await command({ WALCAST_HTTP_HOST: '0.0.0.0', WALCAST_ADMIN_TOKEN: token, ...https }, '--pause');
+    assert.match(withToken.out, /walcast snapshot: 409 no snapshot is running/);
+    const withoutToken = await command({ WALCAST_HTTP_HOST: '0.0.0.0', ...https }, '--pause');
+    assert.match(withoutToken.out, /walcast snapshot: 401 this call changes state: it needs the admin token/);
+    assert.ok(!withToken.out.includes(token) && !withoutToken.out.includes(token));
   } finally {
     await stop(walcast);
   }
