@@ -6,22 +6,23 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { KafkaAdmin, measureLatency, scanTopic } from './lib/kafka.ts';
-import { Db, formatLsn, ident } from './lib/pg.ts';
+import { countSnapshotTopic, KafkaAdmin, measureLatency, scanTopic, type SnapshotCount } from './lib/kafka.ts';
+import { BackendCpu, Db, formatLsn, ident } from './lib/pg.ts';
 import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
 import { prepareBaseline, type Baseline } from './lib/baseline.ts';
-import { baselineLine, computeBaselineComparison, computeRatios, markdown, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
+import { baselineLine, computeBaselineComparison, computeRatios, computeSnapshotRatios, markdown, snapshotLine, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
 import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
-import { runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
-import { createTable, isWalcast, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
+import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
+import { createTable, fillSnapshotTable, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
 import { summarizeProfile } from './tools/cpuprofile-summary.ts';
 
 // ------------------------------------------------------------------ options
 const USAGE = `usage: npm run bench -- [options]
-  --quick                 small sizes (100k rows instead of 1M, 10 s live load) for development
+  --quick                 small sizes (100k rows instead of 1M, a 300k-row snapshot instead of 5M, 10 s live load) for development
   --workloads a,b,...     only these workloads (a, b, b2, c, d, e)
   --only walcast,...      only these systems: walcast, walcast-baseline (with --baseline), walsender, kafka (= kafkajs + kafka-perf),
-                          kafkajs, kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro
+                          kafkajs, kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro, copy;
+                          in (e) walcast = walcast-snapshot-t1,-t2,-t4 and debezium-json/-avro include their -t2 rows
   --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
   --baseline REF          also measure walcast as of git commit REF (system walcast-baseline: built clean in
                           .local/bench-baseline/<commit>, same node_modules, so REF needs this tree's package-lock.json),
@@ -51,8 +52,14 @@ interface Args {
   baseline: string | null;
 }
 
+const WALCAST_SNAPSHOTS: SystemId[] = ['walcast-snapshot-t1', 'walcast-snapshot-t2', 'walcast-snapshot-t4'];
 const SYSTEM_ALIASES: Record<string, SystemId[]> = {
-  walcast: ['walcast'],
+  // a workload runs only the systems it lists: (e) lists walcast's snapshot rows, the others plain walcast
+  walcast: ['walcast', ...WALCAST_SNAPSHOTS],
+  'walcast-snapshot': WALCAST_SNAPSHOTS,
+  'walcast-snapshot-t1': ['walcast-snapshot-t1'],
+  'walcast-snapshot-t2': ['walcast-snapshot-t2'],
+  'walcast-snapshot-t4': ['walcast-snapshot-t4'],
   'walcast-baseline': ['walcast-baseline'],
   baseline: ['walcast-baseline'],
   walsender: ['walsender'],
@@ -61,9 +68,12 @@ const SYSTEM_ALIASES: Record<string, SystemId[]> = {
   kafka: ['kafkajs', 'kafka-perf'],
   kafkajs: ['kafkajs'],
   'kafka-perf': ['kafka-perf'],
-  debezium: ['debezium-json', 'debezium-avro'],
-  'debezium-json': ['debezium-json'],
-  'debezium-avro': ['debezium-avro'],
+  debezium: ['debezium-json', 'debezium-avro', 'debezium-json-t2', 'debezium-avro-t2'],
+  'debezium-json': ['debezium-json', 'debezium-json-t2'],
+  'debezium-avro': ['debezium-avro', 'debezium-avro-t2'],
+  'debezium-json-t2': ['debezium-json-t2'],
+  'debezium-avro-t2': ['debezium-avro-t2'],
+  copy: ['copy'],
 };
 
 function parseArgs(argv: string[]): Args {
@@ -123,7 +133,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 // ------------------------------------------------------------------ state shared with cleanup
-const SLOT_CODES: Record<SystemId, string> = { walcast: 'wc', 'walcast-baseline': 'wb', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da' };
+const SLOT_CODES: Record<SystemId, string> = {
+  walcast: 'wc', 'walcast-baseline': 'wb', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da',
+  'walcast-snapshot-t1': 'w1', 'walcast-snapshot-t2': 'w2', 'walcast-snapshot-t4': 'w4', 'debezium-json-t2': 'dj2', 'debezium-avro-t2': 'da2', copy: 'cp',
+};
 const RUN_PREFIX = 'wcbench_';
 const runStarted = Date.now();
 const runId = `${RUN_PREFIX}${runStarted.toString(36)}`;
@@ -138,12 +151,14 @@ let brokerPid: number | null = null;
 let startRevision = 'unknown';
 /** --baseline: the compiled copy of that commit. */
 let baseline: Baseline | null = null;
+/** The first SIGINT/SIGTERM: no further measurement starts; what was measured is written. */
+let stopRequested: NodeJS.Signals | null = null;
 
 function emptyMeasurement(workload: WorkloadId, system: SystemId, repeat: number, status: Measurement['status']): Measurement {
   return {
     workload, system, repeat, status,
     events: null, seconds: null, rowsPerSec: null, startupSeconds: null, cpuSeconds: null, cpuPerMillion: null, peakRssMb: null,
-    walsenderCpuPerMillion: null, brokerCpuPerMillion: null, otherLoadCores: null, latencyMs: null, verified: null, notes: [], error: null,
+    walsenderCpuPerMillion: null, postgresCpuPerMillion: null, brokerCpuPerMillion: null, otherLoadCores: null, latencyMs: null, verified: null, notes: [], error: null,
   };
 }
 
@@ -178,6 +193,12 @@ const DEPENDS_ON: Record<SystemId, Array<keyof Identities>> = {
   'kafka-perf': ['kafka'],
   'debezium-json': ['postgres', 'kafka'],
   'debezium-avro': ['postgres', 'kafka', 'registry'],
+  'walcast-snapshot-t1': ['postgres', 'kafka', 'registry'],
+  'walcast-snapshot-t2': ['postgres', 'kafka', 'registry'],
+  'walcast-snapshot-t4': ['postgres', 'kafka', 'registry'],
+  'debezium-json-t2': ['postgres', 'kafka'],
+  'debezium-avro-t2': ['postgres', 'kafka', 'registry'],
+  copy: ['postgres'],
 };
 
 /**
@@ -354,7 +375,7 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
  */
 function noteCommit(m: Measurement, revision: string | null): void {
   if (m.system === 'walcast-baseline' && baseline) m.notes.push(`commit ${baseline.short} (${baseline.ref})`);
-  if (m.system !== 'walcast' || !revision) return;
+  if (!revision) return; // only the tree's walcast rows pass one
   if (revision !== startRevision) m.notes.push(`walcast ${revision} (the run started at ${startRevision})`);
   else if (baseline) m.notes.push(`commit ${revision}`);
 }
@@ -500,6 +521,7 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
   const defaults: TopicSizes = w.id === 'c' ? { keyBytes: 6, valueBytes: 2600, measured: false } : { keyBytes: 6, valueBytes: 130, measured: false };
   const sizes = { current: defaults };
   for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    if (stopRequested) break;
     const needsSlot = slotSystems.includes(system);
     for (let attempt = 1; attempt <= 2; attempt++) {
       const j = job(w, system, r, attempt);
@@ -547,6 +569,14 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
  * Returns true when the caller should measure again.
  */
 function discardIfRestarted(w: WorkloadSpec, system: SystemId, m: Measurement, before: Identities, attempt: number, out: Measurement[]): boolean {
+  if (stopRequested) {
+    // its process was stopped by the interrupt: neither a result nor worth a second attempt
+    if (m.status === 'failed') {
+      m.status = 'skipped';
+      m.error = `interrupted (${stopRequested}) before the end: ${m.error ?? ''}`;
+    }
+    return false;
+  }
   const restarted = changedServices(before, serviceIdentities(), DEPENDS_ON[system]);
   if (restarted.length > 0 && attempt === 1) {
     m.status = 'skipped';
@@ -567,6 +597,7 @@ async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out
   await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
   let index = 0;
   for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    if (stopRequested) break;
     for (let attempt = 1; attempt <= 2; attempt++) {
       index += 1;
       log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
@@ -656,6 +687,222 @@ async function liveOne(w: WorkloadSpec, system: SystemId, j: CdcJob, base: numbe
   m.verified = { method: 'read_committed consumer count', expected: 10 + (m.events ?? 0) + 1, seen: scan.records, ok: scan.records === 10 + (m.events ?? 0) + 1 };
   m.latencyMs = { p50: round(latency.p50, 1)!, p99: round(latency.p99, 1)!, max: round(latency.max, 1)!, count: latency.count };
   if (!m.verified.ok) m.notes.push(`consumer saw ${scan.records} records, expected ${m.verified.expected}`);
+}
+
+// ------------------------------------------------------------------ (e) initial snapshot
+/**
+ * Workload (e): one table written, keyed and frozen before any system runs; then the COPY ceiling
+ * and each snapshotting system in turn, each with its own slot (created by the system itself, as
+ * a first start does), topics and offsets; each topic is counted and deleted before the next system.
+ */
+async function runSnapshot(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[], meta: BenchResults['workloads'][number]): Promise<void> {
+  const schema = runId;
+  log(`(${w.id}) ${w.title}: creating ${schema}.${w.table} and writing ${w.rows.toLocaleString('en-US')} rows`);
+  await createTable(db, schema, w);
+  const table = await fillSnapshotTable(db, schema, w);
+  meta.writeSeconds = round(table.seconds, 1) ?? undefined;
+  log(`(${w.id}) written, keyed and frozen in ${table.seconds.toFixed(1)} s; heap ${table.heapMb} MB`);
+  await db.query(`create publication ${ident(`${runId}_${w.id}`)} for table ${ident(schema)}.${ident(w.table)}`);
+  for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    if (stopRequested) break;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const j = job(w, system, r, attempt);
+      log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+      const before = await stableServices();
+      let m: Measurement;
+      try {
+        m = system === 'copy' ? await copyCeiling(w, r, j) : await snapshotCdc(w, system, r, j);
+      } catch (error) {
+        m = emptyMeasurement(w.id, system, r, 'failed');
+        m.events = w.rows;
+        m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+        log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
+      }
+      if (system !== 'copy') {
+        await dropSlot(j.slot);
+        // a JsonConverter topic of 5M rows holds ~10 GB: not kept until the workload ends
+        await kafka.deleteTopicsWithPrefix(`${j.topicPrefix}.`).catch(() => undefined);
+      }
+      if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
+      if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
+      if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+      out.push(m);
+      log(`(${w.id}) ${system}: ${describe(m)}`);
+      break;
+    }
+  }
+}
+
+/** The source's ceiling: psql's \copy of the table to /dev/null, with the backend's CPU beside psql's. */
+async function copyCeiling(w: WorkloadSpec, repeat: number, j: CdcJob): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, 'copy', repeat, 'ok');
+  m.events = w.rows;
+  const backend = BackendCpu.ofApplication(db, j.name);
+  const busy0 = machineBusySeconds();
+  const started = Date.now();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await backend.poll();
+      await sleep(20);
+    }
+  })();
+  const r = await runCopy(tooling, j.name, `${ident(j.schema)}.${ident(j.table)}`, j.name).finally(() => {
+    running = false;
+  });
+  await sampler;
+  const copied = Number(/^COPY (\d+)/m.exec(r.output)?.[1] ?? NaN);
+  if (r.code !== 0) {
+    m.status = 'failed';
+    m.error = `psql exited with code ${r.code}: ${r.output.trim().split('\n').slice(-3).join(' / ')}`;
+    return m;
+  }
+  m.seconds = round(r.wallSeconds, 2);
+  m.rowsPerSec = round(w.rows / r.wallSeconds);
+  m.cpuSeconds = r.cpuSeconds === null ? null : round(r.cpuSeconds, 2);
+  m.cpuPerMillion = perMillion(r.cpuSeconds, w.rows);
+  m.peakRssMb = r.peakRssMb === null ? null : round(r.peakRssMb);
+  m.postgresCpuPerMillion = perMillion(backend.cpu(), w.rows);
+  // over the whole call (the rusage wrapper's start included), as the busy time is
+  m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (Date.now() - started) / 1000, [r.cpuSeconds, backend.cpu()]);
+  m.verified = { method: 'psql reported COPY <rows>', expected: w.rows, seen: Number.isFinite(copied) ? copied : 0, ok: copied === w.rows };
+  if (!m.verified.ok) {
+    m.status = 'failed';
+    m.error = `psql copied ${r.output.trim().split('\n').pop() ?? '?'}, expected ${w.rows}`;
+  }
+  m.notes.push("text format; psql's run time incl. connecting; CPU and RSS: psql's; PostgreSQL CPU: the COPY's backend");
+  return m;
+}
+
+/**
+ * Counts a snapshot's topic. A broker restarted under the consumer (another session's fault test)
+ * stalls it past its idle limit and leaves the count short: then, and only then, it counts again
+ * (up to twice). A short count without a restart stands.
+ */
+async function countExactly(w: WorkloadSpec, system: SystemId, topic: string): Promise<SnapshotCount & { attempts: number; shortCounts: number[] }> {
+  const shortCounts: number[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const t = Date.now();
+    const before = (await stableServices()).kafka;
+    const count = await countSnapshotTopic(services.brokers, services.registryUrl, topic, w.rows);
+    log(`(${w.id}) ${system}: counted ${count.records.toLocaleString('en-US')} records in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    const restarted = serviceIdentities().kafka !== before;
+    if (count.records >= w.rows || !restarted || attempt === 3) return { ...count, attempts: attempt, shortCounts };
+    shortCounts.push(count.records);
+    log(`(${w.id}) ${system}: Kafka restarted during the count (another session's fault test?): counting again`);
+  }
+}
+
+/**
+ * One snapshotting system (walcast at WALCAST_SNAPSHOT_MAX_THREADS n with initial_only, or
+ * Debezium with snapshot.mode=initial): timed from its "snapshot starts" line to the last row
+ * visible (walcast: the line it logs after its last Kafka commit; Debezium: topic end offset =
+ * rows), then counted by a read_committed consumer.
+ */
+async function snapshotCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: CdcJob): Promise<Measurement> {
+  const runner = SNAPSHOT_RUNNERS[system];
+  if (!runner) throw new Error(`${system} does not snapshot`);
+  const m = emptyMeasurement(w.id, system, repeat, 'ok');
+  m.events = w.rows;
+  const topic = `${j.topicPrefix}.${j.schema}.${j.table}`;
+  await kafka.createTopic(topic);
+  slots.add(j.slot); // the system creates it; the run drops it
+  const spawnedAt = Date.now();
+  const walcast = runner.program === 'walcast';
+  const revision = walcast ? walcastRevision() : null;
+  const settings = { threads: runner.threads };
+  const cdc = walcast ? await startWalcast(tooling, j, ROOT, settings) : await startDebezium(tooling, j, runner.program === 'debezium-avro' ? 'avro' : 'json', settings);
+  children.add(cdc.proc);
+  noteCommit(m, revision);
+  const marks = cdc.snapshot!;
+  const backends = BackendCpu.ofProcess(db, cdc.proc.pid, servicePorts.postgres);
+  const state = { committed: false };
+  void marks.committed?.then(() => (state.committed = true), () => undefined);
+  try {
+    await marks.started;
+    const t0 = Date.now();
+    m.startupSeconds = round((t0 - spawnedAt) / 1000, 1);
+    const cpu0 = sampleProc(cdc.proc.pid);
+    const broker0 = brokerSample();
+    const busy0 = machineBusySeconds();
+    await backends.poll();
+    let last = cpu0;
+    const deadline = t0 + 30 * 60_000;
+    let seen = 0;
+    for (;;) {
+      const s = sampleProc(cdc.proc.pid);
+      if (s) last = s;
+      await backends.poll();
+      if (marks.committed) {
+        if (state.committed) break;
+        if (cdc.proc.child.exitCode !== null) {
+          // the exit may be noticed before the last line is read
+          await Promise.race([marks.committed, sleep(2000)]).catch(() => undefined);
+          if (!state.committed) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode} before its last commit:\n${cdc.proc.tail()}`);
+          break;
+        }
+      } else {
+        if (cdc.proc.child.exitCode !== null) throw new Error(`${system} exited with code ${cdc.proc.child.exitCode}:\n${cdc.proc.tail()}`);
+        seen = await kafka.highWatermark(topic);
+        if (seen >= w.rows) break;
+      }
+      if (Date.now() > deadline) throw new Error(`${system} did not finish the snapshot within 30 minutes (${seen} records)`);
+      await sleep(marks.committed ? 25 : 50);
+    }
+    const t1 = Date.now();
+    // walcast exits right after its last commit: then its last sample (<= 25 ms earlier) stands
+    const end = sampleProc(cdc.proc.pid) ?? last;
+    const broker1 = brokerSample();
+    const busy1 = machineBusySeconds();
+    const pgCpu = backends.cpu();
+    m.seconds = round((t1 - t0) / 1000, 2);
+    m.rowsPerSec = round(w.rows / ((t1 - t0) / 1000));
+    m.cpuSeconds = end && cpu0 ? round(end.cpuSeconds - cpu0.cpuSeconds, 2) : null;
+    m.cpuPerMillion = perMillion(m.cpuSeconds, w.rows);
+    m.peakRssMb = end ? round(end.peakRssMb) : null;
+    m.postgresCpuPerMillion = perMillion(pgCpu, w.rows);
+    m.brokerCpuPerMillion = broker0 && broker1 ? perMillion(broker1.cpuSeconds - broker0.cpuSeconds, w.rows) : null;
+    m.otherLoadCores = otherLoad(busy1 - busy0, (t1 - t0) / 1000, [m.cpuSeconds, pgCpu, broker0 && broker1 ? broker1.cpuSeconds - broker0.cpuSeconds : null]);
+    m.notes.push(`${backends.backends} PostgreSQL backend(s)`);
+    if (walcast) {
+      // WALCAST_SNAPSHOT_MODE=initial_only: the process ends by itself, with 0
+      const exit = await Promise.race([cdc.proc.exited, sleep(60_000).then(() => null)]);
+      if (exit === null) m.notes.push('**did not exit within 60 s of its last commit** (initial_only)');
+      else if (exit.code !== 0) {
+        m.status = 'failed';
+        m.error = `exited with code ${exit.code} (signal ${exit.signal}) after the snapshot; initial_only should exit 0`;
+      } else m.notes.push('exited 0 (initial_only)');
+      const complete = marks.completeLine();
+      let fields: { rows?: number; seconds?: number } | null = null;
+      try {
+        fields = complete ? (JSON.parse(complete) as { rows?: number; seconds?: number }) : null;
+      } catch {
+        fields = {};
+      }
+      m.notes.push(fields ? `its log: snapshot complete, ${fields.rows ?? '?'} rows in ${fields.seconds ?? '?'} s` : '**no "snapshot complete" line**');
+    }
+  } finally {
+    await cdc.proc.stop('SIGTERM', 30_000);
+    children.delete(cdc.proc);
+  }
+  // The exact count a read_committed consumer gets (after the timed window).
+  const count = await countExactly(w, system, topic);
+  const ok = count.records === w.rows && count.reads === w.rows && count.distinctIds === w.rows;
+  m.verified = { method: 'read_committed consumer: records = op r events = distinct ids = rows', expected: w.rows, seen: count.distinctIds, ok };
+  if (count.attempts > 1) m.notes.push(`counted ${count.attempts} times: Kafka restarted during the count (${count.shortCounts.join(', ')} records before)`);
+  if (!ok) {
+    m.status = 'failed';
+    m.error =
+      `read_committed consumer: ${count.records} records, ${count.reads} op r, ${count.distinctIds} distinct ids, ${count.duplicates} duplicates, ` +
+      `${count.other} other (expected ${w.rows})${count.firstError ? `: ${count.firstError}` : ''}`;
+  }
+  if (walcast) {
+    if (tooling.walcastNodeFlags.includes('--cpu-prof')) reportProfile(m);
+    const extraFlags = tooling.walcastNodeFlags.filter((f) => !f.startsWith('--cpu-prof'));
+    if (extraFlags.length) m.notes.push(`node ${extraFlags.join(' ')}`);
+    for (const [name, setting] of Object.entries(tooling.walcastEnv)) m.notes.push(`${name}=${setting}`);
+  }
+  return m;
 }
 
 function describe(m: Measurement): string {
@@ -762,7 +1009,7 @@ function javaVersion(java: string): string {
   return /version "([^"]+)"/.exec(r.stderr ?? '')?.[1] ?? 'unknown';
 }
 
-function targets(summary: Measurement[], ratios: BenchResults['ratios']): BenchResults['targets'] {
+function targets(summary: Measurement[], ratios: BenchResults['ratios'], snapshots: NonNullable<BenchResults['snapshot']>): BenchResults['targets'] {
   const get = (w: WorkloadId, s: SystemId): Measurement | undefined => summary.find((m) => m.workload === w && m.system === s && m.status === 'ok');
   const out: BenchResults['targets'] = [];
   const a = get('a', 'walcast');
@@ -780,7 +1027,17 @@ function targets(summary: Measurement[], ratios: BenchResults['ratios']): BenchR
   if (b?.peakRssMb) out.push({ target: '(b) walcast peak RSS < 200 MB', value: `${b.peakRssMb} MB`, met: b.peakRssMb < 200 });
   const b2 = get('b2', 'walcast');
   if (b2?.peakRssMb) out.push({ target: '(b2, not in the issue) walcast peak RSS < 200 MB, 2x the transaction', value: `${b2.peakRssMb} MB`, met: b2.peakRssMb < 200 });
-  out.push({ target: '(e) snapshot >= 150k rows/s', value: 'not yet available (no snapshots)', met: null });
+  for (const e of snapshots) {
+    const best = e.walcastBest;
+    if (!best) continue;
+    const bestOf = `walcast's best: ${best.threads} thread${best.threads === 1 ? '' : 's'}`;
+    const vsDebezium = [e.vsDebeziumAvro, e.vsDebeziumJson].filter((x): x is number => x !== null);
+    // against the faster of Debezium's rows (converter and snapshot.max.threads)
+    if (vsDebezium.length) out.push({ target: `(${e.workload}) snapshot: walcast >= 5x Debezium`, value: `${e.vsDebeziumAvro ?? '–'}x Avro, ${e.vsDebeziumJson ?? '–'}x JSON (${bestOf}; Debezium's best of default threads and 2)`, met: Math.min(...vsDebezium) >= 5 });
+    if (e.vsCopy !== null) out.push({ target: `(${e.workload}) snapshot: walcast >= 1/2 of the COPY ceiling`, value: `${e.vsCopy}x (${Math.round(e.copyRowsPerSec ?? 0).toLocaleString('en-US')} rows/s)`, met: e.vsCopy >= 0.5 });
+    out.push({ target: `(${e.workload}) snapshot: walcast >= 150k rows/s (aim)`, value: `${Math.round(best.rowsPerSec).toLocaleString('en-US')} rows/s (${bestOf})`, met: best.rowsPerSec >= 150_000 });
+    if (e.walcastMaxPeakRssMb !== null) out.push({ target: `(${e.workload}) snapshot: walcast peak RSS < 250 MB`, value: `${e.walcastMaxPeakRssMb} MB (highest of ${e.walcastByThreads.map((t) => t.threads).join('/')} threads)`, met: e.walcastMaxPeakRssMb < 250 });
+  }
   return out;
 }
 
@@ -801,7 +1058,7 @@ async function main(): Promise<void> {
   }
   services = readServicesEnv();
   startRevision = walcastRevision();
-  if (chosen.some((w) => systemsFor(w).includes('walcast'))) {
+  if (chosen.some((w) => systemsFor(w).some((x) => x === 'walcast' || SNAPSHOT_RUNNERS[x]?.program === 'walcast'))) {
     // bin/walcast.js runs dist/ when it exists, as the container does: build it from the sources
     // under test so a stale dist/ is never what gets measured.
     log('compiling walcast (npm run build): the benchmark runs the compiled code, as the container does');
@@ -834,12 +1091,11 @@ async function main(): Promise<void> {
 
   db = await Db.connect(services.pgUrl);
   kafka = await KafkaAdmin.connect(services.brokers);
-  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${signal}: stopping the systems and removing this run's slots, publications, tables and topics`);
-    void cleanupRun().finally(() => process.exit(130));
+    if (stopRequested) process.exit(130);
+    stopRequested = signal;
+    log(`${signal}: stopping the system under measurement; the results measured so far are written (partial), then this run's slots, publications, tables and topics are removed (again to exit at once)`);
+    for (const c of [...children]) void c.stop('SIGTERM', 15_000).catch(() => undefined);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -852,20 +1108,15 @@ async function main(): Promise<void> {
   const workloadMeta: BenchResults['workloads'] = [];
   try {
     for (const w of chosen) {
+      if (stopRequested) break;
       const meta: BenchResults['workloads'][number] = { id: w.id, title: w.title, short: w.short, mode: w.mode, rows: w.rows, txnRows: w.txnRows, note: w.note };
       workloadMeta.push(meta);
       const systems = systemsFor(w);
-      if (w.mode === 'unavailable') {
-        const m = emptyMeasurement(w.id, 'walcast', 1, 'n/a');
-        m.notes.push(w.note ?? 'not yet available');
-        measurements.push(m);
-        log(`(${w.id}) ${w.title}: ${w.note}`);
-        continue;
-      }
       if (systems.length === 0) continue;
       try {
         await stableServices();
         if (w.mode === 'catchup') await runCatchup(w, systems, args.repeat, measurements, meta);
+        else if (w.mode === 'snapshot') await runSnapshot(w, systems, args.repeat, measurements, meta);
         else await runLive(w, systems, args.repeat, measurements);
       } catch (error) {
         // e.g. PostgreSQL restarted (another session's fault test) while the workload was written
@@ -886,6 +1137,7 @@ async function main(): Promise<void> {
 
   const summary = summarize(measurements);
   const ratios = computeRatios(summary, chosen.filter((w) => w.mode === 'catchup').map((w) => w.id));
+  const snapshotRatios = computeSnapshotRatios(summary, chosen.filter((w) => w.mode === 'snapshot' && systemsFor(w).length > 0).map((w) => w.id));
   const baselineResults: BenchResults['baseline'] = baseline
     ? { ref: baseline.ref, commit: baseline.commit, walcastCommit: startRevision, dir: baseline.dir, comparisons: computeBaselineComparison(measurements, summary, chosen) }
     : undefined;
@@ -899,7 +1151,7 @@ async function main(): Promise<void> {
     runId,
     date,
     quick: args.quick,
-    complete,
+    complete: complete && !stopRequested,
     durationSeconds: Math.round((Date.now() - runStarted) / 1000),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), kernel: `Linux ${release()}` },
     versions: {
@@ -912,16 +1164,18 @@ async function main(): Promise<void> {
     measurements,
     summary,
     ratios,
+    ...(snapshotRatios.length ? { snapshot: snapshotRatios } : {}),
     ...(baselineResults ? { baseline: baselineResults } : {}),
-    targets: targets(summary, ratios),
+    targets: targets(summary, ratios, snapshotRatios),
     notes: [
       ...notes,
+      ...(stopRequested ? [`Interrupted (${stopRequested}) after ${Math.round((Date.now() - runStarted) / 1000)} s: nothing was measured afterwards; a measurement in progress then is kept if it completed, else marked skipped.`] : []),
       'Debezium exactly-once (exactly.once.source.support) exists only in distributed Connect; standalone, as here, runs at-least-once (its default).',
       'Debezium Avro: Apicurio\'s converter 2.6.13.Final (the newest on Maven Central that resolves; 3.3.3 has no jar there) through the registry\'s v2 API, Confluent wire format (as-confluent). Confluent\'s own converter is not on Maven Central.',
       'Debezium JVM: connect-standalone.sh defaults (-Xms256m -Xmx2g, G1); Connect start-up (~10 s) is reported separately, not in rows/s.',
     ],
   };
-  const publish = complete || args.publish;
+  const publish = (complete && !stopRequested) || args.publish;
   const outDir = publish ? join(BENCH, 'results') : join(BENCH, 'results', 'partial');
   mkdirSync(outDir, { recursive: true });
   const stamp = publish ? date : `${new Date(runStarted).toISOString().slice(0, 16).replace('T', '-').replace(':', '')}${args.quick ? '-quick' : ''}`;
@@ -937,15 +1191,24 @@ async function main(): Promise<void> {
         `${r.vsWalsender ?? '–'}x walsender ceiling, ${r.vsKafkajs ?? '–'}x Kafka ceiling (kafkajs), ${r.vsKafkaPerf ?? '–'}x Kafka ceiling (Java)`,
     );
   }
+  for (const x of snapshotRatios) log(`snapshot (${x.workload}): ${snapshotLine(x)}`);
   for (const c of baselineResults?.comparisons ?? []) log(`walcast ${startRevision} vs baseline ${baseline?.short ?? '?'} (${c.workload}): ${baselineLine(c)}`);
   log(`total ${Math.round((Date.now() - runStarted) / 1000)} s`);
   if (measurements.some((m) => m.status === 'failed')) process.exitCode = 1;
+  if (stopRequested) process.exitCode = 130;
 }
 
 // kafkajs' consumer trips Node 24's TimeoutNegativeWarning on every run: keep other warnings only
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
   if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
+// A promise nobody handled is a bug of the run; still, stop the systems it started and drop its
+// slots (an orphaned Connect JVM and a slot retaining WAL would outlive it otherwise).
+process.on('unhandledRejection', (error: unknown) => {
+  log(`FAILED (unhandled rejection): ${(error as Error)?.stack ?? String(error)}`);
+  void cleanupRun().catch(() => undefined).finally(() => process.exit(1));
 });
 
 main().then(

@@ -46,10 +46,41 @@ export interface CdcJob {
 
 export interface CdcProcess {
   proc: Watched;
-  /** Resolves when the system reports that it streams from the slot. */
+  /** Resolves when the system reports that it streams from the slot (a snapshot run need not wait for it). */
   streaming: Promise<void>;
   topic: string;
   metricsPort: number | null;
+  /** A snapshot run (workload e): when the system reports what marks its snapshot's start and end. */
+  snapshot: SnapshotMarks | null;
+}
+
+export interface SnapshotMarks {
+  /** The system reports that its snapshot starts (walcast: "snapshot planned"; Debezium: "Snapshot step 1 - Preparing"). */
+  started: Promise<void>;
+  /**
+   * walcast: "stopped streaming; position acknowledged", logged after the Kafka commit of the last
+   * snapshot chunk (WALCAST_SNAPSHOT_MODE=initial_only). null for Debezium, whose end is read from the topic.
+   */
+  committed: Promise<void> | null;
+  /** walcast: its "snapshot complete" line, when seen. */
+  completeLine(): string | null;
+}
+
+/** A snapshot run: how many reader threads (null: the system's default). */
+export interface SnapshotSettings {
+  threads: number | null;
+}
+
+/**
+ * Resolves at a log line. The promise is marked handled at once: a line a run does not wait for
+ * (e.g. Debezium's "Processing messages" in a snapshot run, stopped before or long after it) must
+ * not become an unhandled rejection when it times out or the process ends; whoever awaits it still
+ * sees the rejection.
+ */
+function line(proc: Watched, re: RegExp, timeoutMs: number, what: string): Promise<void> {
+  const p = proc.waitForLine(re, timeoutMs, what).then(() => undefined);
+  p.catch(() => undefined);
+  return p;
 }
 
 /**
@@ -86,7 +117,7 @@ function supportsSnapshots(root: string): boolean {
   return existsSync(schema) && readFileSync(schema, 'utf8').includes('WALCAST_SNAPSHOT_MODE');
 }
 
-export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promise<CdcProcess> {
+export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT, snapshot: SnapshotSettings | null = null): Promise<CdcProcess> {
   const port = await freePort();
   const env = {
     ...baseEnv(),
@@ -101,8 +132,11 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promis
     WALCAST_HTTP_HOST: '127.0.0.1',
     WALCAST_HTTP_PORT: String(port),
     // The workload's rows are in the slot's WAL: stream them, do not also read them as a snapshot.
-    // (A baseline build older than snapshots refuses the variable.)
-    ...(supportsSnapshots(root) ? { WALCAST_SNAPSHOT_MODE: 'no_data' } : {}),
+    // (A baseline build older than snapshots refuses the variable.) Workload (e): the snapshot
+    // alone, after which walcast exits 0.
+    ...(snapshot
+      ? { WALCAST_SNAPSHOT_MODE: 'initial_only', ...(snapshot.threads !== null ? { WALCAST_SNAPSHOT_MAX_THREADS: String(snapshot.threads) } : {}) }
+      : supportsSnapshots(root) ? { WALCAST_SNAPSHOT_MODE: 'no_data' } : {}),
     ...t.walcastEnv,
   };
   const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(root, 'bin', 'walcast.js'), 'run'], {
@@ -110,11 +144,25 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT): Promis
     cwd: t.runDir,
     logFile: join(t.runDir, `${job.name}.log`),
   });
-  return { proc, streaming: proc.waitForLine(/"msg":"streaming"/, 120_000, 'walcast "streaming"').then(() => undefined), topic: `${job.topicPrefix}.${job.schema}.${job.table}`, metricsPort: port };
+  let complete: string | null = null;
+  if (snapshot) void proc.waitForLine(/"msg":"snapshot complete"/, 60 * 60_000, 'walcast "snapshot complete"').then((l) => (complete = l), () => undefined);
+  return {
+    proc,
+    streaming: line(proc, /"msg":"streaming"/, 120_000, 'walcast "streaming"'),
+    topic: `${job.topicPrefix}.${job.schema}.${job.table}`,
+    metricsPort: port,
+    snapshot: snapshot
+      ? {
+          started: line(proc, /"msg":"snapshot planned"/, 180_000, 'walcast "snapshot planned"'),
+          committed: line(proc, /"msg":"stopped streaming; position acknowledged"/, 60 * 60_000, 'walcast "stopped streaming; position acknowledged"'),
+          completeLine: () => complete,
+        }
+      : null,
+  };
 }
 
 /** Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it. */
-export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro'): Promise<CdcProcess> {
+export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro', snapshot: SnapshotSettings | null = null): Promise<CdcProcess> {
   if (!t.connectLibs || !t.pluginPath || !t.debeziumAvailable) throw new Error('Debezium/Connect jars are not available (see the fetch output above)');
   const pg = pgUrlParts(t.services.pgUrl);
   const restPort = await freePort();
@@ -164,8 +212,9 @@ export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' |
       'publication.autocreate.mode=filtered',
       `topic.prefix=${job.topicPrefix}`,
       `table.include.list=${job.schema}.${job.table}`,
-      // stream from the slot only: the rows are in the WAL the slot holds
-      'snapshot.mode=no_data',
+      // catch-up workloads: stream from the slot only, the rows are in the WAL the slot holds;
+      // (e): the initial snapshot (Debezium's default mode), at its default snapshot.max.threads or the given one
+      ...(snapshot ? ['snapshot.mode=initial', ...(snapshot.threads !== null ? [`snapshot.max.threads=${snapshot.threads}`] : [])] : ['snapshot.mode=no_data']),
       'decimal.handling.mode=string',
       '',
     ].join('\n'),
@@ -180,10 +229,26 @@ export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' |
   const proc = spawnWatched(java, args, { env: baseEnv(), cwd: t.runDir, logFile: join(t.runDir, `${job.name}.log`) });
   return {
     proc,
-    streaming: proc.waitForLine(/PostgresStreamingChangeEventSource - Processing messages/, 180_000, 'Debezium "Processing messages"').then(() => undefined),
+    streaming: line(proc, /PostgresStreamingChangeEventSource - Processing messages/, 180_000, 'Debezium "Processing messages"'),
     topic: `${job.topicPrefix}.${job.schema}.${job.table}`,
     metricsPort: null,
+    snapshot: snapshot
+      ? { started: line(proc, /Snapshot step 1 - Preparing/, 180_000, 'Debezium "Snapshot step 1 - Preparing"'), committed: null, completeLine: () => null }
+      : null,
   };
+}
+
+/**
+ * The source's ceiling for a snapshot: psql's `\copy <table> to '/dev/null'`, i.e. a bare
+ * `COPY <table> TO STDOUT` in text format whose bytes psql writes to /dev/null. One backend formats
+ * the rows, one libpq client receives them. `applicationName` finds the backend in pg_stat_activity.
+ */
+export function runCopy(t: Tooling, name: string, table: string, applicationName: string): Promise<RusageResult> {
+  return runWithRusage('/usr/lib/postgresql/15/bin/psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', t.services.pgUrl, '-c', `\\copy ${table} to '/dev/null'`], {
+    env: { ...baseEnv(), PGAPPNAME: applicationName },
+    logFile: join(t.runDir, `${name}.log`),
+    timeoutMs: 15 * 60_000,
+  });
 }
 
 /** The walsender alone: pg_recvlogical with pgoutput into /dev/null, exiting at `endLsn`. */

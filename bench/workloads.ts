@@ -6,10 +6,32 @@ import type { Db } from './lib/pg.ts';
 import { ident, parseLsn } from './lib/pg.ts';
 
 export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e';
-export type SystemId = 'walcast' | 'walcast-baseline' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro';
+export type SystemId =
+  | 'walcast' | 'walcast-baseline' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro'
+  // (e) only: walcast's snapshot at 1, 2 and 4 threads, Debezium's at snapshot.max.threads=2, the source's COPY ceiling
+  | 'walcast-snapshot-t1' | 'walcast-snapshot-t2' | 'walcast-snapshot-t4' | 'debezium-json-t2' | 'debezium-avro-t2' | 'copy';
 
 /** `walcast-baseline` runs only with `--baseline <git-ref>`. */
 export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'walcast-baseline', 'kafkajs', 'kafka-perf', 'debezium-json', 'debezium-avro'];
+
+/** Workload (e): the COPY ceiling, walcast at 1, 2 and 4 threads, Debezium at its default threads and at 2. */
+export const SNAPSHOT_SYSTEMS: SystemId[] = ['copy', 'walcast-snapshot-t1', 'walcast-snapshot-t2', 'walcast-snapshot-t4', 'debezium-avro', 'debezium-avro-t2', 'debezium-json', 'debezium-json-t2'];
+
+/** A system that reads the table as a snapshot (e): which program, with how many threads (null: its default). */
+export interface SnapshotRunner {
+  program: 'walcast' | 'debezium-json' | 'debezium-avro';
+  threads: number | null;
+}
+
+export const SNAPSHOT_RUNNERS: Partial<Record<SystemId, SnapshotRunner>> = {
+  'walcast-snapshot-t1': { program: 'walcast', threads: 1 },
+  'walcast-snapshot-t2': { program: 'walcast', threads: 2 },
+  'walcast-snapshot-t4': { program: 'walcast', threads: 4 },
+  'debezium-json': { program: 'debezium-json', threads: null },
+  'debezium-avro': { program: 'debezium-avro', threads: null },
+  'debezium-json-t2': { program: 'debezium-json', threads: 2 },
+  'debezium-avro-t2': { program: 'debezium-avro', threads: 2 },
+};
 
 /** walcast itself: the tree under test or the `--baseline` commit, measured alike. */
 export function isWalcast(system: SystemId): boolean {
@@ -24,6 +46,12 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
   'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',
   'debezium-json': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter',
   'debezium-avro': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter',
+  'walcast-snapshot-t1': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=1 (initial_only, Avro + registry, exactly-once)',
+  'walcast-snapshot-t2': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=2 (the default)',
+  'walcast-snapshot-t4': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=4',
+  'debezium-json-t2': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter, snapshot.max.threads=2',
+  'debezium-avro-t2': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter, snapshot.max.threads=2',
+  copy: 'source ceiling: psql \\copy of the table to /dev/null (COPY ... TO STDOUT)',
 };
 
 export interface WorkloadSpec {
@@ -31,7 +59,7 @@ export interface WorkloadSpec {
   title: string;
   /** For the chart. */
   short: string;
-  mode: 'catchup' | 'live' | 'unavailable';
+  mode: 'catchup' | 'live' | 'snapshot';
   /** Table name inside the run's schema. */
   table: string;
   /** Row changes (= change events) the workload writes; live: rows per second x seconds. */
@@ -112,20 +140,20 @@ export function workloadSpecs(s: Sizes): WorkloadSpec[] {
     },
     {
       id: 'e',
-      short: 'snapshot 5M rows',
-      title: 'initial snapshot of a 5M-row table',
-      mode: 'unavailable',
+      short: q ? 'snapshot of 300k rows' : 'snapshot of 5M rows',
+      title: `initial snapshot of a ${q ? '300k' : '5M'}-row table`,
+      mode: 'snapshot',
       table: 'snapshot_e',
-      rows: 5_000_000,
+      rows: q ? 300_000 : 5_000_000,
       txnRows: 0,
-      systems: [],
-      note: 'not yet available: walcast has no snapshots yet',
+      systems: SNAPSHOT_SYSTEMS,
+      note: 'rows/s = rows / (the system reports its snapshot starts -> last event visible to a read_committed consumer); COPY: psql run time',
     },
   ];
 }
 
-const ORDERS_DDL = (t: string): string =>
-  `create table ${t} (id bigint primary key, account int not null, amount numeric(12,2) not null, note text not null,
+const ORDERS_DDL = (t: string, key = true): string =>
+  `create table ${t} (id bigint${key ? ' primary key' : ''}, account int not null, amount numeric(12,2) not null, note text not null,
      created timestamptz not null default now(), flag boolean not null)`;
 const ORDERS_ROWS = (from: string, to: string): string =>
   `select g, g % 10000, (g % 100000) / 100.0, 'order ' || g, g % 2 = 0 from generate_series(${from}, ${to}) g`;
@@ -154,7 +182,31 @@ export async function createTable(db: Db, schema: string, w: WorkloadSpec): Prom
     await db.query(`vacuum analyze ${t}`);
     return;
   }
-  await db.query(ORDERS_DDL(t));
+  await db.query(ORDERS_DDL(t, w.mode !== 'snapshot'));
+}
+
+export interface SnapshotTable {
+  rows: number;
+  /** Heap size: what a snapshot reads. */
+  heapMb: number;
+  seconds: number;
+}
+
+/**
+ * Fills the snapshot workload's table (e) before any system runs: (a)'s rows, the key added after
+ * the load (an index built once instead of 5M inserts into it), then VACUUM (FREEZE, ANALYZE), so
+ * no reader pays for setting hint bits and the heap is in the page cache for every system alike.
+ */
+export async function fillSnapshotTable(db: Db, schema: string, w: WorkloadSpec): Promise<SnapshotTable> {
+  const t = `${ident(schema)}.${ident(w.table)}`;
+  const t0 = performance.now();
+  await db.query('set synchronous_commit = off');
+  await db.query(`insert into ${t} (id, account, amount, note, flag) ${ORDERS_ROWS('1', String(w.rows))}`);
+  await db.query('reset synchronous_commit');
+  await db.query(`alter table ${t} add primary key (id)`);
+  await db.query(`vacuum (freeze, analyze) ${t}`);
+  const size = await db.query<{ bytes: string }>('select pg_relation_size($1::regclass)::text as bytes', [`${ident(schema)}.${ident(w.table)}`]);
+  return { rows: w.rows, heapMb: Math.round(Number(size[0]!.bytes) / 2 ** 20), seconds: (performance.now() - t0) / 1000 };
 }
 
 export interface Written {

@@ -1,6 +1,9 @@
 /** Kafka side of the benchmark: topics, end offsets, read_committed counts and latency reads. */
 import { randomUUID } from 'node:crypto';
+import avsc from 'avsc';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { avroTypeOptions } from '../../src/encode/avro-logical-types.ts';
+import { SchemaRegistryClient } from '../../src/encode/registry.ts';
 import { WireDecoder } from '../../src/tail.ts';
 import { percentile, sleep } from './util.ts';
 
@@ -157,4 +160,80 @@ export async function measureLatency(brokers: string[], registryUrl: string, top
   if (undecodable > 0 && samples.length === 0) throw new Error(`could not decode source.ts_us in ${undecodable} records of ${topic}${firstError ? `: ${firstError}` : ''}`);
   const sorted = Float64Array.from(samples).sort();
   return { scan, latency: { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : NaN } };
+}
+
+export interface SnapshotCount extends TopicScan {
+  /** Records whose value is a read event (op "r"). */
+  reads: number;
+  /** Distinct row ids 1..rows among the read events. */
+  distinctIds: number;
+  /** Read events of an id seen before. */
+  duplicates: number;
+  /** Records that are not read events of an id in 1..rows (other ops, tombstones, unknown ids, undecodable). */
+  other: number;
+  firstError: string | null;
+}
+
+/**
+ * Counts a snapshot's topic exactly, as a read_committed consumer gets it: every record, the read
+ * events (op "r") among them and their distinct row ids (a bitmap over 1..rows), so that
+ * "reads = distinct ids = rows = records" proves each row arrived once. Avro values (Confluent wire
+ * format: walcast, Debezium + Apicurio) are decoded through the registry; JsonConverter values
+ * (schemas enabled, ~2 KB each) are searched for `"op":"r"` and their row id read from the key.
+ */
+export async function countSnapshotTopic(brokers: string[], registryUrl: string, topic: string, rows: number): Promise<SnapshotCount> {
+  const registry = new SchemaRegistryClient(registryUrl);
+  const types = new Map<number, avsc.Type>();
+  const seen = new Uint8Array(rows + 1);
+  const count = { reads: 0, distinctIds: 0, duplicates: 0, other: 0, firstError: null as string | null };
+  const opRead = Buffer.from('"op":"r"');
+  const row = (op: unknown, id: unknown): void => {
+    const n = typeof id === 'number' || typeof id === 'bigint' ? Number(id) : NaN;
+    if (op !== 'r' || !Number.isInteger(n) || n < 1 || n > rows) {
+      count.other += 1;
+      return;
+    }
+    count.reads += 1;
+    if (seen[n] === 1) count.duplicates += 1;
+    else {
+      seen[n] = 1;
+      count.distinctIds += 1;
+    }
+  };
+  const fail = (message: string): void => {
+    count.other += 1;
+    count.firstError ??= message;
+  };
+  const decodeAvro = (type: avsc.Type, value: Buffer): void => {
+    const envelope = type.decode(value, 5).value as { op?: unknown; after?: { id?: unknown } | null } | undefined;
+    row(envelope?.op, envelope?.after?.id);
+  };
+  const scan = await scanTopic(brokers, topic, rows, {
+    idleMs: 30_000,
+    timeoutMs: 20 * 60_000,
+    onRecord: ({ key, value }) => {
+      if (value === null) return fail('tombstone');
+      if (value.length >= 5 && value[0] === 0) {
+        const id = value.readInt32BE(1);
+        const type = types.get(id);
+        if (type) return decodeAvro(type, value);
+        return registry.schemaById(id).then(
+          (schema) => {
+            const t = avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions());
+            types.set(id, t);
+            decodeAvro(t, value);
+          },
+          (error: unknown) => fail((error as Error).message),
+        );
+      }
+      try {
+        const parsed = key === null ? null : (JSON.parse(key.toString('utf8')) as { payload?: { id?: unknown } } | null);
+        row(value.includes(opRead) ? 'r' : '?', parsed?.payload?.id);
+      } catch (error) {
+        fail((error as Error).message);
+      }
+      return undefined;
+    },
+  });
+  return { ...scan, ...count };
 }

@@ -1,5 +1,6 @@
 /** PostgreSQL side of the benchmark: slots, publications, LSNs, cleanup. */
 import pg from 'pg';
+import { sampleProc, tcpClientPorts } from './proc.ts';
 import { log, sleep } from './util.ts';
 
 export function parseLsn(text: string): bigint {
@@ -167,4 +168,66 @@ export function pgUrlParts(url: string): PgUrlParts {
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.replace(/^\//, '')),
   };
+}
+
+/**
+ * CPU of the PostgreSQL backends that serve one client (its walsender and its other connections,
+ * or a COPY), sampled from /proc while it runs: each backend from when it is first found (looked
+ * for every `discoverMs`) to its last sample before it ended (sampled on every poll).
+ */
+export class BackendCpu {
+  private readonly find: () => Promise<number[]>;
+  private readonly discoverMs: number;
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private discoveredAt = 0;
+
+  constructor(find: () => Promise<number[]>, discoverMs = 250) {
+    this.find = find;
+    this.discoverMs = discoverMs;
+  }
+
+  /** The backends of the connections process `pid` holds to PostgreSQL on `pgPort` (matched by client port). */
+  static ofProcess(db: Db, pid: number, pgPort: number): BackendCpu {
+    return new BackendCpu(async () => {
+      const ports = tcpClientPorts(pid, pgPort);
+      if (ports.length === 0) return [];
+      const rows = await db.query<{ pid: number }>("select pid from pg_stat_activity where client_port = any($1::int[]) and client_addr in ('127.0.0.1', '::1')", [ports]);
+      return rows.map((r) => r.pid);
+    });
+  }
+
+  /** The backends whose application_name is `name`. */
+  static ofApplication(db: Db, name: string): BackendCpu {
+    return new BackendCpu(async () => (await db.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [name])).map((r) => r.pid), 0);
+  }
+
+  async poll(): Promise<void> {
+    if (Date.now() - this.discoveredAt >= this.discoverMs) {
+      this.discoveredAt = Date.now();
+      const pids = await this.find().catch(() => []);
+      for (const pid of pids) {
+        if (this.first.has(pid)) continue;
+        const s = sampleProc(pid);
+        if (s) this.first.set(pid, s.cpuSeconds);
+      }
+    }
+    for (const pid of this.first.keys()) {
+      const s = sampleProc(pid);
+      if (s) this.last.set(pid, s.cpuSeconds);
+    }
+  }
+
+  /** Backends seen so far. */
+  get backends(): number {
+    return this.first.size;
+  }
+
+  /** CPU seconds of all backends seen, between their first and last samples. */
+  cpu(): number | null {
+    if (this.first.size === 0) return null;
+    let sum = 0;
+    for (const [pid, start] of this.first) sum += (this.last.get(pid) ?? start) - start;
+    return sum;
+  }
 }

@@ -56,6 +56,24 @@ export function portOwner(port: number): number | null {
   }
 }
 
+/**
+ * Local ports of the established TCP connections that process `pid` holds to local port
+ * `remotePort` (ss): e.g. its PostgreSQL connections, to find their backends in pg_stat_activity.
+ */
+export function tcpClientPorts(pid: number, remotePort: number): number[] {
+  try {
+    const out = execFileSync('ss', ['-tnpH', 'state', 'established', `( dport = :${remotePort} )`], { encoding: 'utf8' });
+    const ports: number[] = [];
+    for (const row of out.split('\n')) {
+      const m = /\S+:(\d+)\s+\S+:\d+\s+users:(.*)$/.exec(row.trim());
+      if (m && [...m[2]!.matchAll(/pid=(\d+)/g)].some((p) => Number(p[1]) === pid)) ports.push(Number(m[1]));
+    }
+    return ports;
+  } catch {
+    return [];
+  }
+}
+
 export interface Watched {
   child: ChildProcess;
   pid: number;

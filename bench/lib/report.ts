@@ -19,6 +19,11 @@ export interface Measurement {
   /** VmHWM of the system's process (JVM for Connect), whole life. */
   peakRssMb: number | null;
   walsenderCpuPerMillion: number | null;
+  /**
+   * (e): CPU of every PostgreSQL backend that served the system in the window (walsender, snapshot
+   * or JDBC connections; the COPY's backend), per million rows. Absent in results of older runs.
+   */
+  postgresCpuPerMillion?: number | null;
   brokerCpuPerMillion: number | null;
   /** Average cores busy elsewhere on the machine during the window (noise indicator). */
   otherLoadCores: number | null;
@@ -73,6 +78,24 @@ export interface BaselineResults {
   comparisons: BaselineComparison[];
 }
 
+/** (e): walcast's snapshot against Debezium's and the COPY ceiling (best of each system's thread settings). */
+export interface SnapshotRatios {
+  workload: WorkloadId;
+  /** walcast's rows/s by WALCAST_SNAPSHOT_MAX_THREADS. */
+  walcastByThreads: Array<{ threads: number; rowsPerSec: number | null; peakRssMb: number | null; cpuPerMillion: number | null }>;
+  /** The fastest walcast row. */
+  walcastBest: { system: SystemId; threads: number; rowsPerSec: number } | null;
+  /** Debezium's faster row of its default threads and snapshot.max.threads=2, per converter. */
+  debeziumJson: { system: SystemId; rowsPerSec: number } | null;
+  debeziumAvro: { system: SystemId; rowsPerSec: number } | null;
+  copyRowsPerSec: number | null;
+  vsDebeziumJson: number | null;
+  vsDebeziumAvro: number | null;
+  vsCopy: number | null;
+  /** Highest peak RSS over the walcast rows. */
+  walcastMaxPeakRssMb: number | null;
+}
+
 export interface BenchResults {
   runId: string;
   date: string;
@@ -85,6 +108,8 @@ export interface BenchResults {
   measurements: Measurement[];
   summary: Measurement[];
   ratios: Ratios[];
+  /** (e), when it ran. */
+  snapshot?: SnapshotRatios[];
   /** Only with --baseline. */
   baseline?: BaselineResults;
   targets: Array<{ target: string; value: string; met: boolean | null }>;
@@ -118,6 +143,7 @@ export function summarize(ms: Measurement[]): Measurement[] {
       cpuPerMillion: med((m) => m.cpuPerMillion),
       peakRssMb: med((m) => m.peakRssMb),
       walsenderCpuPerMillion: med((m) => m.walsenderCpuPerMillion),
+      postgresCpuPerMillion: med((m) => m.postgresCpuPerMillion ?? null),
       brokerCpuPerMillion: med((m) => m.brokerCpuPerMillion),
       otherLoadCores: med((m) => m.otherLoadCores),
       latencyMs: first.latencyMs
@@ -152,6 +178,51 @@ export function computeRatios(summary: Measurement[], workloads: WorkloadId[]): 
     });
   }
   return out;
+}
+
+const WALCAST_THREADS: Array<[SystemId, number]> = [['walcast-snapshot-t1', 1], ['walcast-snapshot-t2', 2], ['walcast-snapshot-t4', 4]];
+
+/** (e): walcast's best thread setting against Debezium's best per converter and the COPY ceiling. */
+export function computeSnapshotRatios(summary: Measurement[], workloads: WorkloadId[]): SnapshotRatios[] {
+  const out: SnapshotRatios[] = [];
+  for (const w of workloads) {
+    const ok = (s: SystemId): Measurement | undefined => summary.find((x) => x.workload === w && x.system === s && x.status === 'ok' && x.rowsPerSec !== null);
+    const best = (systems: SystemId[]): { system: SystemId; rowsPerSec: number } | null =>
+      systems.map(ok).reduce<{ system: SystemId; rowsPerSec: number } | null>((b, m) => (m && (!b || m.rowsPerSec! > b.rowsPerSec) ? { system: m.system, rowsPerSec: m.rowsPerSec! } : b), null);
+    const byThreads = WALCAST_THREADS.filter(([s]) => summary.some((x) => x.workload === w && x.system === s)).map(([s, threads]) => {
+      const m = ok(s);
+      return { threads, rowsPerSec: m?.rowsPerSec ?? null, peakRssMb: m?.peakRssMb ?? null, cpuPerMillion: m?.cpuPerMillion ?? null };
+    });
+    const wc = best(WALCAST_THREADS.map(([s]) => s));
+    const dj = best(['debezium-json', 'debezium-json-t2']);
+    const da = best(['debezium-avro', 'debezium-avro-t2']);
+    const copy = ok('copy')?.rowsPerSec ?? null;
+    const r = (other: number | null | undefined): number | null => (wc && other ? round(wc.rowsPerSec / other, 2) : null);
+    const rss = byThreads.map((x) => x.peakRssMb).filter((x): x is number => x !== null);
+    out.push({
+      workload: w,
+      walcastByThreads: byThreads,
+      walcastBest: wc ? { ...wc, threads: WALCAST_THREADS.find(([s]) => s === wc.system)![1] } : null,
+      debeziumJson: dj,
+      debeziumAvro: da,
+      copyRowsPerSec: copy,
+      vsDebeziumJson: r(dj?.rowsPerSec),
+      vsDebeziumAvro: r(da?.rowsPerSec),
+      vsCopy: r(copy),
+      walcastMaxPeakRssMb: rss.length ? Math.max(...rss) : null,
+    });
+  }
+  return out;
+}
+
+/** One line: "walcast best 152,000 rows/s (2 threads; 1: ..., 4: ...) = 6.1x Debezium Avro, ...". */
+export function snapshotLine(x: SnapshotRatios): string {
+  const threads = x.walcastByThreads.map((t) => `${t.threads} thread${t.threads === 1 ? '' : 's'} ${fmtInt(t.rowsPerSec)}`).join(', ');
+  const dbz = (d: { system: SystemId; rowsPerSec: number } | null): string => (d ? `${fmtInt(d.rowsPerSec)} rows/s, ${d.system.endsWith('-t2') ? 'snapshot.max.threads=2' : 'default threads'}` : '–');
+  return (
+    `walcast best ${fmtInt(x.walcastBest?.rowsPerSec)} rows/s (${threads}) = ${fmtRatio(x.vsDebeziumAvro)} Debezium Avro (${dbz(x.debeziumAvro)}), ` +
+    `${fmtRatio(x.vsDebeziumJson)} Debezium JSON (${dbz(x.debeziumJson)}), ${fmtRatio(x.vsCopy)} the COPY ceiling (${fmtInt(x.copyRowsPerSec)} rows/s); walcast peak RSS <= ${fmtInt(x.walcastMaxPeakRssMb)} MB`
+  );
 }
 
 function pairedRatio(ratios: number[]): PairedRatio | null {
@@ -211,6 +282,12 @@ const SHORT: Record<SystemId, string> = {
   'kafka-perf': 'Kafka alone (Java perf tool)',
   'debezium-json': 'Debezium + JSON',
   'debezium-avro': 'Debezium + Avro (Apicurio)',
+  'walcast-snapshot-t1': 'walcast, 1 thread',
+  'walcast-snapshot-t2': 'walcast, 2 threads (default)',
+  'walcast-snapshot-t4': 'walcast, 4 threads',
+  'debezium-json-t2': 'Debezium + JSON, snapshot.max.threads=2',
+  'debezium-avro-t2': 'Debezium + Avro, snapshot.max.threads=2',
+  copy: 'COPY ceiling (psql \\copy -> /dev/null)',
 };
 
 function fmtInt(v: number | null | undefined): string {
@@ -234,34 +311,39 @@ export function markdown(r: BenchResults): string {
   lines.push('');
   lines.push('Versions: ' + Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.');
   lines.push('');
-  lines.push('| workload | system | events | rows/s | latency p50 / p99 / max (ms) | peak RSS (MB) | CPU-s per M events | walsender CPU-s/M | broker CPU-s/M | notes |');
-  lines.push('|---|---|---:|---:|---|---:|---:|---:|---:|---|');
-  for (const w of r.workloads) {
-    const rows = r.summary.filter((m) => m.workload === w.id);
-    if (w.mode === 'unavailable') {
-      lines.push(`| (${w.id}) ${w.title} | all | – | – | – | – | – | – | – | ${w.note ?? 'not yet available'} |`);
-      continue;
+  // (e) has its own table; a run of (e) alone has no other
+  if (r.workloads.some((w) => w.mode !== 'snapshot')) {
+    lines.push('| workload | system | events | rows/s | latency p50 / p99 / max (ms) | peak RSS (MB) | CPU-s per M events | walsender CPU-s/M | broker CPU-s/M | notes |');
+    lines.push('|---|---|---:|---:|---|---:|---:|---:|---:|---|');
+    for (const w of r.workloads) {
+      const rows = r.summary.filter((m) => m.workload === w.id);
+      if (w.mode === 'unavailable') {
+        lines.push(`| (${w.id}) ${w.title} | all | – | – | – | – | – | – | – | ${w.note ?? 'not yet available'} |`);
+        continue;
+      }
+      if (w.mode === 'snapshot') continue; // its own table below
+      for (const m of rows) {
+        const lat = m.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} / ${fmt(m.latencyMs.max, 0)}` : '–';
+        const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
+        if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
+        const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
+        lines.push(
+          `| (${w.id}) ${w.title} | ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${lat} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ${fmt(m.walsenderCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+        );
+      }
     }
-    for (const m of rows) {
-      const lat = m.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} / ${fmt(m.latencyMs.max, 0)}` : '–';
-      const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
-      if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
-      const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
-      lines.push(
-        `| (${w.id}) ${w.title} | ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${lat} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ${fmt(m.walsenderCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
-      );
+    lines.push('');
+    lines.push('## Ratios (same run)');
+    lines.push('');
+    lines.push('| workload | walcast rows/s | / Debezium JSON | / Debezium Avro | / walsender ceiling | / Kafka ceiling (kafkajs) | / Kafka ceiling (Java) | / lower ceiling |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const x of r.ratios) {
+      lines.push(`| (${x.workload}) | ${fmtInt(x.walcastRowsPerSec)} | ${fmtRatio(x.vsDebeziumJson)} | ${fmtRatio(x.vsDebeziumAvro)} | ${fmtRatio(x.vsWalsender)} | ${fmtRatio(x.vsKafkajs)} | ${fmtRatio(x.vsKafkaPerf)} | ${fmtRatio(x.vsLowerCeiling)} |`);
     }
+    lines.push('');
+    lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
   }
-  lines.push('');
-  lines.push('## Ratios (same run)');
-  lines.push('');
-  lines.push('| workload | walcast rows/s | / Debezium JSON | / Debezium Avro | / walsender ceiling | / Kafka ceiling (kafkajs) | / Kafka ceiling (Java) | / lower ceiling |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const x of r.ratios) {
-    lines.push(`| (${x.workload}) | ${fmtInt(x.walcastRowsPerSec)} | ${fmtRatio(x.vsDebeziumJson)} | ${fmtRatio(x.vsDebeziumAvro)} | ${fmtRatio(x.vsWalsender)} | ${fmtRatio(x.vsKafkajs)} | ${fmtRatio(x.vsKafkaPerf)} | ${fmtRatio(x.vsLowerCeiling)} |`);
-  }
-  lines.push('');
-  lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
+  for (const w of r.workloads.filter((x) => x.mode === 'snapshot')) lines.push(...snapshotSection(r, w));
   if (r.baseline) lines.push(...baselineSection(r, r.baseline));
   for (const w of r.workloads.filter((x) => x.mode === 'live')) {
     const lat = (s: SystemId): string => {
@@ -272,7 +354,7 @@ export function markdown(r: BenchResults): string {
   }
   lines.push('');
   if (r.targets.length) {
-    lines.push('## Issue 5 targets');
+    lines.push('## Targets (issue 5; the snapshot, (e): issue 12)');
     lines.push('');
     lines.push('| target | measured | met |');
     lines.push('|---|---|---|');
@@ -287,12 +369,38 @@ export function markdown(r: BenchResults): string {
   lines.push('  Debezium, when its topic holds every event (non-transactional: end offset = records); pg_recvlogical, process run time to --endpos.');
   lines.push('- Kafka alone: the same number of records of walcast\'s average key/value size, produced transactionally (kafkajs: walcast\'s');
   lines.push('  transaction and request sizes; Java: `ProducerPerformance --transaction-duration-ms 100`, value-only records of the same total size).');
+  if (r.workloads.some((w) => w.mode === 'snapshot')) {
+    lines.push('- Snapshot (e): the table is written and frozen (VACUUM FREEZE) before any system runs; each system reads it in turn with its own slot, topic and');
+    lines.push('  offsets. walcast runs with WALCAST_SNAPSHOT_MODE=initial_only (exits 0 after the commit of the last chunk), Debezium with snapshot.mode=initial.');
+    lines.push('  rows/s = rows / (the system logs that its snapshot starts -> last row visible): walcast "snapshot planned" -> "stopped streaming; position');
+    lines.push('  acknowledged" (logged after its last Kafka commit); Debezium "Snapshot step 1 - Preparing" -> topic end offset = rows. Every topic is then');
+    lines.push('  counted by a read_committed consumer: records = op r events = distinct ids = rows. COPY: psql `\\copy <table> to \'/dev/null\'` run time;');
+    lines.push('  its CPU is psql\'s, "PostgreSQL CPU" the backend\'s. PostgreSQL CPU of the CDC systems: every backend of their connections (walsender included).');
+  }
   lines.push('- Latency (d): Kafka LogAppendTime (topics created with message.timestamp.type=LogAppendTime) minus source.ts_us (commit time).');
   lines.push('- CPU: utime+stime of the system\'s process during the measured window (JVM start excluded for Connect; included for the Java perf tool);');
   lines.push('  peak RSS: VmHWM of that process. walsender and broker CPU are sampled from /proc for context.');
   for (const n of r.notes) lines.push(`- ${n}`);
   lines.push('');
   return lines.join('\n');
+}
+
+function snapshotSection(r: BenchResults, w: BenchResults['workloads'][number]): string[] {
+  const lines: string[] = ['', `## (${w.id}) ${w.title}`, ''];
+  const x = r.snapshot?.find((s) => s.workload === w.id);
+  if (x) lines.push(`${snapshotLine(x)}.`, '');
+  lines.push('| system | rows | rows/s | seconds | peak RSS (MB) | CPU-s per M rows | PostgreSQL CPU-s per M rows | broker CPU-s/M | notes |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const m of r.summary.filter((s) => s.workload === w.id)) {
+    const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
+    if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
+    const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
+    lines.push(
+      `| ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${fmt(m.seconds)} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ` +
+        `${fmt(m.postgresCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+    );
+  }
+  return lines;
 }
 
 function baselineSection(r: BenchResults, b: BaselineResults): string[] {
@@ -326,14 +434,21 @@ export function baselineLine(c: BaselineComparison): string {
   return `rows/s ${fmtPaired(c.rowsPerSec)}, CPU-s per million ${fmtPaired(c.cpuPerMillion)} (walcast / baseline, median of ${c.pairs} pair${c.pairs === 1 ? '' : 's'})`;
 }
 
+// Key order = bar order in the chart.
 const COLORS: Record<SystemId, string> = {
   walcast: '#1f77b4',
   'walcast-baseline': '#aec7e8',
   walsender: '#7f7f7f',
+  copy: '#7f7f7f',
+  'walcast-snapshot-t1': '#9ecae1',
+  'walcast-snapshot-t2': '#4292c6',
+  'walcast-snapshot-t4': '#08519c',
   kafkajs: '#bcbd22',
   'kafka-perf': '#8c564b',
   'debezium-json': '#ff7f0e',
+  'debezium-json-t2': '#fdae6b',
   'debezium-avro': '#d62728',
+  'debezium-avro-t2': '#f28e8e',
 };
 
 function esc(s: string): string {
@@ -343,7 +458,7 @@ function esc(s: string): string {
 /** Hand-written SVG: rows/s per catch-up workload (log scale) and latency of the live workload. */
 export function svg(r: BenchResults): string {
   const systems = (Object.keys(COLORS) as SystemId[]).filter((s) => r.summary.some((m) => m.system === s));
-  const catchup = r.workloads.filter((w) => w.mode === 'catchup' && r.summary.some((m) => m.workload === w.id && m.status === 'ok'));
+  const catchup = r.workloads.filter((w) => (w.mode === 'catchup' || w.mode === 'snapshot') && r.summary.some((m) => m.workload === w.id && m.status === 'ok'));
   const live = r.workloads.find((w) => w.mode === 'live');
   const liveRows = live ? r.summary.filter((m) => m.workload === live.id && m.status === 'ok' && m.latencyMs) : [];
   const width = 1000;
@@ -353,7 +468,7 @@ export function svg(r: BenchResults): string {
   const groupGap = 18;
   const parts: string[] = [];
   let y = 60;
-  parts.push(`<text x="20" y="28" font-size="18" font-weight="bold">walcast benchmark ${esc(r.date)}${r.quick ? ' (quick sizes)' : ''}: catch-up throughput, rows/s (log scale)</text>`);
+  parts.push(`<text x="20" y="28" font-size="18" font-weight="bold">walcast benchmark ${esc(r.date)}${r.quick ? ' (quick sizes)' : ''}: catch-up and snapshot throughput, rows/s (log scale)</text>`);
   const max = Math.max(10, ...r.summary.filter((m) => m.status === 'ok' && m.rowsPerSec).map((m) => m.rowsPerSec!));
   const minV = 1000;
   const logMax = Math.log10(Math.pow(10, Math.ceil(Math.log10(max))));
@@ -420,6 +535,13 @@ export function svg(r: BenchResults): string {
   if (ratio) {
     parts.push(
       `<text x="20" y="${y}" font-size="12">(a): walcast/Debezium ${fmtRatio(ratio.vsDebeziumAvro)} (Avro), ${fmtRatio(ratio.vsDebeziumJson)} (JSON); walcast/walsender ${fmtRatio(ratio.vsWalsender)}; walcast/Kafka (kafkajs) ${fmtRatio(ratio.vsKafkajs)}</text>`,
+    );
+    y += 10;
+  }
+  for (const x of r.snapshot ?? []) {
+    y += 6;
+    parts.push(
+      `<text x="20" y="${y}" font-size="12">(${x.workload}): walcast best (${x.walcastBest?.threads ?? '–'} threads)/Debezium ${fmtRatio(x.vsDebeziumAvro)} (Avro), ${fmtRatio(x.vsDebeziumJson)} (JSON); walcast/COPY ceiling ${fmtRatio(x.vsCopy)}</text>`,
     );
     y += 10;
   }
