@@ -12,7 +12,8 @@ import type { Logger } from './log.ts';
 
 export type ConnectorType = 'source' | 'sink';
 
-export type ConnectorState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
+/** `waiting`: another owner holds the connector's resource (a replication slot in use); it stands by. */
+export type ConnectorState = 'starting' | 'running' | 'retrying' | 'waiting' | 'stopping' | 'stopped' | 'failed';
 
 /** Why the supervisor aborted a session's signal. */
 export type AbortReason = 'stop' | 'restart';
@@ -24,7 +25,10 @@ export interface ErrorVerdict {
   exitCode: ExitCodeValue;
   /** The cause in words, for the log and the status API; never a secret. */
   message: string;
-  /** Another owner holds the resource (a replication slot in use): wait for it, without a start deadline. */
+  /**
+   * Another owner holds the resource (a replication slot in use): stand by and try again every
+   * owner poll interval, indefinitely; the start deadline applies again from when it is free.
+   */
   waitForOwner?: boolean;
 }
 

@@ -55,6 +55,8 @@ function connectState(state: ConnectorState): ConnectState {
       return 'RUNNING';
     case 'failed':
       return 'FAILED';
+    // waiting: a standby, the slot is another instance's (Connect's state for a task no worker runs).
+    case 'waiting':
     case 'stopped':
     case 'stopping':
       return 'UNASSIGNED';

@@ -33,7 +33,7 @@ export interface HttpOptions {
 }
 
 /** Most severe first: the state /health and /ready report is that of the connector furthest from running. */
-const SEVERITY: readonly ConnectorState[] = ['failed', 'stopping', 'stopped', 'retrying', 'starting', 'running'];
+const SEVERITY: readonly ConnectorState[] = ['failed', 'stopping', 'stopped', 'retrying', 'waiting', 'starting', 'running'];
 
 /** The most severe state among the connectors ('running' when there are none). */
 export function overallState(connectors: readonly ManagedConnector[]): ConnectorState {

@@ -1,7 +1,8 @@
 /**
  * Runs one connector of any kind: starts its session, restarts it with backoff after transient
- * faults, enforces the start deadline until it first runs, carries the operator's pause across
- * sessions, and stops it. The connector only classifies its errors (connector.ts).
+ * faults, enforces the start deadline until it first runs, stands by while another owner holds
+ * the connector's resource, carries the operator's pause across sessions, and stops it. The
+ * connector only classifies its errors (connector.ts).
  */
 import type { AbortReason, Connector, ConnectorStats, ConnectorStatus, ManagedConnector, SessionContext } from '../connector.ts';
 import { emptyStats } from '../connector.ts';
@@ -20,6 +21,11 @@ export interface SupervisorOptions {
   /** First restart delay; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * While another owner holds the resource (a standby waiting for the slot), how often to try
+   * again. Fixed, not doubled: it bounds how long a takeover waits after the owner is gone.
+   */
+  ownerPollMs?: number;
   log: Logger;
 }
 
@@ -42,7 +48,7 @@ export class Supervisor implements ManagedConnector {
 
   constructor(connector: Connector, options: SupervisorOptions) {
     this.connector = connector;
-    this.options = { startupTimeoutSetting: 'WALCAST_STARTUP_TIMEOUT_MS', initialBackoffMs: 500, maxBackoffMs: 30_000, ...options };
+    this.options = { startupTimeoutSetting: 'WALCAST_STARTUP_TIMEOUT_MS', initialBackoffMs: 500, maxBackoffMs: 30_000, ownerPollMs: 1000, ...options };
     this.log = options.log;
   }
 
@@ -64,15 +70,22 @@ export class Supervisor implements ManagedConnector {
 
   /** Runs until stop() (resolves 0) or a permanent error (resolves its exit code). */
   async run(): Promise<ExitCodeValue> {
-    const deadline = Date.now() + this.options.startupTimeoutMs;
+    let deadline = Date.now() + this.options.startupTimeoutMs;
     let everRan = false;
     let backoffMs = this.options.initialBackoffMs;
+    /** Since when this instance stands by for another owner (null: it does not). */
+    let waitingSince: number | null = null;
     try {
       while (!this.stopping) {
+        let delayMs = backoffMs;
         try {
           const outcome = await this.runSession(everRan ? null : deadline, () => {
             everRan = true;
             backoffMs = this.options.initialBackoffMs;
+            if (waitingSince !== null) {
+              this.log.info({ waitedMs: Date.now() - waitingSince }, 'the previous owner is gone: this instance took over');
+              waitingSince = null;
+            }
           });
           if (this.stopping) break;
           if (outcome === 'finished') {
@@ -91,8 +104,21 @@ export class Supervisor implements ManagedConnector {
             return verdict.exitCode;
           }
           if ('waitForOwner' in verdict && verdict.waitForOwner) {
-            this.log.warn({ retryInMs: backoffMs }, verdict.message);
-          } else if (!everRan && Date.now() >= deadline) {
+            // A standby: not a fault, so neither a restart nor a step of the backoff; the start
+            // deadline counts again from when the owner is gone, however long it held on.
+            if (waitingSince === null) {
+              waitingSince = Date.now();
+              this.log.warn({ pollMs: this.options.ownerPollMs }, `standing by: ${verdict.message}`);
+            } else {
+              this.log.debug({ waitingMs: Date.now() - waitingSince }, verdict.message);
+            }
+            this.state = 'waiting';
+            deadline = Date.now() + this.options.ownerPollMs + this.options.startupTimeoutMs;
+            backoffMs = this.options.initialBackoffMs;
+            await this.backoff(this.options.ownerPollMs);
+            continue;
+          }
+          if (!everRan && Date.now() >= deadline) {
             this.state = 'failed';
             this.log.fatal({ err: error, exitCode: ExitCode.unreachable }, `could not start within ${this.options.startupTimeoutMs} ms (${this.options.startupTimeoutSetting}): ${message}`);
             return ExitCode.unreachable;
@@ -101,12 +127,13 @@ export class Supervisor implements ManagedConnector {
           } else {
             this.log.warn({ err: error, retryInMs: backoffMs }, `streaming interrupted: ${message}; restarting from the last committed position`);
           }
+          delayMs = backoffMs;
+          backoffMs = Math.min(backoffMs * 2, this.options.maxBackoffMs);
         }
         if (this.stopping) break;
         this.state = 'retrying';
         this.restarts += 1;
-        await this.backoff(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, this.options.maxBackoffMs);
+        await this.backoff(delayMs);
       }
       this.state = 'stopped';
       return ExitCode.ok;

@@ -12,6 +12,7 @@ import { Supervisor } from '../../src/worker/supervisor.ts';
 const log = createLogger('silent');
 
 class Permanent extends Error {}
+class InUse extends Error {}
 
 /** A connector whose sessions run the given script, one per session. */
 class ScriptedConnector implements Connector {
@@ -34,6 +35,7 @@ class ScriptedConnector implements Connector {
   }
   classify(error: unknown): ErrorVerdict {
     if (error instanceof Permanent) return { permanent: true, exitCode: ExitCode.sourceSetup, message: error.message };
+    if (error instanceof InUse) return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: error.message };
     return { permanent: false, exitCode: ExitCode.unreachable, message: (error as Error).message };
   }
   async cleanup(): Promise<void> {
@@ -183,5 +185,52 @@ describe('Supervisor', () => {
     assert.equal(supervisor.status().restarts, 1);
     supervisor.stop();
     assert.equal(await done, ExitCode.ok);
+  });
+
+  test('another owner holds the resource: stands by past the start deadline at the fixed poll interval, then takes over', async () => {
+    const inUse = async (): Promise<void> => {
+      throw new InUse('slot in use');
+    };
+    // Ten polls of 40 ms outlast the 100 ms start deadline several times over.
+    const script = [...Array.from({ length: 10 }, () => inUse), runUntilAborted];
+    const connector = new ScriptedConnector(script);
+    const supervisor = new Supervisor(connector, { startupTimeoutMs: 100, initialBackoffMs: 5, ownerPollMs: 40, log });
+    const done = supervisor.run();
+    await until(() => connector.sessions === 3, 'the third poll');
+    assert.equal(supervisor.status().state, 'waiting');
+    await until(() => supervisor.status().state === 'running', 'the takeover', 10_000);
+    const gaps = connector.startedAt.slice(1).map((t, i) => t - connector.startedAt[i]!);
+    assert.ok(gaps.every((gap) => gap >= 39 && gap < 400), `polls at the fixed interval, not a doubling backoff: ${gaps.join(', ')} ms`);
+    assert.ok(connector.startedAt.at(-1)! - connector.startedAt[0]! > 300, 'waited well past the start deadline');
+    assert.equal(supervisor.status().restarts, 0, 'standing by is not a restart');
+    assert.equal(connector.cleanups, 0);
+    supervisor.stop();
+    assert.equal(await done, ExitCode.ok);
+  });
+
+  test('once the owner is gone, a start that hangs still fails at the start deadline', async () => {
+    const inUse = async (): Promise<void> => {
+      throw new InUse('slot in use');
+    };
+    const connector = new ScriptedConnector([inUse, inUse, inUse, hang]);
+    const supervisor = new Supervisor(connector, { startupTimeoutMs: 150, initialBackoffMs: 5, ownerPollMs: 100, log });
+    const started = Date.now();
+    assert.equal(await supervisor.run(), ExitCode.unreachable);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 300 + 150 && elapsed < 3000, `three polls, then the deadline counted from the takeover attempt: ${elapsed} ms`);
+    assert.match(supervisor.status().lastError!, /startup deadline/);
+  });
+
+  test('stop while standing by: ends at once', async () => {
+    const connector = new ScriptedConnector([async () => {
+      throw new InUse('slot in use');
+    }]);
+    const supervisor = new Supervisor(connector, { startupTimeoutMs: 60_000, ownerPollMs: 60_000, log });
+    const done = supervisor.run();
+    await until(() => supervisor.status().state === 'waiting', 'waiting');
+    const stoppedAt = Date.now();
+    supervisor.stop();
+    assert.equal(await done, ExitCode.ok);
+    assert.ok(Date.now() - stoppedAt < 1000);
   });
 });

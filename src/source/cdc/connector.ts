@@ -18,9 +18,9 @@ import { checkKafkaTls, kafkaSecurityError } from '../../kafka/security.ts';
 import { TopicManager } from '../../kafka/topics.ts';
 import type { Logger } from '../../log.ts';
 import { Catalog } from '../../pg/catalog.ts';
-import { connectionConfig, negotiateTls, newClient, pgAddress } from '../../pg/connect.ts';
+import { connectionConfig, negotiateTls, newClient, pgAddress, type PgConnection } from '../../pg/connect.ts';
 import { pgTlsError } from '../../pg/tls.ts';
-import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
+import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent } from '../../pg/sql.ts';
 import { WALCAST_VERSION } from '../../version.ts';
 import { ChangeTranslator } from './changes.ts';
@@ -29,6 +29,7 @@ import { fromSourcePosition, toSourcePosition, type CdcPosition, type CdcStoredP
 import { ReplicationQueue } from './replication-queue.ts';
 import { ReplicationStream } from './replication-stream.ts';
 import { checkSource, createSource, type SourceSetupResult } from './setup.ts';
+import { SLOT_IN_USE_SQLSTATE, SlotInUseError, slotState } from './slot.ts';
 import { CdcStream } from './stream.ts';
 import { planSnapshot } from '../snapshot/plan.ts';
 import { progressJson, snapshotDone, type SnapshotProgress } from '../snapshot/progress.ts';
@@ -92,8 +93,9 @@ export class CdcConnector implements Connector {
     if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
     if (error instanceof ProducerFencedError) return { permanent: true, exitCode: ExitCode.fenced, message: error.message };
     const code = (error as { code?: string } | null)?.code;
-    if (code === '55006') {
-      return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: 'replication slot is in use by another process (another walcast instance?); waiting for it to be released' };
+    if (error instanceof SlotInUseError) return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: error.message };
+    if (code === SLOT_IN_USE_SQLSTATE) {
+      return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: `replication slot ${this.config.pg.slot} is in use by another process; waiting to take over when it is released` };
     }
     if (typeof code === 'string' && code in FATAL_PG_CODES) {
       return { permanent: true, exitCode: code.startsWith('28') || code === '3D000' ? ExitCode.config : ExitCode.sourceSetup, message: `${FATAL_PG_CODES[code]}: ${(error as Error).message}` };
@@ -169,12 +171,25 @@ export class CdcConnector implements Connector {
   }
 
   async runSession(context: SessionContext): Promise<void | 'finished'> {
+    try {
+      return await this.session(context);
+    } catch (error) {
+      // Another instance streams the slot: what this one created is in use, not half-created.
+      if (error instanceof SlotInUseError) {
+        this.created.slot = false;
+        this.created.publication = false;
+      }
+      throw error;
+    }
+  }
+
+  private async session(context: SessionContext): Promise<void | 'finished'> {
     const { config } = this;
     const { log, signal } = context;
     const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, log });
     const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
     const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: config.kafka.transactionalId, transactionTimeoutMs: config.kafka.transactionTimeoutMs });
-    let replication: ReplicationStream | null = null;
+    let claim: SlotClaim | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     let pgClient: pg.Client | null = null;
     const cleanups: Array<() => void> = [];
@@ -190,6 +205,16 @@ export class CdcConnector implements Connector {
       context.stage('checking PostgreSQL (wal_level, privileges, tables)');
       const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };
       const plan = await checkSource(pgClient, sourceOptions);
+      const statusIntervalMs = await statusInterval(pgClient, config.pg.statusIntervalMs, log);
+      const queue = new ReplicationQueue({ maxMessages: config.batch.maxBufferedMessages, maxBytes: MAX_BUFFERED_BYTES }, context.stats);
+
+      // An existing slot is taken before Kafka is touched: a standby finds it in use and waits
+      // without fencing the active instance's producer, and once this instance holds it no other
+      // can start streaming (and fence this one) while it reads its position.
+      if (!plan.createSlot) {
+        context.stage(`taking replication slot ${config.pg.slot}`);
+        claim = await this.claimSlot(pgClient, connection, queue, statusIntervalMs);
+      }
 
       // The registry and Kafka before anything is created in PostgreSQL: an unreachable service or a
       // refused credential leaves no slot behind.
@@ -228,9 +253,15 @@ export class CdcConnector implements Connector {
       const setup = await createSource(pgClient, sourceOptions, plan, log);
       this.created.slot ||= setup.createdSlot;
       this.created.publication ||= setup.createdPublication;
+      if (!claim) {
+        context.stage(`taking replication slot ${config.pg.slot}`);
+        claim = await this.claimSlot(pgClient, connection, queue, statusIntervalMs);
+      }
 
-      const confirmed = await confirmedFlushLsn(pgClient, config.pg.slot);
+      const confirmed = claim.confirmed;
       if (offset && stored && offset.lsn < confirmed) reportSlotAhead(log, stored, offset.lsn, confirmed);
+      // The slot streams from what it confirmed; transactions up to the offset in Kafka (ahead of
+      // the slot after a crash between commit and acknowledgement) are skipped by the translator.
       const startLsn = offset && offset.lsn > confirmed ? offset.lsn : confirmed;
       const snapshot = await this.snapshotToRun(pgClient, offset, setup, confirmed, log);
       if (snapshot === 'finished') {
@@ -257,8 +288,6 @@ export class CdcConnector implements Connector {
         skipBelow: offset?.lsn ?? null,
         log,
       });
-      const queue = new ReplicationQueue({ maxMessages: config.batch.maxBufferedMessages, maxBytes: MAX_BUFFERED_BYTES }, context.stats);
-      const statusIntervalMs = await statusInterval(pgClient, config.pg.statusIntervalMs, log);
       const stream = new CdcStream({
         queue,
         translator,
@@ -269,7 +298,7 @@ export class CdcConnector implements Connector {
         batch: config.batch,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         positionIntervalMs: statusIntervalMs,
-        startLsn,
+        startLsn: confirmed,
         recordedLsn: offset?.lsn ?? null,
         windows: new ChunkWindows(config.pg.slot),
       });
@@ -280,17 +309,8 @@ export class CdcConnector implements Connector {
       signal.addEventListener('abort', onAbort);
       cleanups.push(() => signal.removeEventListener('abort', onAbort));
 
-      replication = new ReplicationStream({
-        connection: connectionConfig(connection),
-        slot: config.pg.slot,
-        publication: config.pg.publication,
-        startLsn,
-        onItem: queue.push,
-        onError: queue.fail,
-      });
-      stream.attach(replication);
-      context.stage('starting replication');
-      await replication.start();
+      stream.attach(claim.replication);
+      claim.release();
       statusTimer = setInterval(() => stream.sendStatus(), statusIntervalMs);
       context.running();
       log.info(
@@ -364,17 +384,51 @@ export class CdcConnector implements Connector {
     } finally {
       for (const cleanup of cleanups) cleanup();
       if (statusTimer) clearInterval(statusTimer);
-      await replication?.stop().catch(() => undefined);
+      claim?.release();
+      await claim?.replication.stop().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await topics.disconnect().catch(() => undefined);
       await pgClient?.end().catch(() => undefined);
     }
   }
+
+  /**
+   * Starts streaming the slot from the position it confirmed, which makes this instance its only
+   * reader. Until the stream loop is attached, the queue buffers what arrives (backpressure
+   * pauses the socket) and a timer reports the slot's own position, so the walsender does not
+   * time out while Kafka is being prepared.
+   */
+  private async claimSlot(pgClient: pg.Client, connection: PgConnection, queue: ReplicationQueue, statusIntervalMs: number): Promise<SlotClaim> {
+    const { slot, publication } = this.config.pg;
+    const state = await slotState(pgClient, slot);
+    if (state?.activePid) throw new SlotInUseError(slot, state);
+    const confirmed = state?.confirmedFlush ?? 0n;
+    const replication = new ReplicationStream({
+      connection: connectionConfig(connection),
+      slot,
+      publication,
+      startLsn: confirmed,
+      onItem: queue.push,
+      onError: queue.fail,
+    });
+    queue.attach(replication);
+    try {
+      await replication.start();
+    } catch (error) {
+      await replication.stop().catch(() => undefined);
+      if ((error as { code?: string } | null)?.code === SLOT_IN_USE_SQLSTATE) throw new SlotInUseError(slot, null, { cause: error });
+      throw error;
+    }
+    const holding = setInterval(() => replication.sendStatus(confirmed, confirmed), statusIntervalMs);
+    return { replication, confirmed, release: () => clearInterval(holding) };
+  }
 }
 
-async function confirmedFlushLsn(client: pg.Client, slot: string): Promise<Lsn> {
-  const row = (await client.query<{ confirmed_flush_lsn: string | null }>('select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1', [slot])).rows[0];
-  return row?.confirmed_flush_lsn ? parseLsn(row.confirmed_flush_lsn) : 0n;
+/** A slot this session streams; `release()` ends the interim status reports. */
+interface SlotClaim {
+  replication: ReplicationStream;
+  confirmed: Lsn;
+  release(): void;
 }
 
 /**

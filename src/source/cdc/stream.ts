@@ -78,7 +78,8 @@ export class CdcStream {
     this.delivered = options.recordedLsn !== null && options.recordedLsn > options.startLsn ? options.recordedLsn : options.startLsn;
     this.recorded = options.recordedLsn ?? 0n;
     this.stats.ackedLsn = this.delivered;
-    this.stats.receivedLsn = this.delivered;
+    // The slot was taken before this loop existed: what arrived since may already be counted.
+    if (this.delivered > this.stats.receivedLsn) this.stats.receivedLsn = this.delivered;
   }
 
   attach(control: ReplicationControl): void {
