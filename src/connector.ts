@@ -54,6 +54,10 @@ export interface ConnectorStats {
   tables: number;
   /** A snapshot in progress (for /status), or null. */
   snapshot: (() => SnapshotSummary) | null;
+  /** Tables the include list selects that walcast left out of its publication (they would block writes). */
+  excludedTables: string[];
+  /** Tables and partitions whose UPDATEs and DELETEs PostgreSQL rejects because the publication lists them. */
+  unwritableTables: string[];
 }
 
 export interface SnapshotSummary {
@@ -77,6 +81,8 @@ export function emptyStats(): ConnectorStats {
     paused: false,
     tables: 0,
     snapshot: null,
+    excludedTables: [],
+    unwritableTables: [],
   };
 }
 

@@ -66,10 +66,22 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_PUBLICATION',
     },
     tables: {
-      doc: 'Comma-separated include list of schema.table patterns (* and ? wildcards). Empty: every table in the publication, or every user table when walcast creates it.',
+      doc: 'Comma-separated include list of schema.table patterns (* and ? wildcards). Empty: every table in the publication, or every user table when walcast creates it. A table PostgreSQL would refuse to update once published (no primary key and REPLICA IDENTITY DEFAULT, or NOTHING) is left out of a publication walcast creates unless a pattern without wildcards names it.',
       format: String,
       default: '',
       env: 'WALCAST_TABLES',
+    },
+    publicationRefreshIntervalMs: {
+      doc: 'How often (ms) walcast brings a publication it created in step with WALCAST_TABLES: adds tables created since, drops tables no longer selected or no longer writable while published. Rows written to a new table before it is added are not streamed. 0: only at start.',
+      format: 'nat',
+      default: 10000,
+      env: 'WALCAST_PUBLICATION_REFRESH_INTERVAL_MS',
+    },
+    retainedWalWarnBytes: {
+      doc: 'Log a warning when the slot retains more WAL than this (bytes of pg_current_wal_lsn() - restart_lsn); also exported as walcast_retained_wal_warn_bytes for alerts. 0 disables the warning.',
+      format: 'nat',
+      default: 1073741824,
+      env: 'WALCAST_RETAINED_WAL_WARN_BYTES',
     },
     statusIntervalMs: {
       doc: 'How often walcast reports its confirmed position to PostgreSQL (ms); must stay well below wal_sender_timeout.',

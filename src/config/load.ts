@@ -36,6 +36,8 @@ export interface CdcConnectorSettings {
     slot: string;
     publication: string;
     tables: string[];
+    publicationRefreshIntervalMs: number;
+    retainedWalWarnBytes: number;
     statusIntervalMs: number;
   };
   kafka: {
@@ -196,7 +198,16 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
   }
   return {
     name: topicPrefix,
-    pg: { url: raw.pg.url, connection, slot: raw.pg.slot, publication: raw.pg.publication, tables: list(raw.pg.tables), statusIntervalMs: raw.pg.statusIntervalMs },
+    pg: {
+      url: raw.pg.url,
+      connection,
+      slot: raw.pg.slot,
+      publication: raw.pg.publication,
+      tables: list(raw.pg.tables),
+      publicationRefreshIntervalMs: raw.pg.publicationRefreshIntervalMs,
+      retainedWalWarnBytes: raw.pg.retainedWalWarnBytes,
+      statusIntervalMs: raw.pg.statusIntervalMs,
+    },
     kafka: { ...worker.kafka, ...raw.kafka, transactionalId: raw.kafka.transactionalId || `walcast-${topicPrefix}-${raw.pg.slot}` },
     registry: worker.registry,
     events: { ...raw.events, topicPrefix },

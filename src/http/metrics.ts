@@ -32,6 +32,19 @@ const METRICS: readonly MetricDefinition[] = [
     value: (s) => (s.stats?.lastCommitTimeMicros ? Number(s.stats.lastCommitTimeMicros) / 1e6 : 0),
   },
   { kind: 'gauge', name: 'walcast_up', help: '1 while streaming', value: (s) => (s.state === 'running' ? 1 : 0) },
+  { kind: 'gauge', name: 'walcast_standby', help: '1 while waiting for the replication slot another instance holds', value: (s) => (s.state === 'waiting' ? 1 : 0) },
+  {
+    kind: 'gauge',
+    name: 'walcast_publication_excluded_tables',
+    help: 'Tables the include list selects that walcast left out of its publication because PostgreSQL would then reject their UPDATEs and DELETEs',
+    value: (s) => s.stats?.excludedTables.length ?? 0,
+  },
+  {
+    kind: 'gauge',
+    name: 'walcast_publication_unwritable_tables',
+    help: 'Tables and partitions whose UPDATEs and DELETEs PostgreSQL rejects because the publication lists them without a replica identity',
+    value: (s) => s.stats?.unwritableTables.length ?? 0,
+  },
   { kind: 'counter', name: 'walcast_restarts_total', help: 'Streaming sessions restarted after a transient fault', value: (s) => s.restarts },
 ];
 

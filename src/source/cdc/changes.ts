@@ -32,11 +32,20 @@ export interface ChangeOptions {
   log: Logger;
 }
 
+/** A captured table's current shape, made usable (topic, registered schemas) at its first change. */
+interface CapturedTable {
+  table: TableSchema;
+  /** The shape before the last Relation message, for the incompatible-schema error. */
+  previous: TableSchema | null;
+  /** Topic created and schemas registered for this shape. */
+  ready: boolean;
+}
+
 export class ChangeTranslator {
   private readonly options: ChangeOptions;
   private readonly builder: ChangeEventBuilder;
   private readonly messageSchema: EventSchema;
-  private readonly tables = new Map<number, TableSchema | null>();
+  private readonly tables = new Map<number, CapturedTable | null>();
   private tx: TransactionContext | null = null;
   private previousCommitLsn: Lsn | null = null;
   /** The transaction in progress is already in Kafka. */
@@ -63,10 +72,10 @@ export class ChangeTranslator {
     return this.tx?.xid ?? null;
   }
 
-  /** Tables captured so far (for the status API). */
+  /** Tables whose changes have been published so far (for the status API). */
   get capturedTables(): number {
     let count = 0;
-    for (const table of this.tables.values()) if (table !== null) count += 1;
+    for (const captured of this.tables.values()) if (captured?.ready) count += 1;
     return count;
   }
 
@@ -92,10 +101,19 @@ export class ChangeTranslator {
     return { xid, skipped };
   }
 
-  /** Events of a row change; null when the transaction is skipped or the table not captured. Hot path: synchronous. */
-  row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | null {
-    const table = this.tableFor(message.relationId);
-    if (this.skipping || !table) return null;
+  /**
+   * Events of a row change; null when the transaction is skipped or the table not captured. Hot
+   * path: synchronous, except for a table's first change after a new shape, which waits for its
+   * topic and schema registration.
+   */
+  row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | null | Promise<ChangeEvent[] | null> {
+    const captured = this.capturedFor(message.relationId);
+    if (this.skipping || !captured) return null;
+    if (!captured.ready) return this.prepare(captured).then(() => this.rowEvents(captured.table, lsn, message));
+    return this.rowEvents(captured.table, lsn, message);
+  }
+
+  private rowEvents(table: TableSchema, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] {
     switch (message.tag) {
       case 'insert':
         return this.builder.insert(table, this.requireTx(), lsn, message.newTuple);
@@ -106,12 +124,14 @@ export class ChangeTranslator {
     }
   }
 
-  truncate(lsn: Lsn, message: TruncateMessage): ChangeEvent[] {
+  async truncate(lsn: Lsn, message: TruncateMessage): Promise<ChangeEvent[]> {
     if (this.skipping) return [];
     const events: ChangeEvent[] = [];
     for (const relationId of message.relationIds) {
-      const table = this.tableFor(relationId);
-      if (table) events.push(...this.builder.truncate(table, this.requireTx(), lsn));
+      const captured = this.capturedFor(relationId);
+      if (!captured) continue;
+      if (!captured.ready) await this.prepare(captured);
+      events.push(...this.builder.truncate(captured.table, this.requireTx(), lsn));
     }
     return events;
   }
@@ -131,7 +151,11 @@ export class ChangeTranslator {
     return { events: [this.builder.message(this.messageSchema, null, message.lsn, message.prefix, message.content)], unitEnd: message.lsn };
   }
 
-  /** A table's (new) shape: registered before the first event that needs it. */
+  /**
+   * A table's (new) shape. Its topic and schemas are made ready at its first change, not here:
+   * PostgreSQL 15 also sends the Relation message of a partition whose rows are published
+   * through its root (publish_via_partition_root), and such a partition gets no topic.
+   */
   async relation(message: Omit<RelationMessage, 'tag'>): Promise<void> {
     const { options } = this;
     if (!selectsTable(options.tables, message.schema, message.table)) {
@@ -152,18 +176,28 @@ export class ChangeTranslator {
       lookupType: catalog.lookup,
       codecOptions: { decimalHandling: options.decimalHandling, moneyFractionDigits: options.moneyFractionDigits },
     });
-    const previous = this.tables.get(message.relationId);
+    const current = this.tables.get(message.relationId);
+    if (current && current.table.fingerprint === table.fingerprint) {
+      current.table = table;
+      return;
+    }
+    this.tables.set(message.relationId, { table, previous: current?.table ?? null, ready: false });
+  }
+
+  /** Creates the topic and registers the schemas of a shape, before its first event. */
+  private async prepare(captured: CapturedTable): Promise<void> {
+    const { table, previous } = captured;
     // A rejected version stops walcast here, with nothing of the current transaction committed or acknowledged.
     try {
-      await options.prepare(table);
+      await this.options.prepare(table);
     } catch (error) {
-      if (error instanceof IncompatibleSchemaError) throw incompatibleTableChange(error, table, previous ?? null, options.registryUrl);
+      if (error instanceof IncompatibleSchemaError) throw incompatibleTableChange(error, table, previous, this.options.registryUrl);
       throw error;
     }
     if (previous && previous.fingerprint !== table.fingerprint) {
-      options.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
+      this.options.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
     }
-    this.tables.set(message.relationId, table);
+    captured.ready = true;
   }
 
   /**
@@ -172,9 +206,10 @@ export class ChangeTranslator {
    */
   async snapshotTable(relationId: number): Promise<TableSchema> {
     if (!this.tables.get(relationId)) await this.relation(await catalogRelation(this.options.catalog.client, relationId));
-    const table = this.tables.get(relationId);
-    if (!table) throw new Error(`internal: snapshot of relation ${relationId}, which the include list does not select`);
-    return table;
+    const captured = this.tables.get(relationId);
+    if (!captured) throw new Error(`internal: snapshot of relation ${relationId}, which the include list does not select`);
+    if (!captured.ready) await this.prepare(captured);
+    return captured.table;
   }
 
   /**
@@ -182,7 +217,7 @@ export class ChangeTranslator {
    * whole row for a table without a key. null when the relation is not captured.
    */
   keyText(relationId: number, tuple: ReadonlyArray<TupleValue>): string | null {
-    const table = this.tables.get(relationId);
+    const table = this.tables.get(relationId)?.table;
     if (!table) return null;
     if (table.keyIndexes.length === 0) return JSON.stringify(tuple.map((v) => (typeof v === 'string' || v === null ? v : '\u0000toast')));
     return JSON.stringify(table.keyIndexes.map((i) => tuple[i] ?? null));
@@ -190,7 +225,7 @@ export class ChangeTranslator {
 
   /** The relation is captured and has a primary key. */
   isKeyed(relationId: number): boolean {
-    return (this.tables.get(relationId)?.keyIndexes.length ?? 0) > 0;
+    return (this.tables.get(relationId)?.table.keyIndexes.length ?? 0) > 0;
   }
 
   /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
@@ -204,10 +239,10 @@ export class ChangeTranslator {
     return this.tx;
   }
 
-  private tableFor(relationId: number): TableSchema | null {
-    const table = this.tables.get(relationId);
-    if (table === undefined) throw new Error(`internal: row for relation ${relationId} before its Relation message`);
-    return table;
+  private capturedFor(relationId: number): CapturedTable | null {
+    const captured = this.tables.get(relationId);
+    if (captured === undefined) throw new Error(`internal: row for relation ${relationId} before its Relation message`);
+    return captured;
   }
 }
 

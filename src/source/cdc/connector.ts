@@ -28,7 +28,8 @@ import { PgoutputDecodeError } from './pgoutput.ts';
 import { fromSourcePosition, toSourcePosition, type CdcPosition, type CdcStoredPosition } from './position.ts';
 import { ReplicationQueue } from './replication-queue.ts';
 import { ReplicationStream } from './replication-stream.ts';
-import { checkSource, createSource, type SourceSetupResult } from './setup.ts';
+import { PublicationKeeper } from './publication-keeper.ts';
+import { checkSource, createSource, logCheckWarnings, publishedTables, type SourceSetupResult } from './setup.ts';
 import { SLOT_IN_USE_SQLSTATE, SlotInUseError, slotState } from './slot.ts';
 import { CdcStream } from './stream.ts';
 import { planSnapshot } from '../snapshot/plan.ts';
@@ -205,6 +206,7 @@ export class CdcConnector implements Connector {
       context.stage('checking PostgreSQL (wal_level, privileges, tables)');
       const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };
       const plan = await checkSource(pgClient, sourceOptions);
+      logCheckWarnings(plan, log);
       const statusIntervalMs = await statusInterval(pgClient, config.pg.statusIntervalMs, log);
       const queue = new ReplicationQueue({ maxMessages: config.batch.maxBufferedMessages, maxBytes: MAX_BUFFERED_BYTES }, context.stats);
 
@@ -250,9 +252,12 @@ export class CdcConnector implements Connector {
       let snapshotter: Snapshotter | null = null;
 
       context.stage('creating the publication and slot');
-      const setup = await createSource(pgClient, sourceOptions, plan, log);
-      this.created.slot ||= setup.createdSlot;
-      this.created.publication ||= setup.createdPublication;
+      const created = await createSource(pgClient, sourceOptions, plan, log);
+      this.created.slot ||= created.createdSlot;
+      this.created.publication ||= created.createdPublication;
+      const keeper = new PublicationKeeper(pgClient, sourceOptions, log, context.stats);
+      await keeper.sync();
+      const setup: SourceSetupResult = { ...created, tables: await publishedTables(pgClient, sourceOptions) };
       if (!claim) {
         context.stage(`taking replication slot ${config.pg.slot}`);
         claim = await this.claimSlot(pgClient, connection, queue, statusIntervalMs);
@@ -312,6 +317,12 @@ export class CdcConnector implements Connector {
       stream.attach(claim.replication);
       claim.release();
       statusTimer = setInterval(() => stream.sendStatus(), statusIntervalMs);
+      if (config.pg.publicationRefreshIntervalMs > 0) {
+        const refreshTimer = setInterval(() => {
+          keeper.sync().catch((error: unknown) => log.warn({ err: error }, 'publication refresh failed; tried again at the next interval'));
+        }, config.pg.publicationRefreshIntervalMs);
+        cleanups.push(() => clearInterval(refreshTimer));
+      }
       context.running();
       log.info(
         { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: stored ? `${stored.recordOffset}/${stored.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },

@@ -12,6 +12,10 @@ import { parseLsn, type Lsn } from '../../pg/lsn.ts';
 export const SLOT_IN_USE_SQLSTATE = '55006';
 
 export interface SlotState {
+  /** logical or physical; walcast needs logical. */
+  type: string;
+  plugin: string | null;
+  database: string | null;
   /** Position the slot has confirmed: nothing before it is streamed again. */
   confirmedFlush: Lsn;
   /** Oldest WAL the slot keeps; null for a slot that never streamed or was invalidated. */
@@ -23,8 +27,8 @@ export interface SlotState {
 }
 
 export async function slotState(client: pg.ClientBase, slot: string): Promise<SlotState | null> {
-  const row = (await client.query<{ confirmed: string | null; restart: string | null; active_pid: number | null; client_addr: string | null; application_name: string | null }>(
-    `select s.confirmed_flush_lsn::text as confirmed, s.restart_lsn::text as restart, s.active_pid,
+  const row = (await client.query<{ slot_type: string; plugin: string | null; database: string | null; confirmed: string | null; restart: string | null; active_pid: number | null; client_addr: string | null; application_name: string | null }>(
+    `select s.slot_type, s.plugin, s.database, s.confirmed_flush_lsn::text as confirmed, s.restart_lsn::text as restart, s.active_pid,
             host(r.client_addr) as client_addr, r.application_name
        from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid
       where s.slot_name = $1`,
@@ -32,6 +36,9 @@ export async function slotState(client: pg.ClientBase, slot: string): Promise<Sl
   )).rows[0];
   if (!row) return null;
   return {
+    type: row.slot_type,
+    plugin: row.plugin,
+    database: row.database,
     confirmedFlush: row.confirmed ? parseLsn(row.confirmed) : 0n,
     restartLsn: row.restart ? parseLsn(row.restart) : null,
     activePid: row.active_pid,

@@ -246,17 +246,24 @@ export class CdcStream {
       case 'delete': {
         if (this.windows.watches(message.relationId)) this.touch(message);
         const events = this.translator.row(lsn, message);
-        return events === null ? undefined : this.add(events);
+        if (events === null) return undefined;
+        if (events instanceof Promise) {
+          // A table's first change after a new shape: its topic and schemas were made ready.
+          return events.then((ready) => {
+            this.stats.tables = this.translator.capturedTables;
+            return ready === null ? undefined : this.add(ready);
+          });
+        }
+        return this.add(events);
       }
       case 'relation':
-        return this.translator.relation(message).then(() => {
-          this.stats.tables = this.translator.capturedTables;
-        });
-      case 'truncate': {
+        return this.translator.relation(message);
+      case 'truncate':
         for (const relationId of message.relationIds) this.windows.spoil(relationId);
-        const events = this.translator.truncate(lsn, message);
-        return events.length === 0 ? undefined : this.add(events);
-      }
+        return this.translator.truncate(lsn, message).then((events) => {
+          this.stats.tables = this.translator.capturedTables;
+          return events.length === 0 ? undefined : this.add(events);
+        });
       case 'message':
         if (message.prefix === WATERMARK_PREFIX) return this.watermark(message.lsn, message.content, message.transactional);
         return this.translator.logicalMessage(message).then(async ({ events, unitEnd }) => {
