@@ -9,6 +9,8 @@
  */
 import type { ExitCodeValue } from './errors.ts';
 import type { Logger } from './log.ts';
+import { LatencyHistogram } from './stats/latency-histogram.ts';
+import { TableEventCounters } from './stats/table-events.ts';
 
 export type ConnectorType = 'source' | 'sink';
 
@@ -58,6 +60,21 @@ export interface ConnectorStats {
   excludedTables: string[];
   /** Tables and partitions whose UPDATEs and DELETEs PostgreSQL rejects because the publication lists them. */
   unwritableTables: string[];
+  /** Committed change events by table and operation. */
+  tableEvents: TableEventCounters;
+  /** Time of each Kafka commit: the last chunk's flush, the offset record and EndTxn. */
+  kafkaCommitLatency: LatencyHistogram;
+  /** When a Kafka transaction with events last committed (ms since epoch); before the first, when streaming began. */
+  lastEventAt: number | null;
+  /**
+   * Milliseconds between the source commit of the last delivered transaction and its Kafka
+   * commit (Debezium's MilliSecondsBehindSource); kept while nothing new arrives.
+   */
+  millisBehindSource: number | null;
+  /** WAL the slot keeps on the source (pg_current_wal_lsn() - restart_lsn, bytes) at the last poll. */
+  retainedWalBytes: number | null;
+  /** Above this, walcast warns (WALCAST_RETAINED_WAL_WARN_BYTES; 0: never). */
+  retainedWalWarnBytes: number;
 }
 
 export interface SnapshotSummary {
@@ -83,6 +100,12 @@ export function emptyStats(): ConnectorStats {
     snapshot: null,
     excludedTables: [],
     unwritableTables: [],
+    tableEvents: new TableEventCounters(),
+    kafkaCommitLatency: new LatencyHistogram(),
+    lastEventAt: null,
+    millisBehindSource: null,
+    retainedWalBytes: null,
+    retainedWalWarnBytes: 0,
   };
 }
 

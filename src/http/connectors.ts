@@ -3,9 +3,10 @@
  * `PUT /connectors/<name>/pause` and `/resume` (202), `POST /connectors/<name>/restart` (204); an
  * unknown name answers 404 `Connector <name> not found`. Names are percent-encoded in paths.
  */
-import type { ConnectorState, ConnectorType, ManagedConnector, SnapshotSummary } from '../connector.ts';
+import type { ConnectorState, ConnectorStats, ConnectorType, ManagedConnector, SnapshotSummary } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { formatLsn } from '../pg/lsn.ts';
+import { ROW_OPS, type RowOp } from '../stats/table-events.ts';
 import { errorReply, methodNotAllowed, type Reply } from './reply.ts';
 
 export interface ConnectorRoutesContext {
@@ -40,6 +41,17 @@ export interface ConnectorStatusBody {
     buffered_messages: number;
     paused_by_backpressure: boolean;
     restarts: number;
+    /** WAL the slot makes PostgreSQL keep (bytes), null before the first reading. */
+    retained_wal_bytes: number | null;
+    retained_wal_warn_bytes: number;
+    milliseconds_behind_source: number | null;
+    seconds_since_last_event: number | null;
+    /** Kafka commit latency: count, mean and the histogram buckets holding the median and the 99th percentile. */
+    kafka_commit_ms: { count: number; mean: number | null; p50_at_most: number | null; p99_at_most: number | null };
+    /** Committed row changes by table and operation. */
+    events_by_table: Record<string, Partial<Record<RowOp, number>>>;
+    /** Tables left out of walcast's publication, and tables the publication makes unwritable. */
+    publication: { excluded_tables: string[]; unwritable_tables: string[] };
     /** Present while a snapshot runs. */
     snapshot?: { tables_done: number; tables: number; rows: number; percent: number };
   } | null;
@@ -47,6 +59,21 @@ export interface ConnectorStatusBody {
 
 function snapshotStatus(s: SnapshotSummary): { tables_done: number; tables: number; rows: number; percent: number } {
   return { tables_done: s.tablesDone, tables: s.tables, rows: s.rows, percent: s.blocks === 0 ? 100 : Math.floor((100 * s.blocksDone) / s.blocks) };
+}
+
+/** Seconds to milliseconds, rounded to a microsecond; Infinity (beyond every bucket) as null. */
+function ms(seconds: number | null): number | null {
+  return seconds === null || !Number.isFinite(seconds) ? null : Math.round(seconds * 1e6) / 1e3;
+}
+
+function eventsByTable(stats: ConnectorStats): Record<string, Partial<Record<RowOp, number>>> {
+  const out: Record<string, Partial<Record<RowOp, number>>> = {};
+  for (const counts of stats.tableEvents.all()) {
+    const ops: Partial<Record<RowOp, number>> = {};
+    for (const op of ROW_OPS) if (counts.committed[op] > 0) ops[op] = counts.committed[op];
+    if (Object.keys(ops).length > 0) out[counts.table] = ops;
+  }
+  return out;
 }
 
 function connectState(state: ConnectorState): ConnectState {
@@ -84,6 +111,18 @@ export function connectorStatusBody(connector: ManagedConnector, workerId: strin
           buffered_messages: stats.bufferedMessages,
           paused_by_backpressure: stats.paused,
           restarts: status.restarts,
+          retained_wal_bytes: stats.retainedWalBytes,
+          retained_wal_warn_bytes: stats.retainedWalWarnBytes,
+          milliseconds_behind_source: stats.millisBehindSource,
+          seconds_since_last_event: stats.lastEventAt === null ? null : Math.floor((Date.now() - stats.lastEventAt) / 1000),
+          kafka_commit_ms: {
+            count: stats.kafkaCommitLatency.count,
+            mean: stats.kafkaCommitLatency.count === 0 ? null : ms(stats.kafkaCommitLatency.sumSeconds / stats.kafkaCommitLatency.count),
+            p50_at_most: ms(stats.kafkaCommitLatency.quantileUpperBound(0.5)),
+            p99_at_most: ms(stats.kafkaCommitLatency.quantileUpperBound(0.99)),
+          },
+          events_by_table: eventsByTable(stats),
+          publication: { excluded_tables: stats.excludedTables, unwritable_tables: stats.unwritableTables },
           ...(stats.snapshot ? { snapshot: snapshotStatus(stats.snapshot()) } : {}),
         }
       : null,

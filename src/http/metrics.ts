@@ -1,9 +1,12 @@
 /**
  * Prometheus metrics: walcast's own, one series per connector (label `connector`, its name), and
- * Node's default process metrics. Values are read from the connectors at each scrape.
+ * Node's default process metrics. Values are read from the connectors at each scrape: the
+ * pipeline only bumps plain counters in its stats (connector.ts), never the metrics library.
+ * docs/grafana-dashboard.json and docs/prometheus-alerts.yml use these names (a unit test checks).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { ConnectorStatus, ManagedConnector } from '../connector.ts';
+import { ROW_OPS } from '../stats/table-events.ts';
 
 interface Sample {
   connector: string;
@@ -14,7 +17,8 @@ interface MetricDefinition {
   kind: 'counter' | 'gauge';
   name: string;
   help: string;
-  value: (status: ConnectorStatus) => number;
+  /** null: no series for this connector (not known yet). */
+  value: (status: ConnectorStatus) => number | null;
 }
 
 const METRICS: readonly MetricDefinition[] = [
@@ -37,13 +41,37 @@ const METRICS: readonly MetricDefinition[] = [
     kind: 'gauge',
     name: 'walcast_publication_excluded_tables',
     help: 'Tables the include list selects that walcast left out of its publication because PostgreSQL would then reject their UPDATEs and DELETEs',
-    value: (s) => s.stats?.excludedTables.length ?? 0,
+    value: (s) => s.stats?.excludedTables.length ?? null,
+  },
+  {
+    kind: 'gauge',
+    name: 'walcast_slot_retained_wal_bytes',
+    help: 'WAL the replication slot makes PostgreSQL keep: pg_current_wal_lsn() - restart_lsn, in bytes',
+    value: (s) => s.stats?.retainedWalBytes ?? null,
+  },
+  {
+    kind: 'gauge',
+    name: 'walcast_retained_wal_warn_bytes',
+    help: 'WALCAST_RETAINED_WAL_WARN_BYTES: above it walcast logs a warning (0: never)',
+    value: (s) => (s.stats ? s.stats.retainedWalWarnBytes : null),
+  },
+  {
+    kind: 'gauge',
+    name: 'walcast_milliseconds_behind_source',
+    help: 'Between the source commit of the last delivered transaction and its Kafka commit',
+    value: (s) => s.stats?.millisBehindSource ?? null,
+  },
+  {
+    kind: 'gauge',
+    name: 'walcast_seconds_since_last_event',
+    help: 'Since the last Kafka transaction that carried events committed (before the first, since streaming began)',
+    value: (s) => (s.stats?.lastEventAt ? (Date.now() - s.stats.lastEventAt) / 1000 : null),
   },
   {
     kind: 'gauge',
     name: 'walcast_publication_unwritable_tables',
     help: 'Tables and partitions whose UPDATEs and DELETEs PostgreSQL rejects because the publication lists them without a replica identity',
-    value: (s) => s.stats?.unwritableTables.length ?? 0,
+    value: (s) => s.stats?.unwritableTables.length ?? null,
   },
   { kind: 'counter', name: 'walcast_restarts_total', help: 'Streaming sessions restarted after a transient fault', value: (s) => s.restarts },
 ];
@@ -66,7 +94,10 @@ export function createMetrics(connectors: () => readonly ManagedConnector[]): Me
         ...common,
         collect() {
           this.reset();
-          for (const sample of samples) this.inc({ connector: sample.connector }, metric.value(sample.status));
+          for (const sample of samples) {
+            const value = metric.value(sample.status);
+            if (value !== null) this.inc({ connector: sample.connector }, value);
+          }
         },
       });
     } else {
@@ -74,11 +105,29 @@ export function createMetrics(connectors: () => readonly ManagedConnector[]): Me
         ...common,
         collect() {
           this.reset();
-          for (const sample of samples) this.set({ connector: sample.connector }, metric.value(sample.status));
+          for (const sample of samples) {
+            const value = metric.value(sample.status);
+            if (value !== null) this.set({ connector: sample.connector }, value);
+          }
         },
       });
     }
   }
+  new Counter({
+    name: 'walcast_table_events_total',
+    help: 'Row changes committed to Kafka, by table (schema.table) and operation (c, u, d, t; r for snapshot reads)',
+    labelNames: ['connector', 'table', 'op'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { connector, status } of samples) {
+        for (const counts of status.stats?.tableEvents.all() ?? []) {
+          for (const op of ROW_OPS) if (counts.committed[op] > 0) this.inc({ connector, table: counts.table, op }, counts.committed[op]);
+        }
+      }
+    },
+  });
+  registry.registerMetric(commitLatencyHistogram(() => samples));
   return {
     contentType: registry.contentType,
     render(): Promise<string> {
@@ -86,4 +135,34 @@ export function createMetrics(connectors: () => readonly ManagedConnector[]): Me
       return registry.metrics();
     },
   };
+}
+
+const COMMIT_LATENCY = 'walcast_kafka_commit_seconds';
+
+/**
+ * Kafka commit latency as a Prometheus histogram, rendered from each connector's LatencyHistogram.
+ * prom-client's Histogram only grows by observe(); the registry accepts any object with its
+ * metric interface, and renders the `values` this one returns like a Histogram's.
+ */
+function commitLatencyHistogram(samples: () => readonly Sample[]): Metric {
+  const metric = {
+    name: COMMIT_LATENCY,
+    help: 'Time of each Kafka transaction commit: the last chunk, the offset record and EndTxn',
+    type: 'histogram',
+    aggregator: 'sum',
+    collect: () => undefined,
+    reset: () => undefined,
+    async get() {
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const { connector, status } of samples()) {
+        const histogram = status.stats?.kafkaCommitLatency;
+        if (!histogram) continue;
+        for (const { le, count } of histogram.cumulative()) values.push({ metricName: `${COMMIT_LATENCY}_bucket`, labels: { connector, le }, value: count });
+        values.push({ metricName: `${COMMIT_LATENCY}_sum`, labels: { connector }, value: histogram.sumSeconds });
+        values.push({ metricName: `${COMMIT_LATENCY}_count`, labels: { connector }, value: histogram.count });
+      }
+      return { name: COMMIT_LATENCY, help: metric.help, type: metric.type, aggregator: metric.aggregator, values };
+    },
+  };
+  return metric as unknown as Metric;
 }

@@ -106,12 +106,13 @@ export class TransactionalDelivery<P> {
     if (this.units === 0 || position === null) return null;
     const recorded = this.open;
     if (recorded) {
+      const started = performance.now();
       this.records.push(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)));
       await this.flushChunk();
       await this.inflight;
       this.inflight = null;
       await this.options.producer.commit();
-      this.countCommit(this.events);
+      this.countCommit(this.events, started);
     }
     this.options.stats.transactionsDelivered += this.units;
     this.reset();
@@ -126,12 +127,13 @@ export class TransactionalDelivery<P> {
     if (!this.empty) throw new Error('internal: commitPosition() with a batch open');
     await this.begin();
     try {
+      const started = performance.now();
       this.records.push(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)));
       await this.flushChunk();
       await this.inflight;
       this.inflight = null;
       await this.options.producer.commit();
-      this.countCommit(0);
+      this.countCommit(0, started);
     } catch (error) {
       await this.abort();
       throw error;
@@ -146,6 +148,8 @@ export class TransactionalDelivery<P> {
     const inflight = this.inflight;
     this.inflight = null;
     this.reset();
+    // Redelivered from the stored position: counted again then.
+    this.options.stats.tableEvents.discard();
     await inflight?.catch(() => undefined);
     if (wasOpen) {
       await this.options.producer.abort().catch((error: unknown) =>
@@ -154,11 +158,18 @@ export class TransactionalDelivery<P> {
     }
   }
 
-  private countCommit(events: number): void {
+  private countCommit(events: number, startedAt: number): void {
     const { stats } = this.options;
+    const now = Date.now();
+    stats.kafkaCommitLatency.observe((performance.now() - startedAt) / 1000);
     stats.kafkaCommits += 1;
     stats.eventsSent += events;
-    stats.lastKafkaCommitAt = Date.now();
+    stats.lastKafkaCommitAt = now;
+    if (events > 0) {
+      stats.tableEvents.commit();
+      stats.lastEventAt = now;
+      if (stats.lastCommitTimeMicros !== null) stats.millisBehindSource = Math.max(0, now - Number(stats.lastCommitTimeMicros / 1000n));
+    }
   }
 
   private reset(): void {

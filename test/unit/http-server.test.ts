@@ -35,23 +35,30 @@ class FakeConnector implements ManagedConnector {
   }
 }
 
-const inventory = new FakeConnector('inventory', 'source', {
-  state: 'running',
-  paused: false,
-  lastError: null,
-  restarts: 2,
-  stats: {
-    ...emptyStats(),
-    eventsSent: 42,
-    transactionsDelivered: 7,
-    kafkaCommits: 5,
-    ackedLsn: parseLsn('0/16B3748'),
-    receivedLsn: parseLsn('0/16B37A0'),
-    lastCommitTimeMicros: 1_709_210_096_500_000n,
-    bufferedMessages: 3,
-    paused: true,
-  },
-});
+const inventoryStats = {
+  ...emptyStats(),
+  eventsSent: 42,
+  transactionsDelivered: 7,
+  kafkaCommits: 5,
+  ackedLsn: parseLsn('0/16B3748'),
+  receivedLsn: parseLsn('0/16B37A0'),
+  lastCommitTimeMicros: 1_709_210_096_500_000n,
+  bufferedMessages: 3,
+  paused: true,
+  excludedTables: ['public.events_log'],
+  unwritableTables: [],
+  retainedWalBytes: 123_456_789,
+  retainedWalWarnBytes: 1_073_741_824,
+  millisBehindSource: 12,
+  lastEventAt: Date.now() - 30_000,
+};
+// Three commits of 0.8, 3 and 40 ms; committed counts per table and op, and one pending (not exported).
+for (const seconds of [0.0008, 0.003, 0.04]) inventoryStats.kafkaCommitLatency.observe(seconds);
+const orderCounts = inventoryStats.tableEvents.forTable('public', 'orders');
+for (const op of ['c', 'c', 'u', 'd'] as const) orderCounts.count(op);
+inventoryStats.tableEvents.commit();
+inventoryStats.tableEvents.forTable('public', 'lines').count('c');
+const inventory = new FakeConnector('inventory', 'source', { state: 'running', paused: false, lastError: null, restarts: 2, stats: inventoryStats });
 // A name that must be percent-encoded in a path, still starting, with no stats yet.
 const orders = new FakeConnector('orders eu', 'sink', { state: 'retrying', paused: false, lastError: 'broker 127.0.0.1:1 unreachable', restarts: 1, stats: null });
 const connectors = [inventory, orders];
@@ -101,6 +108,13 @@ test('status by name keeps Connect\'s shape with walcast\'s progress', async () 
         buffered_messages: 3,
         paused_by_backpressure: true,
         restarts: 2,
+        retained_wal_bytes: 123_456_789,
+        retained_wal_warn_bytes: 1_073_741_824,
+        milliseconds_behind_source: 12,
+        seconds_since_last_event: 30,
+        kafka_commit_ms: { count: 3, mean: 14.6, p50_at_most: 5, p99_at_most: 50 },
+        events_by_table: { 'public.orders': { c: 2, u: 1, d: 1 } },
+        publication: { excluded_tables: ['public.events_log'], unwritable_tables: [] },
       },
     },
   });
@@ -180,6 +194,33 @@ test('metrics: one series per connector, labelled with its name', async () => {
     const series = lines.filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
     assert.deepEqual(series, [`${name}{connector="inventory"} ${inventoryValue}`, `${name}{connector="orders eu"} ${ordersValue}`], name);
   }
+  // Known only once a connector runs: no series for the one without stats.
+  const only = (name: string, value: string): void => {
+    assert.deepEqual(lines.filter((l) => l.startsWith(`${name}{`)), [`${name}{connector="inventory"} ${value}`], name);
+  };
+  only('walcast_slot_retained_wal_bytes', '123456789');
+  only('walcast_retained_wal_warn_bytes', '1073741824');
+  only('walcast_milliseconds_behind_source', '12');
+  only('walcast_publication_excluded_tables', '1');
+  only('walcast_publication_unwritable_tables', '0');
+  const since = Number(lines.find((l) => l.startsWith('walcast_seconds_since_last_event{'))!.split(' ')[1]);
+  assert.ok(since >= 30 && since < 40, `seconds since the last event: ${since}`);
+  assert.deepEqual(lines.filter((l) => l.startsWith('walcast_table_events_total{')), [
+    'walcast_table_events_total{connector="inventory",table="public.orders",op="c"} 2',
+    'walcast_table_events_total{connector="inventory",table="public.orders",op="u"} 1',
+    'walcast_table_events_total{connector="inventory",table="public.orders",op="d"} 1',
+  ]);
+  assert.ok(lines.includes('# TYPE walcast_kafka_commit_seconds histogram'));
+  const buckets = lines.filter((l) => l.startsWith('walcast_kafka_commit_seconds_bucket{connector="inventory"'));
+  assert.deepEqual(buckets.slice(0, 4), [
+    'walcast_kafka_commit_seconds_bucket{connector="inventory",le="0.001"} 1',
+    'walcast_kafka_commit_seconds_bucket{connector="inventory",le="0.0025"} 1',
+    'walcast_kafka_commit_seconds_bucket{connector="inventory",le="0.005"} 2',
+    'walcast_kafka_commit_seconds_bucket{connector="inventory",le="0.01"} 2',
+  ]);
+  assert.equal(buckets.at(-1), 'walcast_kafka_commit_seconds_bucket{connector="inventory",le="+Inf"} 3');
+  assert.ok(lines.includes('walcast_kafka_commit_seconds_count{connector="inventory"} 3'));
+  assert.match(res.body, /^walcast_kafka_commit_seconds_sum\{connector="inventory"\} 0\.0438/m);
   // Node's default process metrics, unlabelled as before.
   assert.match(res.body, /^walcast_process_cpu_user_seconds_total \d/m);
   assert.match(res.body, /^walcast_nodejs_heap_size_used_bytes \d/m);

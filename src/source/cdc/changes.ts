@@ -11,6 +11,7 @@ import type { Logger } from '../../log.ts';
 import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
 import type { Lsn } from '../../pg/lsn.ts';
 import { selectsTable } from '../../pg/table-filter.ts';
+import type { TableEventCounters, TableEventCounts } from '../../stats/table-events.ts';
 import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, TupleValue, UpdateMessage } from './pgoutput.ts';
 
 export interface ChangeOptions {
@@ -29,6 +30,8 @@ export interface ChangeOptions {
   prepare(schema: EventSchema): Promise<void>;
   /** Transactions whose commit record lies below this LSN are already in Kafka: skip them. */
   skipBelow: Lsn | null;
+  /** Where row changes are counted by table and operation. */
+  counters: TableEventCounters;
   log: Logger;
 }
 
@@ -39,6 +42,7 @@ interface CapturedTable {
   previous: TableSchema | null;
   /** Topic created and schemas registered for this shape. */
   ready: boolean;
+  counts: TableEventCounts;
 }
 
 export class ChangeTranslator {
@@ -109,17 +113,20 @@ export class ChangeTranslator {
   row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | null | Promise<ChangeEvent[] | null> {
     const captured = this.capturedFor(message.relationId);
     if (this.skipping || !captured) return null;
-    if (!captured.ready) return this.prepare(captured).then(() => this.rowEvents(captured.table, lsn, message));
-    return this.rowEvents(captured.table, lsn, message);
+    if (!captured.ready) return this.prepare(captured).then(() => this.rowEvents(captured, lsn, message));
+    return this.rowEvents(captured, lsn, message);
   }
 
-  private rowEvents(table: TableSchema, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] {
+  private rowEvents({ table, counts }: CapturedTable, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] {
     switch (message.tag) {
       case 'insert':
+        counts.count('c');
         return this.builder.insert(table, this.requireTx(), lsn, message.newTuple);
       case 'update':
+        counts.count('u');
         return this.builder.update(table, this.requireTx(), lsn, message.oldTuple, message.oldTupleKind, message.newTuple);
       case 'delete':
+        counts.count('d');
         return this.builder.delete(table, this.requireTx(), lsn, message.oldTuple);
     }
   }
@@ -131,6 +138,7 @@ export class ChangeTranslator {
       const captured = this.capturedFor(relationId);
       if (!captured) continue;
       if (!captured.ready) await this.prepare(captured);
+      captured.counts.count('t');
       events.push(...this.builder.truncate(captured.table, this.requireTx(), lsn));
     }
     return events;
@@ -181,7 +189,7 @@ export class ChangeTranslator {
       current.table = table;
       return;
     }
-    this.tables.set(message.relationId, { table, previous: current?.table ?? null, ready: false });
+    this.tables.set(message.relationId, { table, previous: current?.table ?? null, ready: false, counts: options.counters.forTable(table.schema, table.table) });
   }
 
   /** Creates the topic and registers the schemas of a shape, before its first event. */
@@ -231,6 +239,8 @@ export class ChangeTranslator {
   /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
   readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; middle: string; last: string }, readAtMs: number): ChangeEvent[] {
     const last = rows.length - 1;
+    const counts = this.tables.get(table.relationId)?.counts;
+    if (counts) for (let i = 0; i < rows.length; i++) counts.count('r');
     return rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : markers.middle, readAtMs));
   }
 

@@ -32,6 +32,7 @@ import { PublicationKeeper } from './publication-keeper.ts';
 import { checkSource, createSource, logCheckWarnings, publishedTables, type SourceSetupResult } from './setup.ts';
 import { SLOT_IN_USE_SQLSTATE, SlotInUseError, slotState } from './slot.ts';
 import { CdcStream } from './stream.ts';
+import { RetainedWalMonitor } from './wal-monitor.ts';
 import { planSnapshot } from '../snapshot/plan.ts';
 import { progressJson, snapshotDone, type SnapshotProgress } from '../snapshot/progress.ts';
 import { Snapshotter } from '../snapshot/snapshotter.ts';
@@ -291,6 +292,7 @@ export class CdcConnector implements Connector {
           await encoder.prepare(schema);
         },
         skipBelow: offset?.lsn ?? null,
+        counters: context.stats.tableEvents,
         log,
       });
       const stream = new CdcStream({
@@ -317,6 +319,13 @@ export class CdcConnector implements Connector {
       stream.attach(claim.replication);
       claim.release();
       statusTimer = setInterval(() => stream.sendStatus(), statusIntervalMs);
+      const walMonitor = new RetainedWalMonitor({ client: pgClient, slot: config.pg.slot, warnBytes: config.pg.retainedWalWarnBytes, log, stats: context.stats });
+      const pollWal = (): void => {
+        walMonitor.poll().catch((error: unknown) => log.warn({ err: error }, 'could not read the WAL the slot retains; tried again at the next interval'));
+      };
+      pollWal();
+      const walTimer = setInterval(pollWal, statusIntervalMs);
+      cleanups.push(() => clearInterval(walTimer));
       if (config.pg.publicationRefreshIntervalMs > 0) {
         const refreshTimer = setInterval(() => {
           keeper.sync().catch((error: unknown) => log.warn({ err: error }, 'publication refresh failed; tried again at the next interval'));
@@ -324,6 +333,7 @@ export class CdcConnector implements Connector {
         cleanups.push(() => clearInterval(refreshTimer));
       }
       context.running();
+      context.stats.lastEventAt ??= Date.now();
       log.info(
         { slot: config.pg.slot, publication: config.pg.publication, startLsn: formatLsn(startLsn), kafkaOffset: offset ? formatLsn(offset.lsn) : null, offsetRecord: stored ? `${stored.recordOffset}/${stored.partitionEnd}` : null, transactionalId: config.kafka.transactionalId },
         'streaming',
