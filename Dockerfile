@@ -17,6 +17,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
+# The SQL `walcast setup --print` fills in.
+COPY sql ./sql
 USER node
 # Inside a container the API must listen beyond loopback to be published; state changes (pause,
 # resume, restart) then need WALCAST_ADMIN_TOKEN (or WALCAST_ADMIN_TOKEN_FILE), else they are refused.

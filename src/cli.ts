@@ -1,21 +1,28 @@
 /**
- * walcast's command line: `walcast [run]` streams; `walcast tail <topic>` prints a topic's events;
- * `walcast version`. Configuration comes from WALCAST_* environment variables.
+ * walcast's command line: `walcast [run]` streams; `walcast check` runs the pre-flight checks;
+ * `walcast setup --print` prints the SQL for an administrator; `walcast tail <topic>` prints a
+ * topic's events; `walcast version`. Configuration comes from WALCAST_* environment variables.
  */
-import { ConfigError, loadConfig, loadWorkerConfig, type WorkerConfig } from './config/load.ts';
+import { checksPassed, formatChecks, runChecks } from './check/run.ts';
+import { renderSetupSql } from './check/setup-sql.ts';
+import { ConfigError, loadConfig, loadWorkerConfig, type WalcastConfig, type WorkerConfig } from './config/load.ts';
 import type { ManagedConnector } from './connector.ts';
 import { ExitCode, WalcastError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { kafkaSecurityError } from './kafka/security.ts';
 import { createLogger, redactUrl } from './log.ts';
+import { newClient, negotiateTls } from './pg/connect.ts';
 import { scrub } from './secrets.ts';
 import { CdcConnector } from './source/cdc/connector.ts';
 import { snapshotCommand } from './snapshot-command.ts';
+import { sourceTables } from './source/cdc/publication.ts';
 import { tail } from './tail.ts';
 import { WALCAST_VERSION } from './version.ts';
 import { Supervisor } from './worker/supervisor.ts';
 
 const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
+       walcast check                         check PostgreSQL, Kafka and the schema registry; exit 0 when all pass
+       walcast setup --print [--role NAME]   print the SQL for a least-privilege role, replica identities and the publication
        walcast tail <topic> [--from-beginning] [--max N]
                                              print a topic's committed events as JSON lines
        walcast snapshot <schema.table>... [--filter "<schema.table>=<SQL condition>"] | --stop | --pause | --resume
@@ -23,17 +30,22 @@ const USAGE = `usage: walcast [run]                       stream changes (config
        walcast version
 See docs/configuration.md for every variable.`;
 
-async function run(): Promise<number> {
-  let config;
+/** The configuration from the environment, or null after printing why it is invalid. */
+function configOrReport(): WalcastConfig | null {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(scrub(`walcast: ${error.message}\n`));
-      return ExitCode.config;
+      return null;
     }
     throw error;
   }
+}
+
+async function run(): Promise<number> {
+  const config = configOrReport();
+  if (!config) return ExitCode.config;
   const { worker, connector } = config;
   const log = createLogger(worker.log.level);
   log.info(
@@ -82,6 +94,47 @@ async function run(): Promise<number> {
   log.info({ exitCode: code }, 'walcast stopped');
   log.flush();
   return code;
+}
+
+/** `walcast check`: 0 when every check passes (warnings allowed), 1 when one fails, 2 for invalid configuration. */
+async function checkCommand(): Promise<number> {
+  const config = configOrReport();
+  if (!config) return ExitCode.config;
+  const results = await runChecks(config.connector, createLogger('silent'));
+  process.stdout.write(scrub(`${formatChecks(results)}\n`));
+  return checksPassed(results) ? ExitCode.ok : ExitCode.failure;
+}
+
+/** `walcast setup --print [--role NAME]`: the SQL an administrator runs, from the catalog and WALCAST_TABLES. */
+async function setupCommand(args: string[]): Promise<number> {
+  if (!args.includes('--print')) {
+    process.stderr.write('walcast setup: only --print exists: walcast prints the SQL and an administrator runs it (nothing is changed)\n');
+    return ExitCode.config;
+  }
+  const roleIndex = args.indexOf('--role');
+  const config = configOrReport();
+  if (!config) return ExitCode.config;
+  const { pg: source } = config.connector;
+  const role = roleIndex >= 0 ? args[roleIndex + 1] : decodeURIComponent(new URL(source.url).username);
+  if (!role) {
+    process.stderr.write('walcast setup: name the role walcast will connect as: --role NAME (or a user in WALCAST_PG_URL)\n');
+    return ExitCode.config;
+  }
+  let client: ReturnType<typeof newClient> | null = null;
+  try {
+    client = newClient(await negotiateTls(source.connection));
+    client.on('error', () => undefined);
+    await client.connect();
+    const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+    process.stdout.write(renderSetupSql({ database, role, publication: source.publication, patterns: source.tables, tables: await sourceTables(client) }));
+    return ExitCode.ok;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    process.stderr.write(scrub(`walcast setup: could not read the catalog through WALCAST_PG_URL (${redactUrl(source.url)}): ${(error as Error).message}\n`));
+    return code.startsWith('28') || code === '3D000' || error instanceof WalcastError ? ExitCode.config : ExitCode.unreachable;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
 }
 
 async function tailCommand(args: string[]): Promise<number> {
@@ -137,6 +190,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run();
+    case 'check':
+      return checkCommand();
+    case 'setup':
+      return setupCommand(rest);
     case 'tail':
       return tailCommand(rest);
     case 'snapshot':

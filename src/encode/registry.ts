@@ -150,6 +150,17 @@ export class SchemaRegistryClient {
     throw new RegistryUnavailableError(`schema registry answered ${status} registering ${subject}: ${message.slice(0, 300)}`);
   }
 
+  /** The registry's global compatibility level (GET /config), e.g. BACKWARD; null when the account may not read it (403). */
+  async compatibility(): Promise<string | null> {
+    const { status, json } = await this.request('GET', '/config');
+    if (status === 401) throw this.authError(status, messageOf(json), "walcast's credentials");
+    if (status === 403) return null;
+    if (status === 404) throw this.notFound('GET /config');
+    const level = (json as { compatibilityLevel?: unknown; compatibility?: unknown } | null)?.compatibilityLevel ?? (json as { compatibility?: unknown } | null)?.compatibility;
+    if (status !== 200 || typeof level !== 'string') throw new RegistryUnavailableError(`schema registry ${this.origin} answered ${status} to GET /config: ${messageOf(json).slice(0, 300)}`);
+    return level;
+  }
+
   async schemaById(id: number): Promise<string> {
     const { status, json } = await this.request('GET', `/schemas/ids/${id}`);
     if (status === 401 || status === 403) throw this.authError(status, messageOf(json), `the lookup of schema id ${id}`);
