@@ -33,7 +33,7 @@ export interface HttpOptions {
 }
 
 /** Most severe first: the state /health and /ready report is that of the connector furthest from running. */
-const SEVERITY: readonly ConnectorState[] = ['failed', 'stopping', 'stopped', 'retrying', 'waiting', 'starting', 'running'];
+const SEVERITY: readonly ConnectorState[] = ['failed', 'stopping', 'stopped', 'retrying', 'starting', 'waiting', 'running'];
 
 /** The most severe state among the connectors ('running' when there are none). */
 export function overallState(connectors: readonly ManagedConnector[]): ConnectorState {
@@ -52,10 +52,12 @@ function processRoute(path: string, options: HttpOptions, metrics: Metrics): (()
         return { status: state === 'failed' ? 503 : 200, body: { status: state } };
       };
     case '/ready':
-      // Readiness: 200 only while every connector is running.
+      // Readiness: 200 only while every connector streams, or stands by for a slot another
+      // instance holds (a standby is doing its job; were it unready, a Kubernetes rolling update
+      // would wait for it forever).
       return () => {
         const state = overallState(options.connectors());
-        return { status: state === 'running' ? 200 : 503, body: { status: state } };
+        return { status: state === 'running' || state === 'waiting' ? 200 : 503, body: { status: state } };
       };
     case '/metrics':
       return async () => ({ status: 200, body: await metrics.render(), contentType: metrics.contentType });

@@ -13,13 +13,15 @@ import { Workload } from './workload.ts';
 
 const run = promisify(execFile);
 
-export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze'] as const;
+export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze', 'standby-kill', 'standby-freeze'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultResult {
   fault: FaultKind;
   seconds: number;
   report: CheckReport;
+  /** standby-*: from the fault to the standby's "streaming" line. */
+  takeoverMs?: number;
 }
 
 async function portOwner(port: number): Promise<number> {
@@ -93,6 +95,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     for (let i = 0; i < options.faults; i++) {
       const fault = kinds[i % kinds.length]!;
       const t0 = Date.now();
+      let takeoverMs: number | undefined;
       await sleep(500 + Math.random() * 1500);
       if (i === Math.floor(options.faults / 2)) await workload.schemaChange();
       switch (fault) {
@@ -119,7 +122,6 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
             await walcast.stop('SIGKILL');
             walcast = new WalcastProcess(env);
             processes.push(walcast);
-          processes.push(walcast);
             await sleep(options.registryOutageMs ?? 30_000);
           } finally {
             process.kill(pid, 'SIGCONT');
@@ -131,6 +133,28 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
           await sleep(7_000);
           walcast.child.kill('SIGCONT');
           break;
+        case 'standby-kill':
+        case 'standby-freeze': {
+          // A second instance with the same configuration waits for the slot; the active one dies
+          // (kill -9) or its host is lost (frozen past wal_sender_timeout); the standby takes over.
+          const standby = new WalcastProcess(env);
+          processes.push(standby);
+          await standby.waitForLog((l) => l.msg.startsWith('standing by: '), 120_000, 'the standby to wait for the slot');
+          const active = walcast;
+          const failedAt = Date.now();
+          if (fault === 'standby-kill') await active.stop('SIGKILL');
+          else active.child.kill('SIGSTOP');
+          try {
+            const streaming = await standby.waitForStreaming(120_000);
+            takeoverMs = Date.parse(String(streaming.time)) - failedAt;
+          } finally {
+            if (fault === 'standby-freeze') active.child.kill('SIGCONT');
+          }
+          // The thawed instance is fenced (exit 6) or stands by again; either way it leaves.
+          await active.stop('SIGTERM');
+          walcast = standby;
+          break;
+        }
       }
       // Quiesce, let walcast catch up, then check everything written so far.
       await workload.pause();
@@ -152,9 +176,10 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
       const explanation = await explainDuplicates(report, explained);
       workload.resume();
       const seconds = (Date.now() - t0) / 1000;
-      results.push({ fault, seconds, report });
+      results.push({ fault, seconds, report, ...(takeoverMs !== undefined ? { takeoverMs } : {}) });
       options.log(
         `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  ` +
+          (takeoverMs !== undefined ? `takeover ${(takeoverMs / 1000).toFixed(1)} s  ` : '') +
           `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
           (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : '') +
           (explanation ? `\n  broker log around the duplicates:\n    ${explanation.replace(/\n/g, '\n    ')}` : ''),
@@ -179,14 +204,16 @@ export function summaryTable(results: FaultResult[]): string {
   const rows = FAULT_KINDS.map((kind) => {
     const of = results.filter((r) => r.fault === kind);
     const sum = (f: (r: CheckReport) => number): number => of.reduce((n, r) => n + f(r.report), 0);
-    return `| ${kind} | ${of.length} | ${sum((r) => r.missing)} | ${sum((r) => r.duplicated)} | ${sum((r) => r.outOfOrder)} | ${sum((r) => r.rowMismatches)} |`;
+    const takeovers = of.flatMap((r) => (r.takeoverMs === undefined ? [] : [r.takeoverMs / 1000]));
+    const takeover = takeovers.length > 0 ? `${Math.min(...takeovers).toFixed(1)}-${Math.max(...takeovers).toFixed(1)} s` : '';
+    return `| ${kind} | ${of.length} | ${sum((r) => r.missing)} | ${sum((r) => r.duplicated)} | ${sum((r) => r.outOfOrder)} | ${sum((r) => r.rowMismatches)} | ${takeover} |`;
   });
   const last = results.at(-1)?.report;
   return [
-    '| fault | injected | missing | duplicated | out of order | row mismatches |',
-    '|---|---|---|---|---|---|',
+    '| fault | injected | missing | duplicated | out of order | row mismatches | takeover |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
-    `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} |`,
+    `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} | |`,
     '',
     `Final check: ${last?.eventsChecked ?? 0} events of ${last?.transactionsChecked ?? 0} committed transactions.`,
   ].join('\n');

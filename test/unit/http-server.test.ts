@@ -230,6 +230,14 @@ test('health and readiness over every connector', async () => {
   // inventory running, orders retrying.
   assert.deepEqual(await json('/health'), { status: 200, body: { status: 'retrying' } });
   assert.deepEqual(await json('/ready'), { status: 503, body: { status: 'retrying' } });
+  // A standby (the slot is another instance's): alive and ready, UNASSIGNED in Connect's terms.
+  orders.current = { ...orders.current, state: 'waiting', lastError: 'replication slot s is in use' };
+  assert.deepEqual(await json('/health'), { status: 200, body: { status: 'waiting' } });
+  assert.deepEqual(await json('/ready'), { status: 200, body: { status: 'waiting' } });
+  const standby = (await json('/connectors/orders%20eu/status')).body as { connector: { state: string }; tasks: Array<{ trace?: string }> };
+  assert.equal(standby.connector.state, 'UNASSIGNED');
+  assert.equal(standby.tasks[0]?.trace, 'replication slot s is in use');
+  assert.match((await call('/metrics')).body, /^walcast_standby\{connector="orders eu"\} 1$/m);
   orders.current = { ...orders.current, state: 'running' };
   assert.deepEqual(await json('/health'), { status: 200, body: { status: 'running' } });
   assert.deepEqual(await json('/ready'), { status: 200, body: { status: 'running' } });
