@@ -203,6 +203,9 @@ export class CdcConnector implements Connector {
       pgClient = newClient(connection);
       pgClient.on('error', (error) => log.warn({ err: error }, 'catalog connection error'));
       await pgClient.connect();
+      // A standby polls here every second: one query, before the checks and their warnings.
+      const held = await slotState(pgClient, config.pg.slot);
+      if (held?.activePid) throw new SlotInUseError(config.pg.slot, held);
       const database = (await pgClient.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
       context.stage('checking PostgreSQL (wal_level, privileges, tables)');
       const sourceOptions = { slot: config.pg.slot, publication: config.pg.publication, tables: config.pg.tables };

@@ -121,20 +121,14 @@ export class PublicationKeeper {
         warnOnce(`named:${tableName(table)}`, { table: tableName(table) }, `table published because WALCAST_TABLES names it: ${unwritableReason(table)}. Fix: ${replicaIdentityFix(table)}`);
       }
     } else {
-      // Not walcast's to change: tables it leaves out are the administrator's choice.
+      // Not walcast's to change: tables it leaves out are the administrator's choice (what it
+      // misses, and partitions published one by one, are the start-up check's warnings).
       this.stats.excludedTables = [];
       for (const leaf of publication.unwritable) {
         warnOnce(
           `unwritable:${tableName(leaf)}`,
           { table: tableName(leaf) },
           `publication ${this.options.publication} (not created by walcast) makes ${tableName(leaf)} unwritable: PostgreSQL rejects its UPDATEs and DELETEs while it is published without a replica identity. Fix: ALTER TABLE ${qualifiedName(leaf.schema, leaf.table)} REPLICA IDENTITY FULL; (or add a primary key)`,
-        );
-      }
-      if (publication.partitionedWithoutRoot.length > 0) {
-        warnOnce(
-          'via-root',
-          {},
-          `publication ${this.options.publication} (not created by walcast) publishes ${publication.partitionedWithoutRoot.map(tableName).join(', ')} partition by partition: a topic per partition. Fix: ALTER PUBLICATION ${quoteIdent(this.options.publication)} SET (publish_via_partition_root = true);`,
         );
       }
     }
