@@ -159,4 +159,36 @@ describe('TransactionalDelivery', () => {
     assert.equal(stats.eventsSent, 0);
     assert.equal(stats.transactionsDelivered, 0);
   });
+
+  test('statistics: commit latency per Kafka commit, row counts exported only once committed, lag from the source commit time', async () => {
+    const { producer, stats, delivery } = setup();
+    const counts = stats.tableEvents.forTable('public', 'orders');
+    // A batch that fails: its counts are discarded with it (it is redelivered and counted then).
+    producer.failCommit = new Error('broker gone');
+    await delivery.begin();
+    counts.count('c');
+    delivery.append(record(0));
+    delivery.completeUnit({ n: 1 });
+    await assert.rejects(delivery.commit(), /broker gone/);
+    await delivery.abort();
+    assert.equal(counts.committed.c, 0);
+    assert.equal(stats.kafkaCommitLatency.count, 0);
+    // The redelivery commits.
+    producer.failCommit = null;
+    stats.lastCommitTimeMicros = BigInt(Date.now() - 250) * 1000n;
+    await delivery.begin();
+    counts.count('c');
+    delivery.append(record(0));
+    delivery.completeUnit({ n: 1 });
+    await delivery.commit();
+    assert.equal(counts.committed.c, 1);
+    assert.equal(stats.kafkaCommitLatency.count, 1);
+    assert.ok(stats.millisBehindSource! >= 250 && stats.millisBehindSource! < 5000, `behind the source: ${stats.millisBehindSource} ms`);
+    assert.ok(stats.lastEventAt! > Date.now() - 5000);
+    // A position-only commit is a Kafka commit too, but carries no events.
+    const lastEventAt = stats.lastEventAt;
+    await delivery.commitPosition({ n: 2 });
+    assert.equal(stats.kafkaCommitLatency.count, 2);
+    assert.equal(stats.lastEventAt, lastEventAt);
+  });
 });
