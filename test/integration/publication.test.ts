@@ -116,7 +116,14 @@ test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are p
   assert.deepEqual(late.map((r) => r.value?.after), [{ id: 7 }]);
   // Rows written before a table joins are not streamed: walcast says so.
   await db.query('begin; create table public.late_rows (id int primary key); insert into public.late_rows values (1); commit');
-  await w.waitForLog(warningAbout('public.late_rows', 'the rows it already held'), 15_000, 'the warning for late_rows');
+  await w.waitForLog(warningAbout('public.late_rows', 'walcast snapshot public.late_rows'), 15_000, 'the warning for late_rows');
+  // ...and an incremental snapshot of the added table publishes them.
+  await waitFor('the snapshot of public.late_rows to be accepted', async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/connectors/${prefix}/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'data-collections': ['public.late_rows'], type: 'incremental' }) });
+    return res.status === 202 ? true : undefined;
+  }, 15_000, 200);
+  const lateRows = await readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, count: 1, timeoutMs: 30_000 }, [`${prefix}.public.late_rows`]);
+  assert.deepEqual(lateRows.map((r) => [r.value?.op, r.value?.after]), [['r', { id: 1 }]]);
 
   // A key-less table created later is left out: the application can still update it.
   await db.query("create table public.late_nokey (v text); insert into public.late_nokey values ('x')");
@@ -134,7 +141,7 @@ test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are p
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)).sort();
   await admin.disconnect();
-  assert.deepEqual(topics, [`${prefix}.public.late`, `${prefix}.public.meas`]);
+  assert.deepEqual(topics, [`${prefix}.public.late`, `${prefix}.public.late_rows`, `${prefix}.public.meas`]);
 
   const stopped = await w.stop();
   assert.equal(stopped.code, 0, w.output.slice(-3000));

@@ -330,8 +330,15 @@ export class CdcConnector implements Connector {
       const walTimer = setInterval(pollWal, statusIntervalMs);
       cleanups.push(() => clearInterval(walTimer));
       if (config.pg.publicationRefreshIntervalMs > 0) {
+        const catalogClient = pgClient;
         const refreshTimer = setInterval(() => {
-          keeper.sync().catch((error: unknown) => log.warn({ err: error }, 'publication refresh failed; tried again at the next interval'));
+          keeper
+            .sync()
+            .then(async (changed) => {
+              // Incremental snapshots may then name the tables the refresh added.
+              if (changed) setup.tables.splice(0, setup.tables.length, ...(await publishedTables(catalogClient, sourceOptions)));
+            })
+            .catch((error: unknown) => log.warn({ err: error }, 'publication refresh failed; tried again at the next interval'));
         }, config.pg.publicationRefreshIntervalMs);
         cleanups.push(() => clearInterval(refreshTimer));
       }

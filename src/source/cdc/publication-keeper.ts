@@ -37,7 +37,7 @@ export class PublicationKeeper {
   private readonly stats: ConnectorStats;
   /** Warnings already given this session, so a refresh repeats none. */
   private readonly warned = new Set<string>();
-  private running: Promise<void> | null = null;
+  private running: Promise<boolean> | null = null;
 
   constructor(client: pg.ClientBase, options: SourceOptions, log: Logger, stats: ConnectorStats) {
     this.client = client;
@@ -46,25 +46,28 @@ export class PublicationKeeper {
     this.stats = stats;
   }
 
-  /** One refresh; a refresh still running is awaited instead of overlapped. */
-  sync(): Promise<void> {
+  /** One refresh, true when it changed the publication; a refresh still running is awaited instead of overlapped. */
+  sync(): Promise<boolean> {
     this.running ??= this.refresh().finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async refresh(): Promise<void> {
+  private async refresh(): Promise<boolean> {
     const plan = planPublication(await sourceTables(this.client), this.options.tables);
     let publication = await inspectPublication(this.client, this.options.publication);
-    if (!publication) return;
+    if (!publication) return false;
+    let changed = false;
     if (publication.managed) {
       const changes = publicationChanges(plan, publication.tables);
       if (changes.add.length > 0 || changes.drop.length > 0) {
-        if (await this.apply(changes)) publication = (await inspectPublication(this.client, this.options.publication)) ?? publication;
+        changed = await this.apply(changes);
+        if (changed) publication = (await inspectPublication(this.client, this.options.publication)) ?? publication;
       }
     }
     this.report(plan, publication);
+    return changed;
   }
 
   /** true when the publication changed. */
@@ -95,7 +98,10 @@ export class PublicationKeeper {
       );
       const fields = { table: tableName(table) };
       if (held) {
-        this.log.warn(fields, 'table added to the publication: its changes are captured from now on; the rows it already held, and what was written to it before, are not in Kafka');
+        this.log.warn(
+          fields,
+          `table added to the publication: its changes are captured from now on; the rows it already held are not in Kafka. To publish them: walcast snapshot ${tableName(table)} (an incremental snapshot, docs/snapshots.md)`,
+        );
       } else {
         this.log.info(fields, 'table added to the publication: its changes are captured from now on');
       }
