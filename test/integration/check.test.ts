@@ -179,10 +179,14 @@ test('setup --print: the SQL gives a least-privilege role what check and run nee
     assert.deepEqual([...having(run, 'WARN'), ...having(run, 'FAIL')], [], run.output);
     assert.match(run.lines.get('postgres.replication')!.text, /has REPLICATION/);
 
-    // And walcast runs as that role: the key-less table stays writable and is captured.
-    const walcast = new WalcastProcess(asApp);
+    // And walcast runs as that role: its initial snapshot reads the existing row, the key-less
+    // table stays writable and is captured.
+    await db.query('insert into shop.orders values (1, 100)');
+    const walcast = new WalcastProcess({ ...asApp, WALCAST_SNAPSHOT_MODE: 'initial' });
     try {
       await walcast.waitForStreaming();
+      const snapshot = await readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, count: 1, timeoutMs: 30_000 }, [`${prefix}.shop.orders`]);
+      assert.deepEqual(snapshot.map((r) => [r.value?.op, r.value?.after]), [['r', { id: 1, total: 100 }]]);
       await db.query("insert into shop.audit values ('now', 'x')");
       await db.query("update shop.audit set what = 'y'");
       const records = await readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, count: 2, timeoutMs: 30_000 }, [`${prefix}.shop.audit`]);
