@@ -213,6 +213,9 @@ export class CdcConnector implements Connector {
       logCheckWarnings(plan, log);
       const statusIntervalMs = await statusInterval(pgClient, config.pg.statusIntervalMs, log);
       const queue = new ReplicationQueue({ maxMessages: config.batch.maxBufferedMessages, maxBytes: MAX_BUFFERED_BYTES }, context.stats);
+      // The catalog connection serves the translator, the publication refresh and the retained-WAL
+      // readings: without it the session restarts, rather than stream on with them failing.
+      pgClient.on('error', (error) => queue.fail(new Error(`catalog connection lost: ${error.message}`, { cause: error })));
 
       // An existing slot is taken before Kafka is touched: a standby finds it in use and waits
       // without fencing the active instance's producer, and once this instance holds it no other
