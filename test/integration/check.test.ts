@@ -1,9 +1,9 @@
 // Issue 14, item 5: `walcast check` passes on the healthy services and fails precisely (that line,
 // and the checks that depend on it, nothing else) on wal_level=replica (a throwaway cluster), on a
-// role without REPLICATION, on Kafka it cannot reach (the services have no SASL listener yet, so a
-// wrong broker address stands in for a wrong Kafka password), and on a publication of someone else
-// that makes a table unwritable. `walcast setup --print` prints SQL that, run by an administrator,
-// gives a least-privilege role everything `walcast check` and `walcast run` need.
+// role without REPLICATION, on a wrong Kafka password (the services' SASL_SSL listener), on Kafka it
+// cannot reach, and on a publication of someone else that makes a table unwritable. `walcast setup
+// --print` prints SQL that, run by an administrator, gives a least-privilege role everything
+// `walcast check` and `walcast run` need.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,14 +14,17 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { freePort, startScratchPostgres, type ScratchPostgres } from '../helpers/scratch-postgres.ts';
-import { loadServices, uniqueSuffix } from '../helpers/services.ts';
+import { loadSecuredServices, loadServices, uniqueSuffix } from '../helpers/services.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 
 const exec = promisify(execFile);
 const services = loadServices();
+const secured = loadSecuredServices();
 const id = uniqueSuffix();
 const schema = `chk_${id}`;
 const noReplRole = `chk_norepl_${id}`;
+// Distinctive: walcast masks a secret wherever it appears, even inside a role name.
+const noReplPassword = `pw-${id.replace(/_/g, '')}-x7`;
 const prefix = `chk${id.replace(/_/g, '')}`;
 const ALL_CHECKS = [
   'postgres.connect', 'postgres.wal_level', 'postgres.replication', 'postgres.tables', 'postgres.select', 'postgres.publication',
@@ -77,7 +80,7 @@ before(async () => {
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.query(`create table ${schema}.orders (id int primary key, note text)`);
-  await admin.query(`create role ${noReplRole} login password 'norepl'`);
+  await admin.query(`create role ${noReplRole} login password '${noReplPassword}'`);
   await admin.query(`grant usage on schema ${schema} to ${noReplRole}`);
   await admin.query(`grant select on all tables in schema ${schema} to ${noReplRole}`);
   [replica, logical] = await Promise.all([startScratchPostgres({ wal_level: 'replica' }), startScratchPostgres()]);
@@ -121,15 +124,36 @@ describe('walcast check', { concurrency: true }, () => {
     await admin.query(`create publication ${schema} for table ${schema}.orders`);
     const url = new URL(services.pgUrl);
     url.username = noReplRole;
-    url.password = 'norepl';
+    url.password = noReplPassword;
     const run = await check({ WALCAST_PG_URL: url.toString() });
     assert.equal(run.code, 1, run.output);
     assert.deepEqual(having(run, 'FAIL'), ['postgres.replication'], run.output);
     assert.match(run.lines.get('postgres.replication')!.text, new RegExp(`ALTER ROLE "${noReplRole}" WITH REPLICATION;`));
-    assert.ok(!run.output.includes('norepl@'), 'no password in the output');
+    assert.ok(!run.output.includes(noReplPassword), 'no password in the output');
   });
 
-  test('Kafka not reachable (stand-in for a wrong password): the connection fails, the Kafka checks that need it are skipped', async () => {
+  test('a wrong Kafka password (SASL_SSL): exactly the connection fails, naming the SASL settings; the right one passes every Kafka check', async () => {
+    const sasl = (password: string): Record<string, string> => ({
+      WALCAST_KAFKA_BROKERS: secured.kafkaSaslSslBrokers.join(','),
+      WALCAST_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      WALCAST_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      WALCAST_KAFKA_SASL_USERNAME: secured.kafkaSaslUsername,
+      WALCAST_KAFKA_SASL_PASSWORD: password,
+      WALCAST_KAFKA_SSL_CA_LOCATION: secured.caFile,
+    });
+    const wrongPassword = `wrong-${id}`;
+    const run = await check(sasl(wrongPassword));
+    assert.equal(run.code, 1, run.output);
+    assert.deepEqual(having(run, 'FAIL'), ['kafka.connect'], run.output);
+    assert.deepEqual(having(run, 'SKIP'), ['kafka.transactions', 'kafka.offsets_topic']);
+    assert.match(run.lines.get('kafka.connect')!.text, /SASL credentials: check WALCAST_KAFKA_SASL_USERNAME, WALCAST_KAFKA_SASL_PASSWORD/);
+    assert.ok(!run.output.includes(wrongPassword), 'the password is not printed');
+    const right = await check(sasl(secured.kafkaSaslPassword));
+    assert.equal(right.code, 0, right.output);
+    assert.deepEqual([...right.lines].filter(([name]) => name.startsWith('kafka.')).map(([name, l]) => [name, l.status]), [['kafka.connect', 'PASS'], ['kafka.transactions', 'PASS'], ['kafka.offsets_topic', 'PASS']]);
+  });
+
+  test('Kafka not reachable: the connection fails, the Kafka checks that need it are skipped', async () => {
     const port = await freePort();
     const run = await check({ WALCAST_KAFKA_BROKERS: `127.0.0.1:${port}` });
     assert.equal(run.code, 1, run.output);
