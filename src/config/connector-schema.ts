@@ -4,6 +4,7 @@
  * environment for `walcast run` or from a JSON map. `npm run docs:config` renders the doc strings
  * into docs/configuration.md.
  */
+import { COMPRESSION_NAMES } from '../kafka/compression.ts';
 import { identifier, nonEmpty, oneOf, positive, postgresUrl, replicationFactor, topicPrefix } from './formats.ts';
 
 export const cdcConnectorSchema = {
@@ -126,6 +127,12 @@ export const cdcConnectorSchema = {
       format: replicationFactor,
       default: -1,
       env: 'WALCAST_TOPIC_REPLICATION_FACTOR',
+    },
+    compression: {
+      doc: 'Compression of the batches walcast produces: none, gzip, snappy, lz4 or zstd (Kafka\'s compression.type). A topic\'s max.message.bytes applies to the compressed batch, so compression also lets larger rows through.',
+      format: [...COMPRESSION_NAMES],
+      default: 'none',
+      env: 'WALCAST_KAFKA_COMPRESSION',
     },
   },
   events: {

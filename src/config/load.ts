@@ -7,6 +7,7 @@
 import convict from 'convict';
 import type { PgConnection } from '../pg/connect.ts';
 import type { KafkaSecurity } from '../kafka/security.ts';
+import type { CompressionName } from '../kafka/compression.ts';
 import { configVariables, convictSchema, type ConfigScope } from './schema.ts';
 import { FILE_SUFFIX, readSecretFiles } from './secret-files.ts';
 import { httpSecurityFrom, kafkaSecurityFrom, pgConnectionFrom, registryFrom, type HttpSecurity, type RawKafkaSecurity, type RawPgSecurity, type RegistryConfig } from './security.ts';
@@ -47,6 +48,7 @@ export interface CdcConnectorSettings {
     offsetsTopic: string;
     topicPartitions: number;
     topicReplicationFactor: number;
+    compression: CompressionName;
   };
   events: {
     topicPrefix: string;

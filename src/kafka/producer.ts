@@ -3,6 +3,7 @@
  * so the benchmark can put another client behind the same calls.
  */
 import { eosManagerFor } from './kafkajs-patch.ts';
+import { kafkajsCompression, type CompressionName } from './compression.ts';
 import { Kafka, Partitioners, logLevel, type Producer, type Transaction } from 'kafkajs';
 import type { Logger } from '../log.ts';
 import type { TopicPartitionRef } from './open-transactions.ts';
@@ -98,15 +99,19 @@ export interface KafkajsProducerOptions {
   kafka: Kafka;
   transactionalId: string;
   transactionTimeoutMs: number;
+  /** Default none: the one-pass Produce encoding (kafkajs-patch.ts) applies to uncompressed requests only. */
+  compression?: CompressionName;
 }
 
 export class KafkajsTransactionalProducer implements TransactionalProducer {
   private readonly producer: Producer;
   private readonly transactionalId: string;
+  private readonly compression: number;
   private transaction: Transaction | null = null;
 
   constructor(options: KafkajsProducerOptions) {
     this.transactionalId = options.transactionalId;
+    this.compression = kafkajsCompression(options.compression ?? 'none');
     this.producer = options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -149,7 +154,7 @@ export class KafkajsTransactionalProducer implements TransactionalProducer {
       messages.push(record);
     }
     await this.guard(() =>
-      transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+      transaction.sendBatch({ acks: -1, compression: this.compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
     );
   }
 

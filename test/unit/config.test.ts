@@ -69,6 +69,13 @@ describe('loadConfig: defaults and derived values', () => {
     assert.equal(c.http.port, 8083);
     assert.equal(c.log.level, 'info');
     assert.equal(c.startupTimeoutMs, 60000);
+    assert.equal(c.kafka.compression, 'none');
+  });
+
+  test('WALCAST_KAFKA_COMPRESSION takes one of Kafka\'s codecs', () => {
+    assert.equal(loadConfig({ ...BASE, WALCAST_KAFKA_COMPRESSION: 'zstd' }).kafka.compression, 'zstd');
+    const error = configError({ ...BASE, WALCAST_KAFKA_COMPRESSION: 'brotli' });
+    assert.ok(error.problems.some((p) => p.startsWith('WALCAST_KAFKA_COMPRESSION:')), error.problems.join('; '));
   });
 
   test('every non-derived setting equals its schema default', () => {

@@ -190,7 +190,12 @@ export class CdcConnector implements Connector {
     const { log, signal } = context;
     const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, log });
     const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
-    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: config.kafka.transactionalId, transactionTimeoutMs: config.kafka.transactionTimeoutMs });
+    const producer = new KafkajsTransactionalProducer({
+      kafka,
+      transactionalId: config.kafka.transactionalId,
+      transactionTimeoutMs: config.kafka.transactionTimeoutMs,
+      compression: config.kafka.compression,
+    });
     let claim: SlotClaim | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     let pgClient: pg.Client | null = null;
