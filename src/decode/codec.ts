@@ -14,7 +14,7 @@ import {
   parseSmallInt,
   parseUuid,
 } from './scalars.ts';
-import { formatInterval, parseDate, parseInterval, parseTime, parseTimestamp, parseTimetz } from './temporal.ts';
+import { formatInterval, parseDate, parseInterval, parseTime, parseTimestamp, parseTimestampOrText, parseTimetz } from './temporal.ts';
 
 /*
  * The type-fidelity layer: for each PostgreSQL type, an Avro schema and a decoder from
@@ -24,6 +24,16 @@ import { formatInterval, parseDate, parseInterval, parseTime, parseTimestamp, pa
  * and standard Avro logical types where Connect's AvroData accepts them next to that annotation
  * (it rejects e.g. logicalType "date" named anything but org.apache.kafka.connect.data.Date).
  * The mapping itself, type by type, is builtinTemplate below.
+ *
+ * Declared and widened shapes. PostgreSQL accepts values its declared type suggests it would not:
+ * NaN in a numeric(p,s) column, timestamps past what int64 microseconds hold (294247 .. 294276 AD),
+ * arrays of any number of dimensions whatever the column declares (attndims is documentation
+ * only). The declared shape is what consumers expect (a decimal, a timestamp-micros, arrays nested
+ * as deep as declared); the widened shape holds every legal value: a union with a string for the
+ * scalars, arrays of any depth up to PostgreSQL's 6 for arrays. A column is published in its
+ * declared shape until a value needs the widened one; from then on it keeps the widened shape
+ * (src/source/cdc/changes.ts). Every widened shape can read data written with the declared one, so
+ * the change is BACKWARD compatible for a schema registry.
  */
 
 /** A JSON Avro schema: a type name, a (possibly annotated) schema object, or a union. */
@@ -38,12 +48,17 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 export interface ColumnCodec {
   /**
-   * Avro schema for the non-null value; the caller wraps it in ["null", ...] with default null.
-   * Always a schema object (never a bare name or a union, so the wrapping is always legal) and
-   * never a named type (so one envelope may hold it any number of times). Shared between
-   * columns and deeply frozen: copy before changing it.
+   * Avro schema of the non-null values (of a widened scalar: its first branch, the declared
+   * type). Always a schema object (never a bare name or a union) and never a named type (so one
+   * envelope may hold it any number of times). Shared between columns and deeply frozen: copy
+   * before changing it.
    */
   readonly avroSchema: AvroSchemaObject;
+  /**
+   * Every Avro type the non-null values take: `[avroSchema]`, or for a widened scalar
+   * `[avroSchema, {type: "string"}]`. A nullable field's type is `["null", ...avroBranches]`.
+   */
+  readonly avroBranches: readonly AvroSchemaObject[];
   /**
    * pgoutput text -> value ready for avsc with avroTypeOptions(). Throws ValueDecodeError
    * (code WALCAST_VALUE_DECODE) on malformed text and ValueUnrepresentableError (code
@@ -60,6 +75,11 @@ export interface ColumnCodec {
   toJson(value: unknown): JsonValue;
   /** The PostgreSQL type the codec was built for, as pg_type names it. */
   readonly pgTypeName: string;
+  /**
+   * The codec of the widened shape, which holds every value PostgreSQL accepts for the type;
+   * this codec itself when it is widened already or its declared shape holds them all.
+   */
+  widened(): ColumnCodec;
 }
 
 export interface CodecOptions {
@@ -78,6 +98,8 @@ export interface CodecOptions {
    * refused with ValueUnrepresentableError.
    */
   arrayDimensions?: number;
+  /** Build the widened shape (see the top of this file). */
+  widened?: boolean;
 }
 
 export { builtinType } from './builtin-types.ts';
@@ -203,9 +225,16 @@ function decimalSchema(precision: number, scale: number): AvroSchemaObject {
 
 interface Template {
   schema: AvroSchemaObject;
+  /** Avro types beside `schema` that values may take (a widened scalar's string). */
+  alternatives?: AvroSchemaObject[];
   fromText: (text: string) => unknown;
   toJson: (value: unknown) => JsonValue;
 }
+
+/** A codec before codecFor() attaches widened() and freezes it. */
+type CodecParts = Omit<ColumnCodec, 'widened'>;
+
+const STRING_BRANCH: AvroSchemaObject = { type: 'string' };
 
 const text = (value: string): string => value;
 
@@ -282,11 +311,17 @@ function builtinTemplate(type: PgType, typeMod: number, options: Required<CodecO
     case Oid.timestamp:
     case Oid.timestamptz: {
       const withZone = type.oid === Oid.timestamptz;
-      return {
-        schema: connectNamed('long', 'io.debezium.time.MicroTimestamp', { logicalType: 'timestamp-micros' }),
-        fromText: (t) => parseTimestamp(name, t, withZone),
-        toJson: longJson,
-      };
+      const schema = connectNamed('long', 'io.debezium.time.MicroTimestamp', { logicalType: 'timestamp-micros' });
+      if (options.widened) {
+        // Finite values past int64 microseconds (294247 .. 294276 AD) as ISO-8601 text.
+        return {
+          schema,
+          alternatives: [STRING_BRANCH],
+          fromText: (t) => parseTimestampOrText(name, t, withZone),
+          toJson: (v) => (typeof v === 'string' ? v : longJson(v)),
+        };
+      }
+      return { schema, fromText: (t) => parseTimestamp(name, t, withZone), toJson: longJson };
     }
     case Oid.interval:
       return stringTemplate(connectNamed('string', 'io.debezium.time.Interval'), (t) => formatInterval(parseInterval(name, t)));
@@ -328,7 +363,22 @@ function numericTemplate(name: string, typeMod: number, options: Required<CodecO
   }
   const scale = Math.max(declared.scale, 0);
   const precision = declared.scale < 0 ? declared.precision - declared.scale : Math.max(declared.precision, scale);
-  return { schema: decimalSchema(precision, scale), fromText: fixedScaleNumeric(name, scale, precision), toJson: decimalJson };
+  const decimal = fixedScaleNumeric(name, scale, precision);
+  if (options.widened) {
+    // NaN (the one special value a numeric(p,s) column accepts) as the text "NaN"; a domain over
+    // it may not restrict it further than its base does.
+    return {
+      schema: decimalSchema(precision, scale),
+      alternatives: [STRING_BRANCH],
+      fromText: (t) => (isSpecialNumeric(t) ? t : decimal(t)),
+      toJson: decimalJson,
+    };
+  }
+  return { schema: decimalSchema(precision, scale), fromText: decimal, toJson: decimalJson };
+}
+
+function isSpecialNumeric(text: string): boolean {
+  return text === 'NaN' || text === 'Infinity' || text === '-Infinity';
 }
 
 /** hstore (an extension type, found by name) as Debezium's map mode: map<string, string|null>. */
@@ -360,30 +410,61 @@ function enumTemplate(type: PgType): Template {
   );
 }
 
-function finish(template: Template, typeName: string, lengthOid: number, typeMod: number): ColumnCodec {
-  return Object.freeze({
-    avroSchema: deepFreeze(annotated(template.schema, sourceParameters(typeName, lengthOid, typeMod))),
+function finish(template: Template, typeName: string, lengthOid: number, typeMod: number): CodecParts {
+  const avroSchema = deepFreeze(annotated(template.schema, sourceParameters(typeName, lengthOid, typeMod)));
+  return {
+    avroSchema,
+    avroBranches: deepFreeze([avroSchema, ...(template.alternatives ?? [])]),
     fromText: template.fromText,
     toJson: template.toJson,
     pgTypeName: typeName,
-  });
+  };
+}
+
+/** PostgreSQL's MAXDIM: no array value has more dimensions. */
+export const MAX_ARRAY_DIMENSIONS = 6;
+
+/**
+ * The widened array shape: at each level an element (any of its branches), a NULL, or a
+ * sub-array, down to MAX_ARRAY_DIMENSIONS levels. A value of any dimension count nests exactly
+ * as deep as it has dimensions: {{1,2},{3,NULL}} is [[1,2],[3,null]] whatever attndims says.
+ */
+function anyDimensionSchema(elementBranches: readonly AvroSchemaObject[]): AvroSchemaObject {
+  let schema: AvroSchemaObject = { type: 'array', items: ['null', ...elementBranches] };
+  for (let d = 1; d < MAX_ARRAY_DIMENSIONS; d++) schema = { type: 'array', items: ['null', ...elementBranches, schema] };
+  return schema;
 }
 
 function arrayCodec(
   type: PgType,
-  element: ColumnCodec,
+  element: CodecParts,
   elementOid: number,
   typeMod: number,
   dimensions: number,
-): ColumnCodec {
+  widened: boolean,
+): CodecParts {
   const name = type.name;
   const delimiter = type.delimiter ?? ',';
   const elementFromText = element.fromText;
+  const elementJson = nullable(element.toJson);
+  if (widened) {
+    // Elements are never arrays themselves, so an array inside is always a sub-array.
+    const anyJson = (value: unknown): JsonValue => (value as unknown[]).map((item) => (Array.isArray(item) ? anyJson(item) : elementJson(item)));
+    return finish(
+      {
+        schema: anyDimensionSchema(element.avroBranches),
+        fromText: (t: string): NestedArray<unknown> => parseArrayLiteral(name, t, delimiter, elementFromText).value,
+        toJson: anyJson,
+      },
+      name,
+      elementOid,
+      typeMod,
+    );
+  }
   let schema: AvroSchemaObject = { type: 'array', items: ['null', element.avroSchema] };
   // Inner arrays of a multi-dimensional value are never NULL in PostgreSQL.
   for (let d = 1; d < dimensions; d++) schema = { type: 'array', items: schema };
 
-  const elementJson = nullable(element.toJson);
   const levelJson = (value: unknown, depth: number): JsonValue =>
     (value as unknown[]).map((item) => (depth === 1 ? elementJson(item) : levelJson(item, depth - 1)));
 
@@ -396,7 +477,7 @@ function arrayCodec(
           throw new ValueUnrepresentableError(
             name,
             t,
-            `has ${parsed.dimensions} dimensions but the column's schema has ${dimensions} (from pg_attribute.attndims)`,
+            `has ${parsed.dimensions} dimensions but the column's declared schema nests ${dimensions} deep (pg_attribute.attndims; the column needs its widened schema)`,
           );
         }
         return parsed.value;
@@ -410,7 +491,7 @@ function arrayCodec(
 }
 
 /** A type the lookup does not know: its text, unchanged, so nothing is lost or invented. */
-function unknownCodec(typeName: string, typeMod: number): ColumnCodec {
+function unknownCodec(typeName: string, typeMod: number): CodecParts {
   return finish(stringTemplate(), typeName, 0, typeMod);
 }
 
@@ -428,7 +509,7 @@ function build(
   lookup: Lookup,
   options: Required<CodecOptions>,
   dependencies: Array<[number, PgType | undefined]>,
-): ColumnCodec {
+): CodecParts {
   // Built-in OIDs mean the same type on every server: walcast's own table wins over whatever
   // the caller read (int2vector, for one, is in category 'A' but is no array literal).
   const builtin = builtinType(given.oid);
@@ -440,7 +521,7 @@ function build(
       elementType === undefined
         ? unknownCodec(`oid ${type.elementOid}`, typeMod)
         : codecFor(elementType, typeMod, lookup, { ...options, arrayDimensions: 1 });
-    return arrayCodec(type, element, elementType?.oid ?? 0, typeMod, Math.max(options.arrayDimensions, 1));
+    return arrayCodec(type, element, elementType?.oid ?? 0, typeMod, Math.max(options.arrayDimensions, 1), options.widened);
   }
 
   if (type.kind === 'd' && type.baseOid !== undefined) {
@@ -451,12 +532,14 @@ function build(
     const baseMod = typeMod >= 0 ? typeMod : (type.baseTypeMod ?? -1);
     if (baseType === undefined) return unknownCodec(type.name, typeMod);
     const base = codecFor(baseType, baseMod, lookup, options);
-    return Object.freeze({
-      avroSchema: deepFreeze(annotated(base.avroSchema, sourceParameters(type.name, baseType.oid, baseMod))),
+    const avroSchema = deepFreeze(annotated(base.avroSchema, sourceParameters(type.name, baseType.oid, baseMod)));
+    return {
+      avroSchema,
+      avroBranches: deepFreeze([avroSchema, ...base.avroBranches.slice(1)]),
       fromText: base.fromText,
       toJson: base.toJson,
       pgTypeName: type.name,
-    });
+    };
   }
 
   let template: Template | undefined;
@@ -480,15 +563,29 @@ export function codecFor(type: PgType, typeMod: number, lookup: Lookup, options:
     decimalHandling: options.decimalHandling ?? 'precise',
     moneyFractionDigits: options.moneyFractionDigits ?? 2,
     arrayDimensions: options.arrayDimensions || 1,
+    widened: options.widened ?? false,
   };
-  const key = `${typeMod}|${full.decimalHandling}|${full.moneyFractionDigits}|${full.arrayDimensions}`;
+  const key = `${typeMod}|${full.decimalHandling}|${full.moneyFractionDigits}|${full.arrayDimensions}|${full.widened}`;
   let entries = memo.get(type);
   const hit = entries?.get(key);
   if (hit !== undefined && hit.dependencies.every(([oid, known]) => resolveType(oid, lookup) === known)) {
     return hit.codec;
   }
   const dependencies: Array<[number, PgType | undefined]> = [];
-  const codec = build(type, typeMod, lookup, full, dependencies);
+  const parts = build(type, typeMod, lookup, full, dependencies);
+  let wide: ColumnCodec | undefined;
+  const codec: ColumnCodec = Object.freeze({
+    ...parts,
+    widened: (): ColumnCodec => {
+      if (full.widened) return codec;
+      if (wide === undefined) {
+        const candidate = codecFor(type, typeMod, lookup, { ...full, widened: true });
+        // Types without a wider shape (text, int4, ...) stay this very codec.
+        wide = JSON.stringify(candidate.avroBranches) === JSON.stringify(parts.avroBranches) ? codec : candidate;
+      }
+      return wide;
+    },
+  });
   if (entries === undefined) {
     entries = new Map();
     memo.set(type, entries);

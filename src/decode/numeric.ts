@@ -154,8 +154,9 @@ export function parseMoney(typeName: string, text: string, fractionDigits: numbe
 
 /**
  * Decoder for numeric(p,s) into an Avro decimal with the given scale. NaN is legal in a
- * numeric(p,s) column but has no decimal representation; like Debezium's `precise` mode, walcast
- * refuses it loudly rather than publish null or a made-up number.
+ * numeric(p,s) column but has no decimal representation: it is refused here, never turned into
+ * null or a made-up number, and the column then takes its widened shape (codec.ts), a union of the
+ * decimal and the string "NaN".
  */
 export function fixedScaleNumeric(typeName: string, avroScale: number, avroPrecision: number): (text: string) => Decimal {
   return (text: string): Decimal => {
@@ -164,7 +165,7 @@ export function fixedScaleNumeric(typeName: string, avroScale: number, avroPreci
       throw new ValueUnrepresentableError(
         typeName,
         text,
-        'an Avro decimal cannot hold NaN or Infinity; set WALCAST_DECIMAL_HANDLING=string to publish numeric columns as exact strings',
+        'an Avro decimal cannot hold NaN or Infinity (the column needs its widened schema, a union with string)',
       );
     }
     const value = rescale(typeName, text, parsed, avroScale);

@@ -233,6 +233,34 @@ export function parseTime(typeName: string, text: string): number {
 export function parseTimestamp(typeName: string, text: string, withZone: boolean): bigint {
   if (text === 'infinity') return TIMESTAMP_POSITIVE_INFINITY;
   if (text === '-infinity') return TIMESTAMP_NEGATIVE_INFINITY;
+  const micros = timestampMicros(typeName, text, withZone);
+  if (typeof micros === 'number') return BigInt(micros);
+  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) {
+    throw new ValueUnrepresentableError(
+      typeName,
+      text,
+      'beyond the range of int64 epoch microseconds that Avro timestamp-micros can hold (the column needs its widened schema, a union with string)',
+    );
+  }
+  return micros;
+}
+
+/**
+ * The widened form of a timestamp column (see codec.ts): epoch microseconds as parseTimestamp
+ * gives them, and a finite value beyond them (294247-01-10 .. 294276 AD, legal in PostgreSQL) as
+ * ISO-8601 text in UTC, e.g. "+294250-01-01T00:00:00.5Z" (java.time's form for years past 9999).
+ */
+export function parseTimestampOrText(typeName: string, text: string, withZone: boolean): bigint | string {
+  if (text === 'infinity') return TIMESTAMP_POSITIVE_INFINITY;
+  if (text === '-infinity') return TIMESTAMP_NEGATIVE_INFINITY;
+  const micros = timestampMicros(typeName, text, withZone);
+  if (typeof micros === 'number') return BigInt(micros);
+  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) return isoInstant(micros);
+  return micros;
+}
+
+/** Epoch microseconds, exact: a number while that is exact, else a bigint (unbounded). */
+function timestampMicros(typeName: string, text: string, withZone: boolean): number | bigint {
   const c = new Cursor(typeName, text, DATESTYLE_HINT);
   const date = c.date();
   c.expect(32 /* space */);
@@ -243,16 +271,30 @@ export function parseTimestamp(typeName: string, text: string, withZone: boolean
   const days = epochDay(c, date, bc);
   const wholeMicros = timeMicros % 1_000_000;
   const seconds = days * 86_400 + (timeMicros - wholeMicros) / 1_000_000 - offset;
-  if (seconds < SAFE_SECONDS && seconds > -SAFE_SECONDS) return BigInt(seconds * 1_000_000 + wholeMicros);
-  const micros = BigInt(seconds) * 1_000_000n + BigInt(wholeMicros);
-  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) {
-    throw new ValueUnrepresentableError(
-      typeName,
-      text,
-      'beyond the range of int64 epoch microseconds that Avro timestamp-micros can hold',
-    );
+  if (seconds < SAFE_SECONDS && seconds > -SAFE_SECONDS) return seconds * 1_000_000 + wholeMicros;
+  return BigInt(seconds) * 1_000_000n + BigInt(wholeMicros);
+}
+
+const BIG_MICROS_PER_DAY = BigInt(MICROS_PER_DAY);
+
+/** Epoch microseconds as an ISO-8601 UTC instant; years past 9999 carry a "+" (ISO's expanded form). */
+export function isoInstant(micros: bigint): string {
+  let days = micros / BIG_MICROS_PER_DAY;
+  let rest = micros % BIG_MICROS_PER_DAY;
+  if (rest < 0n) {
+    rest += BIG_MICROS_PER_DAY;
+    days -= 1n;
   }
-  return micros;
+  const { year, month, day } = civilFromDays(Number(days));
+  const ofDay = Number(rest);
+  const fraction = ofDay % 1_000_000;
+  const seconds = (ofDay - fraction) / 1_000_000;
+  const yearText =
+    year > 9999 ? `+${year}` : year < 0 ? `-${String(-year).padStart(4, '0')}` : String(year).padStart(4, '0');
+  return (
+    `${yearText}-${pad2(month)}-${pad2(day)}T${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor(seconds / 60) % 60)}:` +
+    `${pad2(seconds % 60)}${fractionText(fraction)}Z`
+  );
 }
 
 function pad2(n: number): string {

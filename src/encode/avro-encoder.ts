@@ -4,7 +4,7 @@
  */
 import avsc from 'avsc';
 import type { ChangeEvent } from '../events/change-events.ts';
-import type { EventSchema } from '../events/table-schema.ts';
+import { widenedFieldsOf, type EventSchema } from '../events/table-schema.ts';
 import { avroTypeOptions } from './avro-logical-types.ts';
 import { AvroOut, avroWriter, type AvroWrite } from './avro-writer.ts';
 import type { EventEncoder } from './encoder.ts';
@@ -47,6 +47,11 @@ export class AvroEncoder implements EventEncoder {
       valueWrite: avroWriter(avsc.Type.forSchema(schema.envelopeAvro as avsc.Schema, avroTypeOptions())),
       valueHeader: header(valueId),
     });
+  }
+
+  async widenedFields(topic: string): Promise<ReadonlySet<string>> {
+    const [value, key] = await Promise.all([this.registry.latestSchema(`${topic}-value`), this.registry.latestSchema(`${topic}-key`)]);
+    return widenedFieldsOf(value, key);
   }
 
   private get(schema: EventSchema): PreparedSchema {

@@ -135,10 +135,28 @@ function writeByte(out: AvroOut, b: number): void {
   out.buf[out.pos++] = b;
 }
 
-/** avsc writes `value` as `type` at out.pos (its errors, its bytes). */
+/**
+ * avsc refused a value (its message, unchanged). Never expected for values walcast's codecs
+ * build; if it happens, the row goes by WALCAST_ERRORS_TOLERANCE like any row that cannot be
+ * published, instead of ending the session as if a service had failed.
+ */
+export class AvroEncodeError extends Error {
+  readonly code = 'WALCAST_VALUE_ENCODE';
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'AvroEncodeError';
+  }
+}
+
+/** avsc writes `value` as `type` at out.pos (its errors, its bytes). Only values off the fast paths come here. */
 function avscWrite(type: avsc.Type, out: AvroOut, value: unknown): void {
   for (;;) {
-    const end = type.encode(value, out.buf, out.pos);
+    let end: number;
+    try {
+      end = type.encode(value, out.buf, out.pos);
+    } catch (error) {
+      throw new AvroEncodeError(error);
+    }
     if (end >= 0) {
       out.pos = end;
       return;

@@ -23,6 +23,11 @@ export class JsonEncoder implements EventEncoder {
 
   async prepare(): Promise<void> {}
 
+  /** JSON carries no schema: a column widens afresh, at its first value that needs it. */
+  async widenedFields(): Promise<ReadonlySet<string>> {
+    return new Set();
+  }
+
   private row(schema: EventSchema, row: Row | null): Row | null {
     if (row === null || !isTable(schema)) return row;
     let columns = this.columnsByField.get(schema);

@@ -161,6 +161,19 @@ export class SchemaRegistryClient {
     return level;
   }
 
+  /** The schema of the subject's latest version, or null when the subject has none. */
+  async latestSchema(subject: string): Promise<string | null> {
+    const { status, json } = await this.request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`);
+    if (status === 200) {
+      const schema = (json as { schema?: unknown } | null)?.schema;
+      if (typeof schema !== 'string') throw new RegistryUnavailableError(`schema registry answered without a schema for ${subject}: ${JSON.stringify(json).slice(0, 300)}`);
+      return schema;
+    }
+    if (status === 404) return null;
+    if (status === 401 || status === 403) throw this.authError(status, messageOf(json), `reading ${subject}`);
+    throw new RegistryUnavailableError(`schema registry answered ${status} reading the latest version of ${subject}`);
+  }
+
   async schemaById(id: number): Promise<string> {
     const { status, json } = await this.request('GET', `/schemas/ids/${id}`);
     if (status === 401 || status === 403) throw this.authError(status, messageOf(json), `the lookup of schema id ${id}`);

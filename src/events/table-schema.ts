@@ -12,6 +12,8 @@ export interface TableColumn {
   fieldName: string;
   typeName: string;
   codec: ColumnCodec;
+  /** Published in its widened shape (codec.ts): a value needed it, now or in an earlier version. */
+  widened: boolean;
 }
 
 /** What an encoder needs to know about the records of one topic. */
@@ -40,7 +42,9 @@ export interface TableSchemaInput {
   columns: PgColumn[];
   primaryKey: string[];
   lookupType: (oid: number) => PgType | undefined;
-  codecOptions?: Omit<CodecOptions, 'arrayDimensions'>;
+  codecOptions?: Omit<CodecOptions, 'arrayDimensions' | 'widened'>;
+  /** Field names (as in the Avro record) of columns published in their widened shape. */
+  widenedFields?: ReadonlySet<string>;
 }
 
 export class UnknownTypeError extends Error {
@@ -109,6 +113,17 @@ export function topicNamePart(identifier: string): string {
   return identifier.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/** The topic of a table's change events (Kafka refuses topic names over 249 characters). */
+export function tableTopic(topicPrefix: string, schema: string, table: string): string {
+  return `${topicPrefix}.${topicNamePart(schema)}.${topicNamePart(table)}`.slice(0, 249);
+}
+
+/** A field's type: a value's branches, or ["null", ...branches] for a nullable field. */
+function fieldType(codec: ColumnCodec, nullable: boolean): AvroSchema {
+  if (nullable) return ['null', ...codec.avroBranches];
+  return codec.avroBranches.length === 1 ? codec.avroBranches[0]! : [...codec.avroBranches];
+}
+
 function fingerprint(...schemas: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(schemas)).digest('hex').slice(0, 16);
 }
@@ -121,7 +136,9 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
     if (!type) throw new UnknownTypeError(qualified, column.name, column.typeOid);
     const options: CodecOptions = { ...input.codecOptions };
     if (column.dimensions !== undefined && column.dimensions > 1) options.arrayDimensions = column.dimensions;
-    return { name: column.name, fieldName: fieldNames[i]!, typeName: type.name, codec: codecFor(type, column.typeMod, input.lookupType, options) };
+    const declared = codecFor(type, column.typeMod, input.lookupType, options);
+    const codec = input.widenedFields?.has(fieldNames[i]!) ? declared.widened() : declared;
+    return { name: column.name, fieldName: fieldNames[i]!, typeName: type.name, codec, widened: codec !== declared };
   });
   // The message key is the primary key, unless REPLICA IDENTITY USING INDEX names other columns:
   // then deletes carry only those, so they must be the key for every event of the table.
@@ -138,7 +155,7 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
       : {
           type: 'record',
           name: `${baseName}.Key`,
-          fields: keyIndexes.map((i) => ({ name: columns[i]!.fieldName, type: columns[i]!.codec.avroSchema })),
+          fields: keyIndexes.map((i) => ({ name: columns[i]!.fieldName, type: fieldType(columns[i]!.codec, false) })),
           'connect.name': `${baseName}.Key`,
         };
   // Every value field is nullable with a null default: adding or dropping a column stays
@@ -146,7 +163,7 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
   const valueAvro = {
     type: 'record',
     name: `${baseName}.Value`,
-    fields: columns.map((c) => ({ name: c.fieldName, type: ['null', c.codec.avroSchema], default: null })),
+    fields: columns.map((c) => ({ name: c.fieldName, type: fieldType(c.codec, true), default: null })),
     'connect.name': `${baseName}.Value`,
   };
   const envelopeAvro: AvroSchema = {
@@ -169,8 +186,7 @@ export function buildTableSchema(input: TableSchemaInput): TableSchema {
     relationId: input.relationId,
     schema: input.schema,
     table: input.table,
-    // Kafka refuses topic names over 249 characters.
-    topic: `${input.topicPrefix}.${topicNamePart(input.schema)}.${topicNamePart(input.table)}`.slice(0, 249),
+    topic: tableTopic(input.topicPrefix, input.schema, input.table),
     columns,
     keyIndexes,
     keyAvro,
@@ -213,4 +229,40 @@ export function messageEventSchema(topicPrefix: string): EventSchema {
     'connect.name': 'io.debezium.connector.postgresql.MessageValue',
   };
   return { topic: `${topicPrefix}.message`, keyAvro, envelopeAvro, fingerprint: fingerprint(keyAvro, envelopeAvro) };
+}
+
+/**
+ * Fields published in their widened shape (codec.ts) by a registered version of a table's schemas
+ * (JSON text of the envelope and of the key, either may be null). A widened shape, once
+ * registered, must stay: a declared shape cannot read what the widened one wrote, so a later
+ * version that went back would be refused under BACKWARD compatibility. Recognised by shape, not
+ * by exact text, so a registry that reformats schemas changes nothing: a widened scalar is a union
+ * of more than one non-null type, a widened array has a sub-array among its items' branches.
+ */
+export function widenedFieldsOf(envelopeJson: string | null, keyJson: string | null): Set<string> {
+  const widened = new Set<string>();
+  const fieldsOf = (record: unknown): Array<{ name: string; type: unknown }> => {
+    const fields = (record as { fields?: unknown } | null)?.fields;
+    return Array.isArray(fields) ? (fields as Array<{ name: string; type: unknown }>) : [];
+  };
+  const nonNull = (type: unknown): unknown[] => (Array.isArray(type) ? type.filter((t) => t !== 'null') : [type]);
+  const isArrayType = (type: unknown): boolean => typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'array';
+  const isWidened = (type: unknown): boolean => {
+    const branches = nonNull(type);
+    if (branches.length > 1) return true;
+    const only = branches[0];
+    if (!isArrayType(only)) return false;
+    const items = (only as { items?: unknown }).items;
+    return Array.isArray(items) && items.some(isArrayType);
+  };
+  if (envelopeJson !== null) {
+    const envelope = JSON.parse(envelopeJson) as unknown;
+    const before = fieldsOf(envelope).find((f) => f.name === 'before');
+    const value = before ? nonNull(before.type).find((t) => typeof t === 'object') : undefined;
+    for (const field of fieldsOf(value)) if (isWidened(field.type)) widened.add(field.name);
+  }
+  if (keyJson !== null) {
+    for (const field of fieldsOf(JSON.parse(keyJson) as unknown)) if (isWidened(field.type)) widened.add(field.name);
+  }
+  return widened;
 }

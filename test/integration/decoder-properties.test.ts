@@ -88,7 +88,9 @@ const avroTypes = new WeakMap<ColumnCodec, avsc.Type>();
 function avroTypeOf(codec: ColumnCodec): avsc.Type {
   let type = avroTypes.get(codec);
   if (type === undefined) {
-    type = avsc.Type.forSchema(codec.avroSchema as unknown as avsc.Schema, avroTypeOptions());
+    // A widened scalar's values take more than one Avro type: its union.
+    const schema = codec.avroBranches.length === 1 ? codec.avroSchema : codec.avroBranches;
+    type = avsc.Type.forSchema(schema as unknown as avsc.Schema, avroTypeOptions());
     avroTypes.set(codec, type);
   }
   return type;
@@ -392,14 +394,35 @@ describe('numeric', () => {
     );
   });
 
-  test('numeric(p,s) NaN: refused in precise mode, "NaN" in string mode', async () => {
+  test('numeric(p,s) NaN: refused by the declared decimal, "NaN" in the widened shape and in string mode', async () => {
     const typmod = ((10 << 16) | 2) + 4;
     const b = new Batch();
     b.add(`'NaN'::numeric(10,2)`);
     const [text] = await b.render();
     assert.equal(text, 'NaN');
     assert.throws(() => builtin(1700, typmod).fromText(text!), ValueUnrepresentableError);
+    check(builtin(1700, typmod).widened(), text!, 'NaN');
     check(builtin(1700, typmod, { decimalHandling: 'string' }), text!, 'NaN');
+  });
+
+  test('numeric(p,s) widened: every finite value exactly as the declared decimal gives it, NaN as "NaN"', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        column.chain((col) => fc.tuple(fc.constant(col), batchOf(fc.option(unscaledOf(col.precision), { nil: null, freq: 5 }), 15))),
+        async ([{ precision, scale }, values]) => {
+          const { rows } = await client.query<{ typmod: number }>('SELECT numerictypmodin(ARRAY[$1, $2]::cstring[]) AS typmod', [String(precision), String(scale)]);
+          const wide = builtin(1700, rows[0]!.typmod).widened();
+          const b = new Batch();
+          // null stands for NaN here.
+          for (const u of values) b.add(u === null ? `'NaN'::numeric(${precision}, ${scale})` : `${b.p(`${u}e${-scale}`)}::numeric(${precision}, ${scale})`);
+          const texts = await b.render();
+          values.forEach((u, i) =>
+            check(wide, texts[i]!, u === null ? 'NaN' : scale >= 0 ? { unscaled: u, scale } : { unscaled: u * 10n ** BigInt(-scale), scale: 0 }),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   test('unconstrained numeric: exact decimal text (beyond 2^53, tiny, huge, NaN, ±Infinity)', async () => {
@@ -522,16 +545,29 @@ describe('dates and times', () => {
     }
   });
 
-  test('timestamptz beyond the int64 microsecond range (up to 294276 AD): ValueUnrepresentableError', async () => {
-    const codec = builtin(1184);
+  test('timestamptz and timestamp beyond the int64 microsecond range (up to 294276 AD): refused by the declared shape, ISO-8601 UTC text in the widened one', async () => {
+    const declared = builtin(1184);
+    const wide = declared.widened();
+    const local = builtin(1114).widened();
     try {
       await fc.assert(
         fc.asyncProperty(timeZone, batchOf(fc.bigInt({ min: POSITIVE_INFINITY, max: PG_END_MICROS - 1n }), 10), async (zone, values) => {
           await setSession('TimeZone', zone);
           const b = new Batch();
-          for (const v of values) b.add(`${timestampExpr(b, v)} AT TIME ZONE 'UTC'`);
+          for (const v of values) {
+            b.add(`${timestampExpr(b, v)} AT TIME ZONE 'UTC'`);
+            b.add(timestampExpr(b, v));
+            // The expected text, by PostgreSQL's own to_char: "+" for the five- and six-digit year,
+            // trailing zeros of the fraction dropped.
+            b.add(`'+' || regexp_replace(to_char(${timestampExpr(b, v)}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\\.?0+$', '') || 'Z'`);
+          }
           const texts = await b.render();
-          for (const text of texts) assert.throws(() => codec.fromText(text!), ValueUnrepresentableError, String(text));
+          values.forEach((_, i) => {
+            const [withZone, withoutZone, expected] = texts.slice(3 * i, 3 * i + 3);
+            assert.throws(() => declared.fromText(withZone!), ValueUnrepresentableError, String(withZone));
+            check(wide, withZone!, expected);
+            check(local, withoutZone!, expected);
+          });
         }),
         { numRuns: 50 },
       );
@@ -825,6 +861,55 @@ describe('arrays', () => {
         values.forEach(({ matrix }, i) => check(codec, texts[i]!, matrix));
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  /** An ARRAY[...] expression nesting `value` (nested JS arrays, leaves rendered by `leaf`). */
+  const arrayExpr = (value: unknown, leaf: (v: unknown) => string): string =>
+    Array.isArray(value) ? `ARRAY[${value.map((v) => arrayExpr(v, leaf)).join(', ')}]` : leaf(value);
+
+  /** A rectangular value of `dims` dimensions (1-3 long each) over `element`. */
+  const rectangular = <T>(element: fc.Arbitrary<T>) =>
+    fc.integer({ min: 1, max: 6 }).chain((dims) =>
+      fc.array(fc.integer({ min: 1, max: dims > 3 ? 2 : 3 }), { minLength: dims, maxLength: dims }).chain((lengths) => {
+        const level = (d: number): fc.Arbitrary<unknown> =>
+          d === lengths.length ? element : fc.array(level(d + 1), { minLength: lengths[d]!, maxLength: lengths[d]! });
+        return fc.tuple(fc.constant(dims), level(0) as fc.Arbitrary<unknown[]>);
+      }),
+    );
+
+  test('arrays of any dimension count (PostgreSQL does not enforce the declared one): the declared shape refuses the others, the widened shape holds 1..6 exactly', async () => {
+    const ints = builtin(1007);
+    const intsWide = ints.widened();
+    const texts2d = builtin(1009, -1, { arrayDimensions: 2 });
+    const textsWide = texts2d.widened();
+    const numerics = builtin(1231, ((12 << 16) | 3) + 4).widened();
+    const numeric = fc.option(fc.oneof({ arbitrary: unscaledOf(12), weight: 6 }, { arbitrary: fc.constant('NaN' as const), weight: 1 }), { nil: null });
+    await fc.assert(
+      fc.asyncProperty(
+        batchOf(fc.tuple(rectangular(fc.option(fc.integer(), { nil: null })), rectangular(fc.option(pgText(6), { nil: null })), rectangular(numeric)), 8),
+        async (values) => {
+          const b = new Batch();
+          for (const [[, i], [, t], [, n]] of values) {
+            b.add(`${arrayExpr(i, (v) => (v === null ? 'NULL' : `${b.p(String(v))}::int4`))}::int4[]`);
+            b.add(`${arrayExpr(t, (v) => (v === null ? 'NULL' : `${b.p(v)}::text`))}::text[]`);
+            b.add(`${arrayExpr(n, (v) => (v === null ? 'NULL' : v === 'NaN' ? `'NaN'::numeric` : `${b.p(`${v as bigint}e-3`)}::numeric`))}::numeric(12,3)[]`);
+          }
+          const texts = await b.render();
+          values.forEach(([[intDims, i], [textDims, t], [, n]], k) => {
+            const [intText, textText, numericText] = texts.slice(3 * k, 3 * k + 3);
+            if (intDims === 1) check(ints, intText!, i);
+            else assert.throws(() => ints.fromText(intText!), ValueUnrepresentableError, intText!);
+            check(intsWide, intText!, i);
+            if (textDims === 2) check(texts2d, textText!, t);
+            else assert.throws(() => texts2d.fromText(textText!), ValueUnrepresentableError, textText!);
+            check(textsWide, textText!, t);
+            const decimal = (v: unknown): unknown => (Array.isArray(v) ? v.map(decimal) : v === null || v === 'NaN' ? v : { unscaled: v as bigint, scale: 3 });
+            check(numerics, numericText!, decimal(n));
+          });
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

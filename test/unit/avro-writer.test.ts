@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import type avsc from 'avsc';
-import { builtinType } from '../../src/decode/codec.ts';
+import { builtinType, codecFor } from '../../src/decode/codec.ts';
 import type { PgColumn } from '../../src/decode/pg-type.ts';
 import { avroType } from '../../src/encode/avro-logical-types.ts';
-import { AvroOut, avroWriter } from '../../src/encode/avro-writer.ts';
+import { AvroEncodeError, AvroOut, avroWriter } from '../../src/encode/avro-writer.ts';
 import { ChangeEventBuilder, type TransactionContext } from '../../src/events/change-events.ts';
 import { buildTableSchema, messageEventSchema } from '../../src/events/table-schema.ts';
 
@@ -127,6 +127,46 @@ test('avro writer: decimals around the precision and the 6-byte boundary', () =>
       }
     }
   }
+});
+
+test('avro writer: a value avsc refuses is an AvroEncodeError (code WALCAST_VALUE_ENCODE) with avsc\'s message', () => {
+  const type = avroType(['null', 'int']);
+  const error = writerBytes(type, 'not an int');
+  assert.ok(error instanceof AvroEncodeError);
+  assert.equal(error.code, 'WALCAST_VALUE_ENCODE');
+  assert.equal(error.message, (avscBytes(type, 'not an int') as Error).message);
+});
+
+test('avro writer: widened shapes (unions with string, arrays of any depth) write what avsc writes', () => {
+  const widened = (oid: number, typeMod = -1): avsc.Type => {
+    const codec = codecFor(builtinType(oid)!, typeMod, () => undefined).widened();
+    return avroType(['null', ...codec.avroBranches] as avsc.Schema);
+  };
+  const decimal = widened(1700, ((10 << 16) | 2) + 4);
+  const timestamp = widened(1184);
+  const ints = widened(1007);
+  const numerics = widened(1231, ((8 << 16) | 3) + 4);
+  const nested = <T>(leaf: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+    fc.letrec((tie) => ({ node: fc.oneof({ depthSize: 'small', maxDepth: 7 }, leaf, fc.array(tie('node'), { maxLength: 3 })) })).node;
+  const decimalValue = fc.oneof(
+    fc.constantFrom('NaN', 'Infinity', '12.5', ''),
+    fc.record({ unscaled: fc.bigInt({ min: -(10n ** 11n), max: 10n ** 11n }), scale: fc.integer({ min: 0, max: 4 }) }),
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.constant(null), decimalValue, anyValue),
+      fc.oneof(fc.constant(null), fc.string(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), anyValue),
+      fc.oneof(fc.constant(null), nested(fc.option(fc.integer(), { nil: null })), anyValue),
+      fc.oneof(fc.constant(null), nested(fc.option(decimalValue, { nil: null }))),
+      (d, t, i, n) => {
+        assertSame(decimal, d);
+        assertSame(timestamp, t);
+        assertSame(ints, i);
+        assertSame(numerics, n);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 const column = (name: string, typeOid: number, typeMod = -1, isKey = false): PgColumn => ({ name, typeOid, typeMod, isKey });

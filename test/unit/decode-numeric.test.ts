@@ -86,12 +86,22 @@ test('numeric(3,-2) and numeric(2,5) map to Avro decimals that hold the same val
   for (const c of [negative, tiny]) avroType(c.avroSchema as never); // valid under assertLogicalTypes
 });
 
-test('numeric(p,s): NaN is refused loudly (Avro decimal has no NaN) and string mode keeps it', () => {
+test('numeric(p,s): NaN is refused by the declared decimal, kept by the widened shape and by string mode', () => {
   const precise = codecFor(NUMERIC, typmod(10, 2), noLookup);
   assert.throws(
     () => precise.fromText('NaN'),
-    (e: unknown) => e instanceof ValueUnrepresentableError && /WALCAST_DECIMAL_HANDLING=string/.test(e.message),
+    (e: unknown) => e instanceof ValueUnrepresentableError && /widened schema/.test(e.message),
   );
+  const widened = precise.widened();
+  assert.notEqual(widened, precise);
+  assert.equal(widened.widened(), widened);
+  assert.deepEqual(widened.avroBranches, [precise.avroSchema, { type: 'string' }]);
+  assert.equal(widened.fromText('NaN'), 'NaN');
+  assert.deepEqual(widened.fromText('-12.50'), { unscaled: -1250n, scale: 2 });
+  assert.equal(widened.toJson('NaN'), 'NaN');
+  assert.equal(widened.toJson({ unscaled: -1250n, scale: 2 }), '-12.50');
+  const union = avroType(['null', ...widened.avroBranches] as never);
+  for (const value of ['NaN', { unscaled: -1250n, scale: 2 }, null]) assert.deepEqual(union.fromBuffer(union.toBuffer(value)), value);
   const asString = codecFor(NUMERIC, typmod(10, 2), noLookup, { decimalHandling: 'string' });
   assert.deepEqual(asString.avroSchema, {
     type: 'string',
