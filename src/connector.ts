@@ -40,6 +40,8 @@ export interface ErrorVerdict {
  */
 export interface ConnectorStats {
   eventsSent: number;
+  /** Rows (or messages) sent to the dead-letter topic instead of their change topic, committed. */
+  deadLettered: number;
   /** Source transactions (PostgreSQL transactions, snapshot chunks, polls) delivered to Kafka. */
   transactionsDelivered: number;
   kafkaCommits: number;
@@ -88,6 +90,7 @@ export interface SnapshotSummary {
 export function emptyStats(): ConnectorStats {
   return {
     eventsSent: 0,
+    deadLettered: 0,
     transactionsDelivered: 0,
     kafkaCommits: 0,
     ackedLsn: 0n,

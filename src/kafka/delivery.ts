@@ -7,21 +7,34 @@
  * built, so a huge unit streams through bounded memory; the offset record goes last, in the same
  * transaction, with the position of the last complete unit.
  *
+ * Size limits (record-limits.ts): every record is checked against its topic's max.message.bytes
+ * as it is appended, so one the broker would refuse is a RecordTooLargeError of that record, thrown
+ * before anything is sent; a chunk is sealed before it would outgrow the smallest limit, so the
+ * broker never refuses a batch of records that each fit. Dead-letter records (row errors) go in the
+ * same transaction as the events around them.
+ *
  * openDelivery() runs the prelude every source needs before it may read its position: fence older
  * instances, settle transactions a failed broker left open, then read the stored position.
  */
 import type { Kafka } from 'kafkajs';
 import type { ConnectorStats } from '../connector.ts';
 import type { Logger } from '../log.ts';
+import type { CompressionName } from './compression.ts';
 import { ensureOffsetsTopic, offsetRecord, readOffset, type SourcePosition, type StoredOffset } from './offsets.ts';
 import { settleOpenTransactions } from './open-transactions.ts';
 import type { KafkaRecord, TransactionalProducer } from './producer.ts';
+import { checkRecordFits, DEFAULT_MAX_MESSAGE_BYTES, headerBytes } from './record-limits.ts';
 import type { TopicManager } from './topics.ts';
 
-/** Largest produce request walcast builds: brokers refuse record batches over message.max.bytes (1 MiB default). */
+/** Largest produce request walcast builds (before a smaller topic limit lowers it). */
 const SEND_CHUNK_BYTES = 900 * 1024;
-/** Bytes counted per record beside its key and value (headers, framing). */
+/** Bytes counted per record beside its key and value (framing). */
 const RECORD_OVERHEAD_BYTES = 64;
+
+/** Chunk budget under a size limit: room for the batch framing and what a codec may add. */
+function chunkBudget(limit: number): number {
+  return Math.max(1, Math.min(SEND_CHUNK_BYTES, Math.floor(limit * 0.95) - 1024));
+}
 
 export interface DeliveryOptions<P> {
   producer: TransactionalProducer;
@@ -32,9 +45,11 @@ export interface DeliveryOptions<P> {
   sourceId: string;
   /** Records per produce request at most. */
   sendChunkEvents: number;
-  /** Counters updated at each commit (events, source units, Kafka transactions). */
+  /** Counters updated at each commit (events, source units, Kafka transactions, dead letters). */
   stats: ConnectorStats;
   log: Logger;
+  /** The producer's compression: a record over its topic's limit may still fit compressed. */
+  compression?: CompressionName;
 }
 
 export interface CommitResult<P> {
@@ -46,13 +61,29 @@ export interface CommitResult<P> {
 
 export class TransactionalDelivery<P> {
   private readonly options: DeliveryOptions<P>;
+  private readonly compression: CompressionName;
   private records: KafkaRecord[] = [];
+  /** Where the chunk being filled starts in `records`; sealed chunks (sent one request each) lie before. */
+  private chunkStart = 0;
+  /** Ends (exclusive indexes in `records`) of the chunks sealed and not yet sent. */
+  private sealedEnds: number[] = [];
+  /** Bytes of the records of the chunk being filled. */
   private recordBytes = 0;
   private open = false;
   private inflight: Promise<void> | null = null;
   private position: P | null = null;
-  /** Records appended to the current batch (the offset record not counted). */
+  /** max.message.bytes of the topics written so far (record-limits.ts). */
+  private readonly limits = new Map<string, number>();
+  /** The smallest of them (Kafka's default until one is smaller): records below it need no lookup. */
+  private smallestLimit = DEFAULT_MAX_MESSAGE_BYTES;
+  private chunkBytes = chunkBudget(DEFAULT_MAX_MESSAGE_BYTES);
+  /** `records.length` and `events` when the row in progress started (rollbackRow). */
+  private rowStart = 0;
+  private rowEvents = 0;
+  /** Records appended to the current batch (the offset record and dead letters not counted). */
   events = 0;
+  /** Dead-letter records appended to the current batch. */
+  deadLetters = 0;
   /** Complete source units in the current batch. */
   units = 0;
   /** When the batch's first unit completed (ms since epoch). */
@@ -60,6 +91,25 @@ export class TransactionalDelivery<P> {
 
   constructor(options: DeliveryOptions<P>) {
     this.options = options;
+    this.compression = options.compression ?? 'none';
+  }
+
+  /** Records a topic's max.message.bytes (before its first record is appended). */
+  setTopicLimit(topic: string, bytes: number): void {
+    this.limits.set(topic, bytes);
+    if (bytes < this.smallestLimit) {
+      this.smallestLimit = bytes;
+      this.chunkBytes = chunkBudget(bytes);
+    }
+  }
+
+  knowsTopicLimit(topic: string): boolean {
+    return this.limits.has(topic);
+  }
+
+  /** The max.message.bytes a record for `topic` must fit (Kafka's default when unknown). */
+  topicLimit(topic: string): number {
+    return this.limits.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** A Kafka transaction is open (records appended since the last commit or abort). */
@@ -78,15 +128,66 @@ export class TransactionalDelivery<P> {
     this.open = true;
   }
 
+  /**
+   * Appends a change event. Throws RecordTooLargeError, appending nothing, when the record cannot
+   * fit its topic even alone in a batch.
+   */
   append(record: KafkaRecord): void {
-    this.records.push(record);
-    this.recordBytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+    this.add(record, (record.key?.length ?? 0) + (record.value?.length ?? 0) + RECORD_OVERHEAD_BYTES);
     this.events += 1;
+  }
+
+  /** Appends a dead-letter record (its value already cut to fit: see dead-letter.ts). */
+  appendDeadLetter(record: KafkaRecord): void {
+    this.add(record, (record.key?.length ?? 0) + (record.value?.length ?? 0) + headerBytes(record) + RECORD_OVERHEAD_BYTES);
+    this.deadLetters += 1;
+  }
+
+  private add(record: KafkaRecord, bytes: number): void {
+    if (bytes > this.smallestLimit) checkRecordFits(record, this.topicLimit(record.topic), this.compression);
+    // Seal the chunk before it would outgrow the budget: a record that fits alone then never
+    // shares a batch the broker would refuse.
+    if (this.recordBytes + bytes > this.chunkBytes && this.records.length > this.chunkStart) {
+      this.sealedEnds.push(this.records.length);
+      this.chunkStart = this.records.length;
+      this.recordBytes = 0;
+    }
+    this.records.push(record);
+    this.recordBytes += bytes;
+  }
+
+  /** The row (or message) about to be appended starts here: rollbackRow() returns to this point. */
+  markRow(): void {
+    this.rowStart = this.records.length;
+    this.rowEvents = this.events;
+  }
+
+  /**
+   * Drops what was appended since markRow(): a row that failed part-way is handled again or
+   * dead-lettered whole. Nothing of it was sent (chunks go out only after a row is complete).
+   */
+  rollbackRow(): void {
+    if (this.rowStart > this.records.length) throw new Error('internal: rollback of a row whose records were already sent');
+    this.records.length = this.rowStart;
+    this.events = this.rowEvents;
+    while (this.sealedEnds.length > 0 && this.sealedEnds[this.sealedEnds.length - 1]! >= this.rowStart) this.sealedEnds.pop();
+    this.chunkStart = this.sealedEnds.length > 0 ? this.sealedEnds[this.sealedEnds.length - 1]! : 0;
+    this.recordBytes = 0;
+    for (let i = this.chunkStart; i < this.records.length; i++) {
+      const record = this.records[i]!;
+      this.recordBytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + headerBytes(record) + RECORD_OVERHEAD_BYTES;
+    }
   }
 
   /** Sends a chunk when enough is buffered; a promise only when it has to wait for the previous one. */
   flushIfFull(): Promise<void> | undefined {
-    if (this.records.length >= this.options.sendChunkEvents || this.recordBytes >= SEND_CHUNK_BYTES) return this.flushChunk();
+    if (
+      this.sealedEnds.length > 0 ||
+      this.records.length - this.chunkStart >= this.options.sendChunkEvents ||
+      this.recordBytes >= this.chunkBytes
+    ) {
+      return this.flushChunk();
+    }
     return undefined;
   }
 
@@ -107,12 +208,12 @@ export class TransactionalDelivery<P> {
     const recorded = this.open;
     if (recorded) {
       const started = performance.now();
-      this.records.push(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)));
+      this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
       await this.flushChunk();
       await this.inflight;
       this.inflight = null;
       await this.options.producer.commit();
-      this.countCommit(this.events, started);
+      this.countCommit(this.events, this.deadLetters, started);
     }
     this.options.stats.transactionsDelivered += this.units;
     this.reset();
@@ -128,12 +229,12 @@ export class TransactionalDelivery<P> {
     await this.begin();
     try {
       const started = performance.now();
-      this.records.push(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)));
+      this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
       await this.flushChunk();
       await this.inflight;
       this.inflight = null;
       await this.options.producer.commit();
-      this.countCommit(0, started);
+      this.countCommit(0, 0, started);
     } catch (error) {
       await this.abort();
       throw error;
@@ -158,7 +259,7 @@ export class TransactionalDelivery<P> {
     }
   }
 
-  private countCommit(events: number, startedAt: number): void {
+  private countCommit(events: number, deadLetters: number, startedAt: number): void {
     const { stats } = this.options;
     const now = Date.now();
     stats.kafkaCommitLatency.observe((performance.now() - startedAt) / 1000);
@@ -170,28 +271,45 @@ export class TransactionalDelivery<P> {
       stats.lastEventAt = now;
       if (stats.lastCommitTimeMicros !== null) stats.millisBehindSource = Math.max(0, now - Number(stats.lastCommitTimeMicros / 1000n));
     }
+    stats.deadLettered += deadLetters;
   }
 
   private reset(): void {
     this.records = [];
+    this.chunkStart = 0;
+    this.sealedEnds = [];
     this.recordBytes = 0;
+    this.rowStart = 0;
+    this.rowEvents = 0;
     this.open = false;
     this.position = null;
     this.events = 0;
+    this.deadLetters = 0;
     this.units = 0;
     this.firstUnitAt = 0;
   }
 
+  /** Sends every record appended so far: each sealed chunk, then the one being filled, one request at a time. */
   private async flushChunk(): Promise<void> {
     if (this.records.length === 0) return;
-    if (this.inflight) await this.inflight;
-    const chunk = this.records;
+    const records = this.records;
+    const ends = this.sealedEnds;
     this.records = [];
+    this.sealedEnds = [];
+    this.chunkStart = 0;
     this.recordBytes = 0;
-    const sending = this.options.producer.send(chunk);
-    // Observed when awaited (next chunk or commit); keep it from counting as unhandled meanwhile.
-    sending.catch(() => undefined);
-    this.inflight = sending;
+    this.rowStart = 0;
+    let start = 0;
+    for (let i = 0; i <= ends.length; i++) {
+      const end = i < ends.length ? ends[i]! : records.length;
+      if (end <= start) continue;
+      if (this.inflight) await this.inflight;
+      const sending = this.options.producer.send(start === 0 && end === records.length ? records : records.slice(start, end));
+      // Observed when awaited (next chunk or commit); keep it from counting as unhandled meanwhile.
+      sending.catch(() => undefined);
+      this.inflight = sending;
+      start = end;
+    }
   }
 }
 
@@ -203,6 +321,8 @@ export interface OpenDeliveryOptions<P> extends DeliveryOptions<P> {
   topicPrefix: string;
   /** How long another producer's open transaction may take to finish before it counts as left open. */
   openTransactionWaitMs: number;
+  /** Topics the source writes beside its change topics (the dead-letter topic): created, and settled like them. */
+  extraTopics?: string[];
   /** Names the step in progress, for errors that say which service and setting to check. */
   stage(description: string): void;
 }
@@ -216,11 +336,13 @@ export async function openDelivery<P>(options: OpenDeliveryOptions<P>): Promise<
   const { kafka, topics, producer, offsetsTopic, sourceId } = options;
   options.stage(`connecting to Kafka (WALCAST_KAFKA_BROKERS=${options.brokers.join(',')})`);
   await ensureOffsetsTopic(topics, offsetsTopic);
+  const extraTopics = options.extraTopics ?? [];
+  await topics.ensure(extraTopics);
   await producer.connect();
   options.stage('checking Kafka for transactions left open');
   await settleOpenTransactions({
     kafka,
-    topics: [offsetsTopic, ...(await topics.listWithPrefix(`${options.topicPrefix}.`))],
+    topics: [offsetsTopic, ...extraTopics, ...(await topics.listWithPrefix(`${options.topicPrefix}.`))],
     offsetsTopic,
     sourceId,
     brokers: options.brokers,
@@ -229,5 +351,7 @@ export async function openDelivery<P>(options: OpenDeliveryOptions<P>): Promise<
     log: options.log,
   });
   const stored = await readOffset(kafka, offsetsTopic, sourceId);
-  return { delivery: new TransactionalDelivery(options), stored };
+  const delivery = new TransactionalDelivery(options);
+  for (const [topic, bytes] of await topics.maxMessageBytes(extraTopics)) delivery.setTopicLimit(topic, bytes);
+  return { delivery, stored };
 }

@@ -14,6 +14,8 @@ export interface KafkaRecord {
   key: Buffer | null;
   /** null is a tombstone. */
   value: Buffer | null;
+  /** Only dead-letter records carry headers (a change event never does: the one-pass Produce encoding stays in use). */
+  headers?: Record<string, Buffer>;
 }
 
 export interface TransactionalProducer {

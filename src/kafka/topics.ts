@@ -1,4 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
+import { describeMaxMessageBytes } from './record-limits.ts';
 
 export interface TopicSettings {
   partitions: number;
@@ -45,6 +46,12 @@ export class TopicManager {
       });
     }
     for (const t of missing) this.known.add(t);
+  }
+
+  /** Each topic's max.message.bytes (topics that exist; see record-limits.ts). */
+  async maxMessageBytes(topics: string[]): Promise<Map<string, number>> {
+    await this.connect();
+    return describeMaxMessageBytes(this.admin, topics);
   }
 
   /** Existing topics whose names start with `prefix`. */

@@ -9,6 +9,8 @@ import { TransactionalDelivery } from '../../src/kafka/delivery.ts';
 import { parseOffsetValue } from '../../src/kafka/offsets.ts';
 import { ProducerFencedError, type KafkaRecord, type TransactionalProducer } from '../../src/kafka/producer.ts';
 import { createLogger } from '../../src/log.ts';
+import type { CompressionName } from '../../src/kafka/compression.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, RecordTooLargeError } from '../../src/kafka/record-limits.ts';
 
 type Call = { op: 'begin' | 'commit' | 'abort' } | { op: 'send'; records: KafkaRecord[] };
 
@@ -42,7 +44,7 @@ class RecordingProducer implements TransactionalProducer {
   }
 }
 
-function setup(sendChunkEvents = 1000) {
+function setup(sendChunkEvents = 1000, compression: CompressionName = 'none') {
   const producer = new RecordingProducer();
   const stats = emptyStats();
   const delivery = new TransactionalDelivery<{ n: number }>({
@@ -53,6 +55,7 @@ function setup(sendChunkEvents = 1000) {
     positionJson: (p) => ({ n: p.n }),
     stats,
     log: createLogger('silent'),
+    compression,
   });
   return { producer, stats, delivery };
 }
@@ -190,5 +193,84 @@ describe('TransactionalDelivery', () => {
     await delivery.commitPosition({ n: 2 });
     assert.equal(stats.kafkaCommitLatency.count, 2);
     assert.equal(stats.lastEventAt, lastEventAt);
+  });
+
+  const sized = (topic: string, bytes: number, fill = 'x'): KafkaRecord => ({ topic, key: Buffer.from('k'), value: Buffer.alloc(bytes, fill) });
+  /** Incompressible bytes (a fixed pseudo-random sequence). */
+  const noise = (topic: string, bytes: number): KafkaRecord => {
+    const value = Buffer.alloc(bytes);
+    for (let i = 0, x = 2463534242; i < bytes; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      value[i] = x & 0xff;
+    }
+    return { topic, key: null, value };
+  };
+
+  test('a record over its topic\'s max.message.bytes: RecordTooLargeError, nothing appended, nothing sent', async () => {
+    const { producer, delivery } = setup();
+    delivery.setTopicLimit('small', 10_000);
+    await delivery.begin();
+    delivery.append(sized('small', 9_000));
+    assert.throws(() => delivery.append(sized('small', 12_000)), (e: unknown) => {
+      assert.ok(e instanceof RecordTooLargeError);
+      assert.equal(e.code, 'WALCAST_RECORD_TOO_LARGE');
+      assert.equal(e.topic, 'small');
+      assert.equal(e.limit, 10_000);
+      assert.ok(e.bytes > 12_000);
+      assert.equal(e.compressedBytes, null);
+      return true;
+    });
+    // A topic without a known limit has Kafka's default.
+    assert.throws(() => delivery.append(sized('other', DEFAULT_MAX_MESSAGE_BYTES)), RecordTooLargeError);
+    delivery.append(sized('other', 500_000));
+    delivery.completeUnit({ n: 1 });
+    await delivery.commit();
+    assert.deepEqual(producer.sent().map((r) => r.value?.length), [9_000, 500_000, producer.sent().at(-1)!.value!.length]);
+  });
+
+  test('with compression, an oversized record that compresses below the limit passes; one that does not is refused', async () => {
+    const { delivery } = setup(1000, 'zstd');
+    delivery.setTopicLimit('t', 100_000);
+    await delivery.begin();
+    delivery.append(sized('t', 3_000_000, 'a'));
+    assert.throws(() => delivery.append(noise('t', 150_000)), (e: unknown) => e instanceof RecordTooLargeError && e.compression === 'zstd' && e.compressedBytes! > 100_000);
+  });
+
+  test('chunks are sealed before they outgrow the smallest limit: every produce request fits it', async () => {
+    const { producer, delivery } = setup();
+    delivery.setTopicLimit('t', 50_000);
+    await delivery.begin();
+    for (let i = 0; i < 20; i++) {
+      delivery.append(sized('t', 1_000 + i * 1_000));
+      await delivery.flushIfFull();
+    }
+    delivery.completeUnit({ n: 1 });
+    await delivery.commit();
+    const sends = producer.calls.filter((c) => c.op === 'send').map((c) => (c as { records: KafkaRecord[] }).records);
+    assert.ok(sends.length > 5);
+    for (const records of sends) assert.ok(records.reduce((n, r) => n + (r.value?.length ?? 0), 0) < 50_000);
+    assert.deepEqual(sends.flat().slice(0, 20).map((r) => r.value!.length), Array.from({ length: 20 }, (_, i) => 1_000 + i * 1_000));
+  });
+
+  test('rollbackRow: what the failed row appended goes, sealed chunks included; what came before stays', async () => {
+    const { producer, stats, delivery } = setup();
+    delivery.setTopicLimit('t', 30_000);
+    await delivery.begin();
+    delivery.append(sized('t', 20_000));
+    delivery.markRow();
+    delivery.append(sized('t', 20_000)); // seals the first chunk
+    assert.throws(() => delivery.append(sized('t', 40_000)), RecordTooLargeError);
+    delivery.rollbackRow();
+    assert.equal(delivery.events, 1);
+    assert.equal(delivery.flushIfFull(), undefined, 'back to one chunk, not full');
+    delivery.markRow();
+    delivery.appendDeadLetter({ topic: 'dlq', key: null, value: Buffer.from('{}'), headers: { h: Buffer.from('v') } });
+    delivery.completeUnit({ n: 1 });
+    await delivery.commit();
+    assert.deepEqual(producer.sent().map((r) => r.topic), ['t', 'dlq', 'offsets']);
+    assert.equal(stats.eventsSent, 1);
+    assert.equal(stats.deadLettered, 1);
   });
 });

@@ -74,6 +74,10 @@ export class CdcConnector implements Connector {
   };
   /** What a session created in PostgreSQL, removed again when the connector never streamed. */
   private readonly created = { slot: false, publication: false };
+  /** The counters sessions share (set by the first session). */
+  private stats: SessionContext['stats'] | null = null;
+  /** Kafka commits when the broker last refused a batch as too large (see classify). */
+  private refusedAtCommits: number | null = null;
 
   constructor(config: CdcConnectorConfig) {
     this.config = config;
@@ -93,6 +97,19 @@ export class CdcConnector implements Connector {
     const security = kafkaSecurityError(error) ?? pgTlsError(error);
     if (security) return { permanent: true, exitCode: security.exitCode, message: security.message };
     if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
+    const refused = brokerRefusedSize(error);
+    if (refused !== null) {
+      // walcast checks every record against its topic's limit before sending (record-limits.ts), so
+      // this means a limit changed under it: a new session reads the limits again. Refused again
+      // with nothing committed in between, it is no passing state: stop rather than loop.
+      const commits = this.stats?.kafkaCommits ?? 0;
+      const again = this.refusedAtCommits === commits;
+      this.refusedAtCommits = commits;
+      const message = `the broker refused a batch as too large (${refused}) although every record was checked against its topic's max.message.bytes`;
+      return again
+        ? { permanent: true, exitCode: ExitCode.failure, message: `${message}, twice at the same position: check the topics' and the broker's message size limits (max.message.bytes, message.max.bytes) and WALCAST_KAFKA_COMPRESSION` }
+        : { permanent: false, exitCode: ExitCode.unreachable, message: `${message}; reading the topics' limits again` };
+    }
     if (error instanceof ProducerFencedError) return { permanent: true, exitCode: ExitCode.fenced, message: error.message };
     const code = (error as { code?: string } | null)?.code;
     if (error instanceof SlotInUseError) return { permanent: false, waitForOwner: true, exitCode: ExitCode.unreachable, message: error.message };
@@ -187,6 +204,7 @@ export class CdcConnector implements Connector {
 
   private async session(context: SessionContext): Promise<void | 'finished'> {
     const { config } = this;
+    this.stats = context.stats;
     const { log, signal } = context;
     const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security, log });
     const topics = new TopicManager(kafka, { partitions: config.kafka.topicPartitions, replicationFactor: config.kafka.topicReplicationFactor });
@@ -249,6 +267,7 @@ export class CdcConnector implements Connector {
         sourceId: this.sourceId,
         topicPrefix: config.events.topicPrefix,
         openTransactionWaitMs: config.kafka.openTransactionWaitMs,
+        compression: config.kafka.compression,
         sendChunkEvents: config.batch.sendChunkEvents,
         // The snapshot's progress rides along with every position until the snapshot is complete.
         positionJson: (position) => {
@@ -300,6 +319,10 @@ export class CdcConnector implements Connector {
         catalog: new Catalog(pgClient),
         prepare: async (schema) => {
           await topics.ensure([schema.topic]);
+          // Each topic's size limit, read as its schema is prepared: records are checked against it (record-limits.ts).
+          if (!delivery.knowsTopicLimit(schema.topic)) {
+            for (const [topic, bytes] of await topics.maxMessageBytes([schema.topic])) delivery.setTopicLimit(topic, bytes);
+          }
           await encoder.prepare(schema);
         },
         skipBelow: offset?.lsn ?? null,
@@ -499,4 +522,13 @@ async function statusInterval(client: pg.Client, configuredMs: number, log: Logg
     return interval;
   }
   return configuredMs;
+}
+
+/** The broker's error type when it refused a batch for its size (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE), else null. */
+function brokerRefusedSize(error: unknown): string | null {
+  for (let e = error as { type?: unknown; cause?: unknown; originalError?: unknown } | null, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return e.type;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return null;
 }
