@@ -16,6 +16,11 @@ export const ExitCode = {
   incompatibleSchema: 5,
   /** Another instance fenced this one (same transactional id). */
   fenced: 6,
+  /**
+   * A row (or logical message) walcast cannot publish, under WALCAST_ERRORS_TOLERANCE=none: a
+   * value it cannot decode or encode, a change event larger than its topic accepts.
+   */
+  unpublishableRow: 7,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -5,7 +5,7 @@
  * into docs/configuration.md.
  */
 import { COMPRESSION_NAMES } from '../kafka/compression.ts';
-import { identifier, nonEmpty, oneOf, positive, postgresUrl, replicationFactor, topicPrefix } from './formats.ts';
+import { identifier, nonEmpty, oneOf, positive, postgresUrl, replicationFactor, topicNameOrEmpty, topicPrefix } from './formats.ts';
 
 export const cdcConnectorSchema = {
   pg: {
@@ -135,6 +135,20 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_KAFKA_COMPRESSION',
     },
   },
+  errors: {
+    tolerance: {
+      doc: 'What a row walcast cannot publish does (a value it cannot decode or encode, a change event over its topic\'s max.message.bytes), as Kafka Connect\'s errors.tolerance: none stops walcast with exit code 7 and a message naming the table, column or key, LSN and the fix; all sends the row as JSON to the dead-letter topic, with Kafka Connect\'s __connect.errors.* headers, in the same Kafka transaction as the events around it, and goes on.',
+      format: ['none', 'all'],
+      default: 'none',
+      env: 'WALCAST_ERRORS_TOLERANCE',
+    },
+    deadLetterQueueTopicName: {
+      doc: 'Dead-letter topic for WALCAST_ERRORS_TOLERANCE=all (Kafka Connect\'s errors.deadletterqueue.topic.name); created when missing. Default: <topic prefix>-dlq.',
+      format: topicNameOrEmpty,
+      default: '',
+      env: 'WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME',
+    },
+  },
   events: {
     topicPrefix: {
       doc: 'Topic prefix: topics are <prefix>.<schema>.<table>. Default: the database name.',
@@ -155,7 +169,7 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_TOMBSTONES',
     },
     decimalHandling: {
-      doc: 'numeric and money values: precise (Avro decimal for numeric(p,s) and money, exact string for unconstrained numeric; NaN in a numeric(p,s) column stops walcast) or string (every numeric as its exact text, NaN and Infinity included).',
+      doc: 'numeric and money values: precise (Avro decimal for numeric(p,s) and money, exact string for unconstrained numeric; a numeric(p,s) column that receives NaN widens to a union of the decimal and the string "NaN", see docs/types.md) or string (every numeric as its exact text, NaN and Infinity included).',
       format: ['precise', 'string'],
       default: 'precise',
       env: 'WALCAST_DECIMAL_HANDLING',

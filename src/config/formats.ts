@@ -57,6 +57,12 @@ export function topicPrefix(value: unknown): void {
   }
 }
 
+export function topicNameOrEmpty(value: unknown): void {
+  if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
+    throw new Error('must be 1-249 characters of A-Z, a-z, 0-9, ".", "_" and "-" (Kafka topic name rules)');
+  }
+}
+
 export function brokerList(value: unknown): void {
   nonEmpty('WALCAST_KAFKA_BROKERS')(value);
   for (const broker of String(value).split(',')) {

@@ -50,6 +50,7 @@ export interface CdcConnectorSettings {
     topicReplicationFactor: number;
     compression: CompressionName;
   };
+  errors: { tolerance: 'none' | 'all'; deadLetterQueueTopicName: string };
   events: {
     topicPrefix: string;
     format: 'avro' | 'json';
@@ -213,6 +214,7 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
     kafka: { ...worker.kafka, ...raw.kafka, transactionalId: raw.kafka.transactionalId || `walcast-${topicPrefix}-${raw.pg.slot}` },
     registry: worker.registry,
     events: { ...raw.events, topicPrefix },
+    errors: { ...raw.errors, deadLetterQueueTopicName: raw.errors.deadLetterQueueTopicName || `${topicPrefix}-dlq` },
     batch: raw.batch,
     // Debezium's older name for no_data.
     snapshot: { ...raw.snapshot, mode: (raw.snapshot.mode as string) === 'never' ? 'no_data' : raw.snapshot.mode },

@@ -37,6 +37,7 @@ export interface ConnectorStatusBody {
     acknowledged_lsn: string;
     received_lsn: string;
     events: number;
+    dead_lettered: number;
     transactions: number;
     buffered_messages: number;
     paused_by_backpressure: boolean;
@@ -107,6 +108,7 @@ export function connectorStatusBody(connector: ManagedConnector, workerId: strin
           acknowledged_lsn: formatLsn(stats.ackedLsn),
           received_lsn: formatLsn(stats.receivedLsn),
           events: stats.eventsSent,
+          dead_lettered: stats.deadLettered,
           transactions: stats.transactionsDelivered,
           buffered_messages: stats.bufferedMessages,
           paused_by_backpressure: stats.paused,

@@ -23,6 +23,12 @@ interface MetricDefinition {
 
 const METRICS: readonly MetricDefinition[] = [
   { kind: 'counter', name: 'walcast_events_total', help: 'Change events committed to Kafka', value: (s) => s.stats?.eventsSent ?? 0 },
+  {
+    kind: 'counter',
+    name: 'walcast_dead_letter_records_total',
+    help: 'Rows and messages sent to the dead-letter topic instead of their change topic (WALCAST_ERRORS_TOLERANCE=all), committed',
+    value: (s) => s.stats?.deadLettered ?? 0,
+  },
   { kind: 'counter', name: 'walcast_source_transactions_total', help: 'PostgreSQL transactions delivered to Kafka', value: (s) => s.stats?.transactionsDelivered ?? 0 },
   { kind: 'counter', name: 'walcast_kafka_transactions_total', help: 'Kafka transactions committed', value: (s) => s.stats?.kafkaCommits ?? 0 },
   { kind: 'gauge', name: 'walcast_acknowledged_lsn', help: 'LSN acknowledged to the replication slot (bytes)', value: (s) => Number(s.stats?.ackedLsn ?? 0n) },

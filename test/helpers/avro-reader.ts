@@ -14,6 +14,8 @@ export interface ReadRecord {
   offset: number;
   key: Record<string, unknown> | null;
   value: Record<string, unknown> | null;
+  /** Only for topics read as JSON (`jsonTopics`): the record's headers, UTF-8. */
+  headers?: Record<string, string>;
 }
 
 export function readerPython(): Promise<string> {
@@ -22,7 +24,7 @@ export function readerPython(): Promise<string> {
 }
 
 export async function readTopics(
-  options: { brokers: string[]; registryUrl: string; count?: number; timeoutMs?: number },
+  options: { brokers: string[]; registryUrl: string; count?: number; timeoutMs?: number; jsonTopics?: string[] },
   topics: string[],
 ): Promise<ReadRecord[]> {
   const py = await readerPython();
@@ -32,6 +34,7 @@ export async function readTopics(
     '--registry', options.registryUrl,
     '--count', String(options.count ?? 0),
     '--timeout-ms', String(options.timeoutMs ?? 60_000),
+    '--json-topics', (options.jsonTopics ?? []).join(','),
     ...topics,
   ];
   const { stdout } = await run(py, args, { maxBuffer: 1 << 30 });

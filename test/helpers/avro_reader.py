@@ -7,6 +7,9 @@ line per record: {"topic", "partition", "offset", "key", "value"}.
 
 Values are rendered so the tests can compare them exactly: datetime -> ISO-8601 with microseconds,
 date -> ISO date, Decimal -> its exact string, bytes -> {"$bytes": base64}, UUID -> string.
+
+Topics named with --json-topics hold JSON, not Avro (dead-letter topics): their keys and values are
+parsed as JSON, and each line also carries the record's headers as {"name": "UTF-8 value"}.
 """
 import argparse
 import warnings
@@ -54,8 +57,10 @@ def main():
     parser.add_argument("--count", type=int, default=0, help="stop after this many records (0: read to the end)")
     parser.add_argument("--timeout-ms", type=int, default=60000)
     parser.add_argument("--idle-ms", type=int, default=1500, help="with --count 0: stop after this long at the end")
+    parser.add_argument("--json-topics", default="", help="comma-separated topics whose keys and values are JSON")
     parser.add_argument("topics", nargs="+")
     args = parser.parse_args()
+    json_topics = {t for t in args.json_topics.split(",") if t}
 
     registry = SchemaRegistryClient({"url": args.registry})
     deserializer = AvroDeserializer(registry)
@@ -106,10 +111,16 @@ def main():
             at_eof.discard((msg.topic(), msg.partition()))
             last_progress = time.monotonic()
             key_bytes, value_bytes = msg.key(), msg.value()
-            key = deserializer(key_bytes, SerializationContext(msg.topic(), MessageField.KEY)) if key_bytes else None
-            value = deserializer(value_bytes, SerializationContext(msg.topic(), MessageField.VALUE)) if value_bytes else None
-            print(json.dumps({"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
-                              "key": render(key), "value": render(value)}), flush=True)
+            line = {"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()}
+            if msg.topic() in json_topics:
+                line["key"] = json.loads(key_bytes) if key_bytes else None
+                line["value"] = json.loads(value_bytes) if value_bytes else None
+                line["headers"] = {name: value.decode("utf-8") for name, value in (msg.headers() or [])}
+            else:
+                key = deserializer(key_bytes, SerializationContext(msg.topic(), MessageField.KEY)) if key_bytes else None
+                value = deserializer(value_bytes, SerializationContext(msg.topic(), MessageField.VALUE)) if value_bytes else None
+                line["key"], line["value"] = render(key), render(value)
+            print(json.dumps(line), flush=True)
             seen += 1
     finally:
         consumer.close()

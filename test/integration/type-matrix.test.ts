@@ -107,7 +107,8 @@ type Expr = (c: string) => string;
 /** PostgreSQL's own text output (the type's output function, as pgoutput sends it). */
 const outputText: Expr = (c) => `to_json(format('%s', ${c}))`;
 const native: Expr = (c) => `to_json(${c})`;
-const decimal: Expr = (c) => `json_build_object('$decimal', ${c}::numeric::text)`;
+/** Avro decimal; NaN (legal in numeric(p,s)) widens the column to a union with string: "NaN". */
+const decimal: Expr = (c) => `case when ${c}::numeric = 'NaN' then to_json('NaN'::text) else json_build_object('$decimal', ${c}::numeric::text) end`;
 const float: Expr = (c) =>
   `case when ${c} = 'NaN' then '{"$float":"nan"}'::json when ${c} = 'Infinity' then '{"$float":"inf"}'::json ` +
   `when ${c} = '-Infinity' then '{"$float":"-inf"}'::json else to_json(${c}::float8) end`;
@@ -146,6 +147,9 @@ function timestamp(withZone: boolean): Expr {
     `when ${c} = '-infinity' then '{"$raw":-9223372036832400000}'::json ` +
     `when ${c} >= '0001-01-01 00:00:00${zone}'::${type} and ${c} < '10000-01-01 00:00:00${zone}'::${type} ` +
     `then to_json(to_char(${utc(c)}, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')) ` +
+    // Past int64 microseconds (legal up to 294276 AD): the widened column's ISO-8601 text.
+    `when ${c} >= '294247-01-10 04:00:25.2${zone}'::${type} ` +
+    `then to_json('+' || regexp_replace(to_char(${utc(c)}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\\.?0+$', '') || 'Z') ` +
     `else json_build_object('$raw', (extract(epoch from ${c}) * 1000000)::bigint) end`;
 }
 /**
@@ -158,11 +162,16 @@ const interval: Expr = (c) =>
   `to_json(format('P%sY%sM%sDT%sH%sM%sS', extract(year from ${c}), extract(month from ${c}), extract(day from ${c}), ` +
   `extract(hour from ${c}), extract(minute from ${c}), trim_scale(extract(second from ${c}))))`;
 const hstore: Expr = (c) => `hstore_to_json(${c})`;
-/** A 1-D array whose elements each go through `element` (NULL elements stay null). */
+/**
+ * An array whose elements each go through `element` (NULL elements stay null), nested as deep as
+ * the value's own dimensions (1 or 2 here: PostgreSQL does not hold a column to its declared ones).
+ */
 function arrayOf(element: Expr): Expr {
+  const item = (e: string): string => `case when ${e} is null then 'null'::json else (${element(e)}) end`;
   return (c) =>
-    `(select coalesce(json_agg(case when e is null then 'null'::json else (${element('e')}) end order by n), '[]'::json) ` +
-    `from unnest(${c}) with ordinality as u(e, n))`;
+    `case when array_ndims(${c}) = 2 then (select json_agg((select json_agg(${item(`${c}[i][j]`)} order by j) ` +
+    `from generate_subscripts(${c}, 2) j) order by i) from generate_subscripts(${c}, 1) i) ` +
+    `else (select coalesce(json_agg(${item('e')} order by n), '[]'::json) from unnest(${c}) with ordinality as u(e, n)) end`;
 }
 /** Any-dimensional array of a type whose cast to text is its output function. */
 const textArray: Expr = (c) => `array_to_json(${c}::text[])`;
@@ -371,6 +380,21 @@ const rows: Array<Record<string, string>> = [
     c_date: `'4714-11-24 BC'`, c_timestamp: `'9999-12-31 23:59:59.999999'`, c_timestamptz: `'0001-01-01 00:00:00+00'`,
     c_interval: `'3 weeks 1.5 seconds'`,
   },
+  // 9: legal values beyond the declared type (issue 14): each column widens (docs/types.md) and
+  // keeps that shape for the rows after it.
+  {
+    c_int4_arr: `'{{1,2},{3,NULL}}'`, c_numeric: `'NaN'`, c_price: `'NaN'`,
+    c_int4_2d: `'{1,2,3}'`, c_text_arr: `'{{"a,b",NULL},{"NULL",""}}'`, c_numeric_p_arr: `'{{1.5,NaN},{NULL,-2}}'`,
+    c_timestamptz: `'294250-06-15 12:00:00.5+00'`, c_timestamp: `'294276-12-31 23:59:59.999999'`,
+    c_tstz_arr: `'{"294250-01-01 00:00:00+00",NULL}'`, c_date_arr: `'{{2024-02-29,infinity},{NULL,"0044-03-15 BC"}}'`,
+    c_ts_domain: `'294247-01-10 04:00:25.2+00'`, c_bool_arr: `'{{{t}},{{f}}}'`,
+  },
+  // 10: more of them, and declared-shape values in the now widened columns
+  {
+    c_int4_arr: `'{{{{{{7}}}}}}'`, c_numeric: `'-12.5'`, c_price: `'3.25'`, c_int4_2d: `'{{1,2},{3,4}}'`,
+    c_numeric_p_arr: `'{1.5,NULL}'`, c_timestamptz: `'2024-02-29 12:00:00+00'`, c_tstz_arr: `'{"2024-01-01 00:00:00+00"}'`,
+    c_text_arr: `'{solo}'`, c_money_arr: `'{{1.25},{-2.50}}'`, c_uuid_arr: `'{{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}}'`,
+  },
 ];
 
 const walcastEnv = (): Record<string, string> => it.env();
@@ -484,6 +508,28 @@ describe('type matrix', () => {
       assert.deepEqual(mismatches, []);
     });
   }
+
+  test('done when: a 2-D array in an int[] column and NaN in a numeric(p,s) column arrive intact (default settings)', async () => {
+    const row = actual.get(9);
+    assert.ok(row, 'row 9 was read');
+    assert.deepEqual(row.c_int4_arr, [[1, 2], [3, null]]);
+    assert.equal(row.c_numeric, 'NaN');
+    // Both columns kept their shape for later rows, and declared-shape values in them stay exact.
+    assert.deepEqual(actual.get(10)!.c_int4_arr, [[[[[[7]]]]]]);
+    assert.equal(actual.get(10)!.c_numeric, '-12.5000000000');
+    // The registry holds the widened version, accepted under its default BACKWARD rule.
+    const response = await fetch(`${services.schemaRegistryUrl}/subjects/${topic('types')}-value/versions`);
+    const versions = (await response.json()) as number[];
+    assert.ok(versions.length >= 2, `versions ${JSON.stringify(versions)}`);
+    const latest = JSON.parse(((await (await fetch(`${services.schemaRegistryUrl}/subjects/${topic('types')}-value/versions/latest`)).json()) as { schema: string }).schema) as {
+      fields: Array<{ name: string; type: unknown }>;
+    };
+    const value = (latest.fields.find((f) => f.name === 'before')!.type as unknown[]).find((t) => t !== 'null') as { fields: Array<{ name: string; type: unknown[] }> };
+    const numeric = value.fields.find((f) => f.name === 'c_numeric')!.type;
+    assert.deepEqual(numeric.filter((t) => t === 'string' || (t as { type?: string }).type === 'string').length, 1, JSON.stringify(numeric));
+    const ints = value.fields.find((f) => f.name === 'c_int4_arr')!.type.find((t) => t !== 'null') as { items: unknown[] };
+    assert.ok(ints.items.some((t) => (t as { type?: string }).type === 'array'), JSON.stringify(ints));
+  });
 
   test('no column is missing or extra in the after image', () => {
     for (const [rowId, got] of actual) {

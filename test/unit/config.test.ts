@@ -70,16 +70,24 @@ describe('loadConfig: defaults and derived values', () => {
     assert.equal(c.log.level, 'info');
     assert.equal(c.startupTimeoutMs, 60000);
     assert.equal(c.kafka.compression, 'none');
+    assert.equal(c.errors.tolerance, 'none');
   });
 
-  test('WALCAST_KAFKA_COMPRESSION takes one of Kafka\'s codecs', () => {
-    assert.equal(loadConfig({ ...BASE, WALCAST_KAFKA_COMPRESSION: 'zstd' }).kafka.compression, 'zstd');
-    const error = configError({ ...BASE, WALCAST_KAFKA_COMPRESSION: 'brotli' });
-    assert.ok(error.problems.some((p) => p.startsWith('WALCAST_KAFKA_COMPRESSION:')), error.problems.join('; '));
+  test('the dead-letter topic defaults to <topic prefix>-dlq; compression and tolerance take their values', () => {
+    assert.equal(loadConfig({ ...BASE }).errors.deadLetterQueueTopicName, 'shop-dlq');
+    assert.equal(loadConfig({ ...BASE, WALCAST_TOPIC_PREFIX: 'inv' }).errors.deadLetterQueueTopicName, 'inv-dlq');
+    const c = loadConfig({ ...BASE, WALCAST_ERRORS_TOLERANCE: 'all', WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME: 'dlq.shop', WALCAST_KAFKA_COMPRESSION: 'zstd' });
+    assert.equal(c.errors.tolerance, 'all');
+    assert.equal(c.errors.deadLetterQueueTopicName, 'dlq.shop');
+    assert.equal(c.kafka.compression, 'zstd');
+    for (const [name, value] of [['WALCAST_ERRORS_TOLERANCE', 'some'], ['WALCAST_KAFKA_COMPRESSION', 'brotli'], ['WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME', 'dead letters']]) {
+      const error = configError({ ...BASE, [name!]: value! });
+      assert.ok(error.problems.some((p) => p.startsWith(`${name}:`)), `${name}=${value}: ${error.problems.join('; ')}`);
+    }
   });
 
   test('every non-derived setting equals its schema default', () => {
-    const derived = new Set(['pg.url', 'pg.tables', 'kafka.brokers', 'kafka.transactionalId', 'registry.url', 'events.topicPrefix']);
+    const derived = new Set(['pg.url', 'pg.tables', 'kafka.brokers', 'kafka.transactionalId', 'registry.url', 'events.topicPrefix', 'errors.deadLetterQueueTopicName']);
     // Security settings are resolved into the objects the clients take (tested in config-security.test.ts).
     const resolved = /^(kafka\.(security|sasl|ssl)|registry\.(username|password|ssl)|http\.(adminToken|ssl)|pg\.(password|ssl))/;
     for (const v of configVariables()) if (resolved.test(v.path)) derived.add(v.path);

@@ -104,6 +104,7 @@ test('status by name keeps Connect\'s shape with walcast\'s progress', async () 
         acknowledged_lsn: '0/16B3748',
         received_lsn: '0/16B37A0',
         events: 42,
+        dead_lettered: 0,
         transactions: 7,
         buffered_messages: 3,
         paused_by_backpressure: true,

@@ -3,10 +3,11 @@
  * and the transaction in progress, skips transactions already in Kafka, and builds Debezium's
  * events. Knows nothing of Kafka: the stream (stream.ts) decides batches and commits.
  */
+import { ValueDecodeError } from '../../decode/errors.ts';
 import { IncompatibleSchemaError } from '../../encode/registry.ts';
 import { WalcastError } from '../../errors.ts';
 import { ChangeEventBuilder, type ChangeEvent, type TransactionContext } from '../../events/change-events.ts';
-import { buildTableSchema, messageEventSchema, type EventSchema, type TableSchema } from '../../events/table-schema.ts';
+import { buildTableSchema, messageEventSchema, tableTopic, type EventSchema, type TableColumn, type TableSchema } from '../../events/table-schema.ts';
 import type { Logger } from '../../log.ts';
 import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
 import type { Lsn } from '../../pg/lsn.ts';
@@ -28,6 +29,8 @@ export interface ChangeOptions {
   catalog: Catalog;
   /** Makes a schema usable before its first event: creates the topic, registers the schema. */
   prepare(schema: EventSchema): Promise<void>;
+  /** Fields a registered version of the topic's schemas publishes widened: they stay widened. */
+  widenedFields(topic: string): Promise<ReadonlySet<string>>;
   /** Transactions whose commit record lies below this LSN are already in Kafka: skip them. */
   skipBelow: Lsn | null;
   /** Where row changes are counted by table and operation. */
@@ -43,6 +46,48 @@ interface CapturedTable {
   /** Topic created and schemas registered for this shape. */
   ready: boolean;
   counts: TableEventCounts;
+  /** What the shape is built from (Relation message, catalog details, widened fields). */
+  state: RelationState;
+}
+
+/** What a table's schema is built from: its last Relation message, catalog details, widened fields. */
+interface RelationState {
+  message: Omit<RelationMessage, 'tag'>;
+  primaryKey: string[];
+  arrayDimensions: Map<string, number>;
+  widened: Set<string>;
+}
+
+/** A column whose text the table's codec cannot decode (found after a row failed: rare path). */
+export interface ColumnFailure {
+  table: TableSchema;
+  column: TableColumn;
+  /** pgoutput's text of the value. */
+  text: string;
+  error: ValueDecodeError;
+  /** The column's widened shape holds the value: widen the column and handle the row again. */
+  widenable: boolean;
+}
+
+/** The registry refused the widened schema a value needs: that row cannot be published. */
+export class WideningRefusedError extends WalcastError {
+  readonly subject: string;
+  constructor(table: TableSchema, column: TableColumn, cause: IncompatibleSchemaError, registryUrl: string) {
+    super(
+      'WALCAST_INCOMPATIBLE_SCHEMA',
+      `column ${column.name} (${column.typeName}) of ${table.schema}.${table.table} holds a value its declared Avro type cannot (see docs/types.md, widened shapes), ` +
+        `and the schema registry refused the widened version of ${cause.subject}: ${cause.message.replace(/^.*?incompatible: /, '')}. ` +
+        `To let such values flow, allow the change for this subject: curl -X PUT -H 'Content-Type: application/json' -d '{"compatibility":"BACKWARD"}' ${registryBase(registryUrl)}/config/${encodeURIComponent(cause.subject)}`,
+      cause.exitCode,
+      { cause },
+    );
+    this.name = 'WideningRefusedError';
+    this.subject = cause.subject;
+  }
+}
+
+function registryBase(registryUrl: string): string {
+  return registryUrl.replace(/\/+$/, '').replace(/\/\/[^@/]*@/, '//');
 }
 
 export class ChangeTranslator {
@@ -52,6 +97,10 @@ export class ChangeTranslator {
   private readonly tables = new Map<number, CapturedTable | null>();
   private tx: TransactionContext | null = null;
   private previousCommitLsn: Lsn | null = null;
+  /** tx.totalOrder before the row in progress: rewound when that row fails (rewindRow). */
+  private rowOrderMark = 0;
+  /** The counters the row in progress was counted in, once its events are built (uncounted by rewindRow). */
+  private rowCounted: TableEventCounts | null = null;
   /** The transaction in progress is already in Kafka. */
   skipping = false;
 
@@ -117,18 +166,115 @@ export class ChangeTranslator {
     return this.rowEvents(captured, lsn, message);
   }
 
+  /** Counted once built: a row that fails to build is not counted, one rewound (rewindRow) is uncounted. */
   private rowEvents({ table, counts }: CapturedTable, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] {
+    const tx = this.requireTx();
+    this.rowOrderMark = tx.totalOrder;
+    this.rowCounted = null;
+    let events: ChangeEvent[];
     switch (message.tag) {
       case 'insert':
+        events = this.builder.insert(table, tx, lsn, message.newTuple);
         counts.count('c');
-        return this.builder.insert(table, this.requireTx(), lsn, message.newTuple);
+        break;
       case 'update':
+        events = this.builder.update(table, tx, lsn, message.oldTuple, message.oldTupleKind, message.newTuple);
         counts.count('u');
-        return this.builder.update(table, this.requireTx(), lsn, message.oldTuple, message.oldTupleKind, message.newTuple);
+        break;
       case 'delete':
+        events = this.builder.delete(table, tx, lsn, message.oldTuple);
         counts.count('d');
-        return this.builder.delete(table, this.requireTx(), lsn, message.oldTuple);
+        break;
     }
+    this.rowCounted = counts;
+    return events;
+  }
+
+  /**
+   * Forgets the events the last row() built (its row failed and is handled again or dead-lettered),
+   * so that the transaction's total_order and data_collection_order stay gapless, and the row's
+   * count with them.
+   */
+  rewindRow(message: InsertMessage | UpdateMessage | DeleteMessage): void {
+    const counts = this.rowCounted;
+    this.rowCounted = null;
+    const op = message.tag === 'insert' ? 'c' : message.tag === 'update' ? 'u' : 'd';
+    if (counts && counts.pending[op] > 0) counts.pending[op] -= 1;
+    const tx = this.tx;
+    if (!tx) return;
+    const built = tx.totalOrder - this.rowOrderMark;
+    if (built <= 0) return;
+    const { relationId } = message;
+    tx.totalOrder = this.rowOrderMark;
+    tx.orderByTable.set(relationId, (tx.orderByTable.get(relationId) ?? built) - built);
+  }
+
+  /** The captured table of a relation, or null when it is not captured. */
+  table(relationId: number): TableSchema | null {
+    return this.tables.get(relationId)?.table ?? null;
+  }
+
+  /**
+   * After a row failed: the first column whose text its codec refuses, or null when every value
+   * decodes (the failure lies elsewhere: encoding, size).
+   */
+  diagnoseRow(message: InsertMessage | UpdateMessage | DeleteMessage): ColumnFailure | null {
+    const table = this.tables.get(message.relationId)?.table;
+    if (!table) return null;
+    const tuples = message.tag === 'insert' ? [message.newTuple] : message.tag === 'update' ? [message.oldTuple, message.newTuple] : [message.oldTuple];
+    for (const tuple of tuples) {
+      if (!tuple) continue;
+      for (let i = 0; i < tuple.length && i < table.columns.length; i++) {
+        const text = tuple[i];
+        if (typeof text !== 'string') continue;
+        const column = table.columns[i]!;
+        try {
+          column.codec.fromText(text);
+        } catch (error) {
+          if (!(error instanceof ValueDecodeError)) throw error;
+          const wide = column.codec.widened();
+          let widenable = false;
+          if (wide !== column.codec) {
+            try {
+              wide.fromText(text);
+              widenable = true;
+            } catch {
+              // malformed for the widened shape too: a decode error, not a shape to widen
+            }
+          }
+          return { table, column, text, error, widenable };
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Publishes a column in its widened shape from now on (a value needed it): registers the table's
+   * new schema version before the row is handled again. Throws WideningRefusedError when the
+   * registry refuses that version.
+   */
+  async widen(relationId: number, column: TableColumn): Promise<void> {
+    const captured = this.tables.get(relationId);
+    if (!captured) throw new Error(`internal: widening a column of relation ${relationId}, which is not captured`);
+    const { state } = captured;
+    const previous = captured.table;
+    state.widened.add(column.fieldName);
+    const table = this.buildTable(relationId, state);
+    try {
+      await this.options.prepare(table);
+    } catch (error) {
+      state.widened.delete(column.fieldName);
+      if (error instanceof IncompatibleSchemaError) throw new WideningRefusedError(previous, column, error, this.options.registryUrl);
+      throw error;
+    }
+    captured.table = table;
+    captured.previous = previous;
+    captured.ready = true;
+    this.options.log.warn(
+      { table: `${table.schema}.${table.table}`, column: column.name, type: column.typeName, topic: table.topic },
+      'a value needs the column\'s widened shape (docs/types.md): new schema version registered; the column keeps it from now on',
+    );
   }
 
   async truncate(lsn: Lsn, message: TruncateMessage): Promise<ChangeEvent[]> {
@@ -174,22 +320,18 @@ export class ChangeTranslator {
     // Relation messages follow DDL: refresh type definitions (new enum labels, altered domains).
     await catalog.loadTypes(message.columns.map((c) => c.typeOid), true);
     const details = await catalog.relationDetails(message.relationId);
-    const table = buildTableSchema({
-      topicPrefix: options.topicPrefix,
-      relationId: message.relationId,
-      schema: message.schema,
-      table: message.table,
-      columns: message.columns.map((c) => ({ ...c, dimensions: details.arrayDimensions.get(c.name) })),
-      primaryKey: details.primaryKey,
-      lookupType: catalog.lookup,
-      codecOptions: { decimalHandling: options.decimalHandling, moneyFractionDigits: options.moneyFractionDigits },
-    });
+    // Widened shapes stay: those a registered version has, and those this session widened.
     const current = this.tables.get(message.relationId);
+    const widened = new Set(await options.widenedFields(tableTopic(options.topicPrefix, message.schema, message.table)));
+    for (const field of current?.state.widened ?? []) widened.add(field);
+    const state: RelationState = { message, primaryKey: details.primaryKey, arrayDimensions: details.arrayDimensions, widened };
+    const table = this.buildTable(message.relationId, state);
     if (current && current.table.fingerprint === table.fingerprint) {
       current.table = table;
+      current.state = state;
       return;
     }
-    this.tables.set(message.relationId, { table, previous: current?.table ?? null, ready: false, counts: options.counters.forTable(table.schema, table.table) });
+    this.tables.set(message.relationId, { table, previous: current?.table ?? null, ready: false, counts: options.counters.forTable(table.schema, table.table), state });
   }
 
   /** Creates the topic and registers the schemas of a shape, before its first event. */
@@ -206,6 +348,22 @@ export class ChangeTranslator {
       this.options.log.info({ table: `${table.schema}.${table.table}`, topic: table.topic }, 'table shape changed: new schema version registered');
     }
     captured.ready = true;
+  }
+
+  private buildTable(relationId: number, state: RelationState): TableSchema {
+    const { options } = this;
+    const { message } = state;
+    return buildTableSchema({
+      topicPrefix: options.topicPrefix,
+      relationId,
+      schema: message.schema,
+      table: message.table,
+      columns: message.columns.map((c) => ({ ...c, dimensions: state.arrayDimensions.get(c.name) })),
+      primaryKey: state.primaryKey,
+      lookupType: options.catalog.lookup,
+      codecOptions: { decimalHandling: options.decimalHandling, moneyFractionDigits: options.moneyFractionDigits },
+      widenedFields: state.widened,
+    });
   }
 
   /**
@@ -272,7 +430,7 @@ export function describeShapeChange(previous: TableSchema | null, next: TableSch
 
 function incompatibleTableChange(error: IncompatibleSchemaError, table: TableSchema, previous: TableSchema | null, registryUrl: string): WalcastError {
   const subject = error.subject;
-  const base = registryUrl.replace(/\/+$/, '').replace(/\/\/[^@/]*@/, '//');
+  const base = registryBase(registryUrl);
   return new WalcastError(
     'WALCAST_INCOMPATIBLE_SCHEMA',
     `table ${table.schema}.${table.table} changed shape (${describeShapeChange(previous, table)}) and the schema registry rejected ` +

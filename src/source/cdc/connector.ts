@@ -107,7 +107,7 @@ export class CdcConnector implements Connector {
       this.refusedAtCommits = commits;
       const message = `the broker refused a batch as too large (${refused}) although every record was checked against its topic's max.message.bytes`;
       return again
-        ? { permanent: true, exitCode: ExitCode.failure, message: `${message}, twice at the same position: check the topics' and the broker's message size limits (max.message.bytes, message.max.bytes) and WALCAST_KAFKA_COMPRESSION` }
+        ? { permanent: true, exitCode: ExitCode.unpublishableRow, message: `${message}, twice at the same position: check the topics' and the broker's message size limits (max.message.bytes, message.max.bytes) and WALCAST_KAFKA_COMPRESSION` }
         : { permanent: false, exitCode: ExitCode.unreachable, message: `${message}; reading the topics' limits again` };
     }
     if (error instanceof ProducerFencedError) return { permanent: true, exitCode: ExitCode.fenced, message: error.message };
@@ -214,6 +214,7 @@ export class CdcConnector implements Connector {
       transactionTimeoutMs: config.kafka.transactionTimeoutMs,
       compression: config.kafka.compression,
     });
+    const deadLetterTopic = config.errors.deadLetterQueueTopicName;
     let claim: SlotClaim | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     let pgClient: pg.Client | null = null;
@@ -267,6 +268,7 @@ export class CdcConnector implements Connector {
         sourceId: this.sourceId,
         topicPrefix: config.events.topicPrefix,
         openTransactionWaitMs: config.kafka.openTransactionWaitMs,
+        extraTopics: config.errors.tolerance === 'all' ? [deadLetterTopic] : [],
         compression: config.kafka.compression,
         sendChunkEvents: config.batch.sendChunkEvents,
         // The snapshot's progress rides along with every position until the snapshot is complete.
@@ -325,6 +327,7 @@ export class CdcConnector implements Connector {
           }
           await encoder.prepare(schema);
         },
+        widenedFields: (topic) => encoder.widenedFields(topic),
         skipBelow: offset?.lsn ?? null,
         counters: context.stats.tableEvents,
         log,
@@ -342,6 +345,15 @@ export class CdcConnector implements Connector {
         startLsn: confirmed,
         recordedLsn: offset?.lsn ?? null,
         windows: new ChunkWindows(config.pg.slot),
+        errors: {
+          tolerance: config.errors.tolerance,
+          connectorName: config.name,
+          database,
+          publication: config.pg.publication,
+          brokers: config.kafka.brokers,
+          deadLetterTopic,
+          toastPlaceholder: config.events.toastPlaceholder,
+        },
       });
       stream.setPaused(context.isPaused());
       cleanups.push(context.onPauseChange((paused) => stream.setPaused(paused)));

@@ -12,19 +12,30 @@
  * publish (idle WAL, filtered tables), it records that position in a Kafka transaction of its own,
  * at most once per `positionIntervalMs`. So a slot confirmed beyond the offsets topic always means
  * a real gap (connector.ts checks it at start).
+ *
+ * A row that cannot be published as it is (row-failures.ts) ends the loop with its error; run()
+ * then looks at that row alone: a value that needs its column's widened shape widens the column
+ * and the row is handled again; anything else goes by WALCAST_ERRORS_TOLERANCE (stop, or a
+ * dead-letter record in the same Kafka transaction). The try that catches it wraps the loop, not
+ * each event, and the happy path only records which message is in progress (two fields).
  */
 import type { ConnectorStats } from '../../connector.ts';
+import { ValueDecodeError } from '../../decode/errors.ts';
+import { AvroEncodeError } from '../../encode/avro-writer.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
 import type { ChangeEvent } from '../../events/change-events.ts';
+import { deadLetterRecord, DeadLetterTooLargeError } from '../../kafka/dead-letter.ts';
 import type { TransactionalDelivery } from '../../kafka/delivery.ts';
+import { RecordTooLargeError } from '../../kafka/record-limits.ts';
 import type { Logger } from '../../log.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
-import type { ChangeTranslator } from './changes.ts';
-import type { DeleteMessage, InsertMessage, PgoutputMessage, UpdateMessage } from './pgoutput.ts';
+import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
+import type { DeleteMessage, InsertMessage, LogicalMessage, PgoutputMessage, UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
+import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage } from './row-failures.ts';
 
 export interface ReplicationControl extends FlowControl {
   sendStatus(received: Lsn, flushed: Lsn, replyRequested?: boolean): void;
@@ -47,6 +58,13 @@ export interface StreamOptions {
   recordedLsn: Lsn | null;
   /** Reconciles snapshot chunks with the stream (always present: watermarks are never published). */
   windows: ChunkWindows;
+  /** WALCAST_ERRORS_TOLERANCE and what its messages and dead letters name. */
+  errors: { tolerance: 'none' | 'all' } & FailureContext;
+}
+
+/** Errors one row raises when it cannot be published as it is (anything else ends the session). */
+function isRowError(error: unknown): boolean {
+  return error instanceof ValueDecodeError || error instanceof AvroEncodeError || error instanceof RecordTooLargeError;
 }
 
 export class CdcStream {
@@ -66,6 +84,11 @@ export class CdcStream {
   private snapshotter: Snapshotter | null = null;
   /** Chunks read and waiting for their high watermark. */
   private readonly chunks = new Map<string, ChunkRead>();
+  /** The row or logical message in progress: what a row error refers to. */
+  private currentMessage: RowMessage | LogicalMessage | null = null;
+  private currentLsn: Lsn = 0n;
+  /** Handle currentMessage again before the next item (a column was widened for it). */
+  private retryCurrent = false;
 
   constructor(options: StreamOptions) {
     this.options = options;
@@ -128,32 +151,130 @@ export class CdcStream {
 
   /** Runs until requestStop() (resolves) or a failure (rejects, after aborting the open Kafka transaction). */
   async run(): Promise<void> {
-    const { queue, delivery, translator } = this;
     try {
       for (;;) {
-        if (queue.failure) throw queue.failure;
-        if (this.stopRequestedAt !== null && (await this.finishForStop())) return;
-        if (this.operatorPaused && !translator.inTransaction) {
-          await this.commitBatch();
-          this.control?.pause();
-          while (this.operatorPaused && this.stopRequestedAt === null && !queue.failure) await queue.wait(null);
-          if (!this.stats.paused) this.control?.resume();
-          continue;
-        }
-        const item = queue.take();
-        if (item === undefined) {
-          await this.idle();
-          continue;
-        }
-        if (item.kind === 'keepalive') this.keepalive(item.walEnd, item.replyRequested);
-        else {
-          const waiting = this.handle(item.lsn, item.message);
-          if (waiting) await waiting;
+        try {
+          await this.loop();
+          return;
+        } catch (error) {
+          if (!(await this.recover(error))) throw error;
         }
       }
     } catch (error) {
-      await delivery.abort();
+      await this.delivery.abort();
       throw error;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, translator } = this;
+    for (;;) {
+      if (this.retryCurrent) {
+        this.retryCurrent = false;
+        const waiting = this.handle(this.currentLsn, this.currentMessage!);
+        if (waiting) await waiting;
+        continue;
+      }
+      if (queue.failure) throw queue.failure;
+      if (this.stopRequestedAt !== null && (await this.finishForStop())) return;
+      if (this.operatorPaused && !translator.inTransaction) {
+        await this.commitBatch();
+        this.control?.pause();
+        while (this.operatorPaused && this.stopRequestedAt === null && !queue.failure) await queue.wait(null);
+        if (!this.stats.paused) this.control?.resume();
+        continue;
+      }
+      const item = queue.take();
+      if (item === undefined) {
+        await this.idle();
+        continue;
+      }
+      if (item.kind === 'keepalive') this.keepalive(item.walEnd, item.replyRequested);
+      else {
+        const waiting = this.handle(item.lsn, item.message);
+        if (waiting) await waiting;
+      }
+    }
+  }
+
+  /**
+   * After the loop failed: true when the failure was the row or message in progress and is dealt
+   * with (a column widened, or the row dead-lettered), so the loop goes on; false to end the session.
+   */
+  private async recover(error: unknown): Promise<boolean> {
+    const message = this.currentMessage;
+    if (message === null || !isRowError(error)) return false;
+    const { delivery, translator } = this;
+    delivery.rollbackRow();
+    if (message.tag !== 'message') translator.rewindRow(message);
+    const failure = await this.diagnose(error as Error, message);
+    if (failure === null) return false;
+    if (failure === 'widened') {
+      this.retryCurrent = true;
+      return true;
+    }
+    const { errors } = this.options;
+    if (errors.tolerance === 'none') throw new UnpublishableRowError(failure, errors);
+    let record;
+    try {
+      record = deadLetterRecord(errors.deadLetterTopic, deadLetterFor(failure, errors), delivery.topicLimit(errors.deadLetterTopic));
+    } catch (cause) {
+      if (cause instanceof DeadLetterTooLargeError) throw new UnpublishableRowError({ ...failure, cause: Object.assign(cause, { message: `${failure.cause.message}; ${cause.message}` }) }, errors);
+      throw cause;
+    }
+    if (!delivery.inTransaction) await delivery.begin();
+    delivery.appendDeadLetter(record);
+    // A message outside any transaction is a unit of its own: its position moves on with it.
+    if (message.tag === 'message' && !message.transactional) delivery.completeUnit({ lsn: message.lsn, txId: null });
+    const key = failure.table && message.tag !== 'message' ? keyDocument(failure.table, message) : null;
+    this.log.warn(
+      {
+        code: failure.cause.code,
+        table: failure.table ? `${failure.table.schema}.${failure.table.table}` : null,
+        column: failure.column?.name ?? null,
+        key,
+        lsn: formatLsn(failure.lsn),
+        xid: failure.xid,
+        deadLetterTopic: errors.deadLetterTopic,
+        cause: describeFailure(failure, errors),
+      },
+      'row sent to the dead-letter topic (WALCAST_ERRORS_TOLERANCE=all)',
+    );
+    const waiting = delivery.flushIfFull();
+    if (waiting) await waiting;
+    return true;
+  }
+
+  /** What went wrong with one row: 'widened' when widening a column fixed it; null when it is not the row's fault. */
+  private async diagnose(error: Error, message: RowMessage | LogicalMessage): Promise<RowFailure | 'widened' | null> {
+    const { translator } = this;
+    const lsn = this.currentLsn;
+    const xid = translator.xid;
+    if (message.tag === 'message') {
+      if (!(error instanceof RecordTooLargeError)) return null;
+      return { kind: 'too-large', stage: 'KAFKA_PRODUCE', className: 'walcast.kafka.TransactionalDelivery', cause: error, table: null, column: null, text: null, message, lsn, xid, topic: error.topic };
+    }
+    const table = translator.table(message.relationId);
+    if (!table) return null;
+    const base = { table, message, lsn, xid, topic: table.topic };
+    if (error instanceof RecordTooLargeError) {
+      return { ...base, kind: 'too-large', stage: 'KAFKA_PRODUCE', className: 'walcast.kafka.TransactionalDelivery', cause: error, column: null, text: null };
+    }
+    if (error instanceof AvroEncodeError) {
+      return { ...base, kind: 'encode', stage: 'VALUE_CONVERTER', className: 'walcast.encode.AvroEncoder', cause: error, column: null, text: null };
+    }
+    const failed = translator.diagnoseRow(message);
+    if (failed === null) return null;
+    const column = { column: failed.column, text: failed.text };
+    if (!failed.widenable) {
+      return { ...base, ...column, kind: 'decode', stage: 'TASK_POLL', className: 'walcast.decode.ColumnCodec', cause: failed.error };
+    }
+    try {
+      await translator.widen(message.relationId, failed.column);
+      return 'widened';
+    } catch (cause) {
+      if (!(cause instanceof WideningRefusedError)) throw cause;
+      return { ...base, ...column, kind: 'schema', stage: 'VALUE_CONVERTER', className: 'walcast.encode.SchemaRegistryClient', cause };
     }
   }
 
@@ -244,6 +365,9 @@ export class CdcStream {
       case 'insert':
       case 'update':
       case 'delete': {
+        this.currentMessage = message;
+        this.currentLsn = lsn;
+        this.delivery.markRow();
         if (this.windows.watches(message.relationId)) this.touch(message);
         const events = this.translator.row(lsn, message);
         if (events === null) return undefined;
@@ -265,7 +389,14 @@ export class CdcStream {
           return events.length === 0 ? undefined : this.add(events);
         });
       case 'message':
-        if (message.prefix === WATERMARK_PREFIX) return this.watermark(message.lsn, message.content, message.transactional);
+        if (message.prefix === WATERMARK_PREFIX) {
+          // Snapshot rows deal with their own failures (watermark()): none is the message's.
+          this.currentMessage = null;
+          return this.watermark(message.lsn, message.content, message.transactional);
+        }
+        this.currentMessage = message;
+        this.currentLsn = lsn;
+        this.delivery.markRow();
         return this.translator.logicalMessage(message).then(async ({ events, unitEnd }) => {
           if (events.length > 0) await this.add(events);
           if (unitEnd !== null) this.delivery.completeUnit({ lsn: unitEnd, txId: null });
