@@ -233,34 +233,6 @@ export function parseTime(typeName: string, text: string): number {
 export function parseTimestamp(typeName: string, text: string, withZone: boolean): bigint {
   if (text === 'infinity') return TIMESTAMP_POSITIVE_INFINITY;
   if (text === '-infinity') return TIMESTAMP_NEGATIVE_INFINITY;
-  const micros = timestampMicros(typeName, text, withZone);
-  if (typeof micros === 'number') return BigInt(micros);
-  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) {
-    throw new ValueUnrepresentableError(
-      typeName,
-      text,
-      'beyond the range of int64 epoch microseconds that Avro timestamp-micros can hold (the column needs its widened schema, a union with string)',
-    );
-  }
-  return micros;
-}
-
-/**
- * The widened form of a timestamp column (see codec.ts): epoch microseconds as parseTimestamp
- * gives them, and a finite value beyond them (294247-01-10 .. 294276 AD, legal in PostgreSQL) as
- * ISO-8601 text in UTC, e.g. "+294250-01-01T00:00:00.5Z" (java.time's form for years past 9999).
- */
-export function parseTimestampOrText(typeName: string, text: string, withZone: boolean): bigint | string {
-  if (text === 'infinity') return TIMESTAMP_POSITIVE_INFINITY;
-  if (text === '-infinity') return TIMESTAMP_NEGATIVE_INFINITY;
-  const micros = timestampMicros(typeName, text, withZone);
-  if (typeof micros === 'number') return BigInt(micros);
-  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) return isoInstant(micros);
-  return micros;
-}
-
-/** Epoch microseconds, exact: a number while that is exact, else a bigint (unbounded). */
-function timestampMicros(typeName: string, text: string, withZone: boolean): number | bigint {
   const c = new Cursor(typeName, text, DATESTYLE_HINT);
   const date = c.date();
   c.expect(32 /* space */);
@@ -271,8 +243,36 @@ function timestampMicros(typeName: string, text: string, withZone: boolean): num
   const days = epochDay(c, date, bc);
   const wholeMicros = timeMicros % 1_000_000;
   const seconds = days * 86_400 + (timeMicros - wholeMicros) / 1_000_000 - offset;
-  if (seconds < SAFE_SECONDS && seconds > -SAFE_SECONDS) return seconds * 1_000_000 + wholeMicros;
-  return BigInt(seconds) * 1_000_000n + BigInt(wholeMicros);
+  if (seconds < SAFE_SECONDS && seconds > -SAFE_SECONDS) return BigInt(seconds * 1_000_000 + wholeMicros);
+  const micros = BigInt(seconds) * 1_000_000n + BigInt(wholeMicros);
+  if (micros >= TIMESTAMP_POSITIVE_INFINITY || micros <= TIMESTAMP_NEGATIVE_INFINITY) {
+    throw new TimestampOutOfRangeError(typeName, text, micros);
+  }
+  return micros;
+}
+
+/** A finite timestamp past int64 epoch microseconds; carries the exact microseconds for the widened shape. */
+class TimestampOutOfRangeError extends ValueUnrepresentableError {
+  readonly micros: bigint;
+  constructor(typeName: string, text: string, micros: bigint) {
+    super(typeName, text, 'beyond the range of int64 epoch microseconds that Avro timestamp-micros can hold (the column needs its widened schema, a union with string)');
+    this.micros = micros;
+  }
+}
+
+/**
+ * The widened form of a timestamp column (see codec.ts): epoch microseconds as parseTimestamp
+ * gives them, and a finite value beyond them (294247-01-10 .. 294276 AD, legal in PostgreSQL) as
+ * ISO-8601 text in UTC, e.g. "+294250-01-01T00:00:00.5Z" (java.time's form for years past 9999).
+ * Only widened columns come here, so the rare value may take the exception's path.
+ */
+export function parseTimestampOrText(typeName: string, text: string, withZone: boolean): bigint | string {
+  try {
+    return parseTimestamp(typeName, text, withZone);
+  } catch (error) {
+    if (error instanceof TimestampOutOfRangeError) return isoInstant(error.micros);
+    throw error;
+  }
 }
 
 const BIG_MICROS_PER_DAY = BigInt(MICROS_PER_DAY);

@@ -219,7 +219,8 @@ export class CdcStream {
     try {
       record = deadLetterRecord(errors.deadLetterTopic, deadLetterFor(failure, errors), delivery.topicLimit(errors.deadLetterTopic));
     } catch (cause) {
-      if (cause instanceof DeadLetterTooLargeError) throw new UnpublishableRowError({ ...failure, cause: Object.assign(cause, { message: `${failure.cause.message}; ${cause.message}` }) }, errors);
+      // Even cut, the row does not fit the dead-letter topic: stopping is the only way not to lose it.
+      if (cause instanceof DeadLetterTooLargeError) throw new UnpublishableRowError({ ...failure, cause: new DeadLetterTooLargeError(`${failure.cause.message}; ${cause.message}`) }, errors);
       throw cause;
     }
     if (!delivery.inTransaction) await delivery.begin();
