@@ -13,7 +13,7 @@ import { Workload } from './workload.ts';
 
 const run = promisify(execFile);
 
-export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze', 'standby-kill', 'standby-freeze'] as const;
+export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze', 'standby-kill', 'standby-freeze', 'poison-row'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultResult {
@@ -65,7 +65,10 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     WALCAST_HTTP_PORT: '0',
     WALCAST_BATCH_MAX_EVENTS: '200',
     WALCAST_STARTUP_TIMEOUT_MS: '600000',
+    // Poison rows (a change event over the topic's max.message.bytes) go to the dead-letter topic.
+    WALCAST_ERRORS_TOLERANCE: 'all',
   };
+  const deadLetterTopic = `${prefix}-dlq`;
   const admin = async <T>(fn: (db: pg.Client) => Promise<T>): Promise<T> => {
     const db = new pg.Client({ connectionString: services.pgUrl });
     await db.connect();
@@ -155,6 +158,10 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
           walcast = standby;
           break;
         }
+        case 'poison-row':
+          // Beside the steady writes; the check below wants it dead-lettered exactly once.
+          await workload.poisonRow();
+          break;
       }
       // Quiesce, let walcast catch up, then check everything written so far.
       await workload.pause();
@@ -172,13 +179,14 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
         schema,
         tables: ['accounts', 'transfers'],
         ledger: workload.ledger,
+        deadLetterTopic,
       });
       const explanation = await explainDuplicates(report, explained);
       workload.resume();
       const seconds = (Date.now() - t0) / 1000;
       results.push({ fault, seconds, report, ...(takeoverMs !== undefined ? { takeoverMs } : {}) });
       options.log(
-        `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  ` +
+        `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  dead-lettered ${report.deadLettered}  ` +
           (takeoverMs !== undefined ? `takeover ${(takeoverMs / 1000).toFixed(1)} s  ` : '') +
           `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
           (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : '') +
@@ -215,7 +223,7 @@ export function summaryTable(results: FaultResult[]): string {
     ...rows,
     `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} | |`,
     '',
-    `Final check: ${last?.eventsChecked ?? 0} events of ${last?.transactionsChecked ?? 0} committed transactions.`,
+    `Final check: ${last?.eventsChecked ?? 0} events and ${last?.deadLettered ?? 0} dead-lettered rows of ${last?.transactionsChecked ?? 0} committed transactions.`,
   ].join('\n');
 }
 

@@ -1,6 +1,8 @@
 // Steady mixed writes for the fault runs: multi-row transactions of inserts, updates and deletes
 // over two tables, one schema change, and a ledger row per transaction (written in the same
-// transaction, so it exists exactly when the transaction committed) with its expected event count.
+// transaction, so it exists exactly when the transaction committed) with its expected event count
+// and how many of those events go to the dead-letter topic (poison rows, see poisonRow()).
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export interface WorkloadOptions {
@@ -38,7 +40,7 @@ export class Workload {
     await db.query(`create schema "${s}_ledger"`);
     await db.query(`create table "${s}".accounts (id int primary key, balance bigint not null, note text)`);
     await db.query(`create table "${s}".transfers (id int primary key, account int not null, amount int not null)`);
-    await db.query(`create table ${this.ledger} (xid bigint primary key, events int not null)`);
+    await db.query(`create table ${this.ledger} (xid bigint primary key, events int not null, dead_lettered int not null default 0)`);
     await db.end();
   }
 
@@ -72,6 +74,32 @@ export class Workload {
   resume(): void {
     this.openGate?.();
     this.openGate = null;
+  }
+
+  /**
+   * A poison row: an account whose note is larger than a change topic accepts (1.2 MB against
+   * Kafka's 1 MiB default max.message.bytes), so walcast dead-letters its insert (the run uses
+   * WALCAST_ERRORS_TOLERANCE=all); in the same transaction its note is then shortened, and that
+   * update flows. Written beside the steady workload, on a connection of its own. Returns the xid.
+   */
+  async poisonRow(): Promise<string> {
+    const db = new pg.Client({ connectionString: this.options.pgUrl });
+    await db.connect();
+    try {
+      const s = this.options.schema;
+      const id = this.nextAccount++;
+      await db.query('begin');
+      const note = `poison ${id} ${randomBytes(600_000).toString('hex')}`;
+      const tier = this.tier ? ', tier' : '';
+      await db.query(`insert into "${s}".accounts (id, balance, note${tier}) values ($1, 100, $2${this.tier ? ', 0' : ''})`, [id, note]);
+      await db.query(`update "${s}".accounts set note = $2 where id = $1`, [id, `poison ${id}, shortened`]);
+      const { rows } = await db.query<{ xid: string }>(`insert into ${this.ledger} values (pg_current_xact_id()::text::bigint, 2, 1) returning xid::text`);
+      await db.query('commit');
+      this.committed += 1;
+      return rows[0]!.xid;
+    } finally {
+      await db.end();
+    }
   }
 
   /** Adds a column mid-stream; later transactions fill it. */

@@ -1,7 +1,8 @@
 // The consistency checker (issue 6): replays the change topics with a read_committed consumer
 // (the independent Python reader) into a model of each table, compares it with PostgreSQL row by
 // row, and checks every committed transaction's event count against the ledger the workload wrote
-// in the same transaction. Reports missing, duplicated and out-of-order events.
+// in the same transaction. Reports missing, duplicated and out-of-order events. With a dead-letter
+// topic, the events the ledger says were dead-lettered must be there exactly once instead.
 import pg from 'pg';
 import { readTopics, type ReadRecord } from './avro-reader.ts';
 
@@ -12,12 +13,16 @@ export interface CheckOptions {
   topicPrefix: string;
   schema: string;
   tables: string[];
-  /** Table (schema-qualified) with one row per committed workload transaction: xid, expected events. */
+  /** Table (schema-qualified) with one row per committed workload transaction: xid, expected events, dead-lettered ones. */
   ledger: string;
+  /** The dead-letter topic (WALCAST_ERRORS_TOLERANCE=all), read as JSON. */
+  deadLetterTopic?: string;
 }
 
 export interface CheckReport {
   eventsChecked: number;
+  /** Dead-letter records read (each a row the ledger says was dead-lettered). */
+  deadLettered: number;
   transactionsChecked: number;
   missing: number;
   duplicated: number;
@@ -52,14 +57,35 @@ function canonical(row: Record<string, unknown> | null | undefined, columns: str
 
 export async function checkConsistency(options: CheckOptions): Promise<CheckReport> {
   const topics = options.tables.map((t) => `${options.topicPrefix}.${options.schema}.${t}`);
-  const records = await readTopics({ brokers: options.brokers, registryUrl: options.registryUrl, timeoutMs: 300_000 }, topics);
-  const report: CheckReport = { eventsChecked: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, problems: [], duplicates: [] };
+  const deadLetterTopics = options.deadLetterTopic ? [options.deadLetterTopic] : [];
+  const all = await readTopics(
+    { brokers: options.brokers, registryUrl: options.registryUrl, timeoutMs: 300_000, jsonTopics: deadLetterTopics },
+    [...topics, ...deadLetterTopics],
+  );
+  const records = all.filter((r) => !deadLetterTopics.includes(r.topic));
+  const report: CheckReport = { eventsChecked: 0, deadLettered: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, problems: [], duplicates: [] };
   const note = (problem: string): void => {
     if (report.problems.length < 20) report.problems.push(problem);
   };
 
   const seen = new Map<string, RecordPosition>();
   const perTransaction = new Map<string, number>();
+  // Dead letters: one per row, identified by transaction and the row's LSN.
+  const deadPerTransaction = new Map<string, number>();
+  const deadSeen = new Set<string>();
+  for (const letter of all.filter((r) => deadLetterTopics.includes(r.topic))) {
+    const source = (letter.value as { source: { txId: number; lsn: number } }).source;
+    const txId = String(BigInt(source.txId) & XID_MASK);
+    const identity = `${txId}@${source.lsn}`;
+    if (deadSeen.has(identity)) {
+      report.duplicated += 1;
+      note(`duplicate dead letter ${identity} at offset ${letter.offset}`);
+      continue;
+    }
+    deadSeen.add(identity);
+    report.deadLettered += 1;
+    deadPerTransaction.set(txId, (deadPerTransaction.get(txId) ?? 0) + 1);
+  }
   const lastCommitPerKey = new Map<string, bigint>();
   const models = new Map<string, Map<string, Record<string, unknown>>>(options.tables.map((t) => [t, new Map()]));
   for (const record of records as Array<ReadRecord & { value: Envelope | null }>) {
@@ -100,18 +126,34 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
   const db = new pg.Client({ connectionString: options.pgUrl });
   await db.connect();
   try {
-    const ledger = await db.query<{ xid: string; events: number }>(`select (xid::bigint & ${XID_MASK})::text as xid, events from ${options.ledger}`);
+    const ledger = await db.query<{ xid: string; events: number; dead_lettered: number }>(
+      `select (xid::bigint & ${XID_MASK})::text as xid, events, dead_lettered from ${options.ledger}`,
+    );
     report.transactionsChecked = ledger.rows.length;
     for (const row of ledger.rows) {
+      const expected = row.events - row.dead_lettered;
       const got = perTransaction.get(row.xid) ?? 0;
-      if (got < row.events) {
-        report.missing += row.events - got;
-        note(`transaction ${row.xid}: ${got} of ${row.events} events`);
-      } else if (got > row.events) {
-        report.duplicated += got - row.events;
-        note(`transaction ${row.xid}: ${got} events, ${row.events} written`);
+      if (got < expected) {
+        report.missing += expected - got;
+        note(`transaction ${row.xid}: ${got} of ${expected} events`);
+      } else if (got > expected) {
+        report.duplicated += got - expected;
+        note(`transaction ${row.xid}: ${got} events, ${expected} expected`);
+      }
+      const dead = deadPerTransaction.get(row.xid) ?? 0;
+      if (dead < row.dead_lettered) {
+        report.missing += row.dead_lettered - dead;
+        note(`transaction ${row.xid}: ${dead} of ${row.dead_lettered} dead letters`);
+      } else if (dead > row.dead_lettered) {
+        report.duplicated += dead - row.dead_lettered;
+        note(`transaction ${row.xid}: ${dead} dead letters, ${row.dead_lettered} expected`);
       }
       perTransaction.delete(row.xid);
+      deadPerTransaction.delete(row.xid);
+    }
+    for (const [xid, dead] of deadPerTransaction) {
+      report.duplicated += dead;
+      note(`transaction ${xid}: ${dead} dead letters but no committed ledger row`);
     }
     for (const [xid, got] of perTransaction) {
       report.duplicated += got;
