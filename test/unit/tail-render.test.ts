@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import avsc from 'avsc';
 import { avroTypeOptions } from '../../src/encode/avro-logical-types.ts';
 import { renderAvro } from '../../src/tail-render.ts';
+import { builtinType, codecFor } from '../../src/decode/codec.ts';
 
 const schema = {
   type: 'record',
@@ -52,4 +53,18 @@ test('property: rendered timestamps parse back to the same millisecond and keep 
     const fraction = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
     if (fraction !== 0n) assert.ok(text.includes(`.${String(fraction).padStart(6, '0')}Z`), text);
   }), { numRuns: 500 });
+});
+
+test('tail renders widened columns: each value through its own branch', () => {
+  const field = (oid: number, typeMod = -1): avsc.Type =>
+    avsc.Type.forSchema(['null', ...codecFor(builtinType(oid)!, typeMod, () => undefined).widened().avroBranches] as avsc.Schema, avroTypeOptions());
+  const numeric = field(1700, ((10 << 16) | 2) + 4);
+  const stamp = field(1184);
+  const ints = field(1007);
+  const back = (type: avsc.Type, value: unknown): unknown => renderAvro(type, type.fromBuffer(type.toBuffer(value)));
+  assert.equal(back(numeric, 'NaN'), 'NaN');
+  assert.equal(back(numeric, { unscaled: -1050n, scale: 2 }), '-10.50');
+  assert.equal(back(stamp, '+294250-01-01T00:00:00Z'), '+294250-01-01T00:00:00Z');
+  assert.equal(back(stamp, 1_709_210_096_123_456n), '2024-02-29T12:34:56.123456Z');
+  assert.deepEqual(back(ints, [[1, null], [3, 4]]), [[1, null], [3, 4]]);
 });
