@@ -13,6 +13,7 @@ import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
 import type { Lsn } from '../../pg/lsn.ts';
 import { selectsTable } from '../../pg/table-filter.ts';
 import type { TableEventCounters, TableEventCounts } from '../../stats/table-events.ts';
+import type { RowMessage } from './row-failures.ts';
 import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, TupleValue, UpdateMessage } from './pgoutput.ts';
 
 export interface ChangeOptions {
@@ -218,10 +219,10 @@ export class ChangeTranslator {
    * After a row failed: the first column whose text its codec refuses, or null when every value
    * decodes (the failure lies elsewhere: encoding, size).
    */
-  diagnoseRow(message: InsertMessage | UpdateMessage | DeleteMessage): ColumnFailure | null {
+  diagnoseRow(message: RowMessage): ColumnFailure | null {
     const table = this.tables.get(message.relationId)?.table;
     if (!table) return null;
-    const tuples = message.tag === 'insert' ? [message.newTuple] : message.tag === 'update' ? [message.oldTuple, message.newTuple] : [message.oldTuple];
+    const tuples = message.tag === 'insert' || message.tag === 'read' ? [message.newTuple] : message.tag === 'update' ? [message.oldTuple, message.newTuple] : [message.oldTuple];
     for (const tuple of tuples) {
       if (!tuple) continue;
       for (let i = 0; i < tuple.length && i < table.columns.length; i++) {
@@ -397,9 +398,17 @@ export class ChangeTranslator {
   /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
   readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; middle: string; last: string }, readAtMs: number): ChangeEvent[] {
     const last = rows.length - 1;
+    // Counted once every row is built: a chunk built again (a column widened for it) counts once.
+    const events = rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : markers.middle, readAtMs));
     const counts = this.tables.get(table.relationId)?.counts;
     if (counts) for (let i = 0; i < rows.length; i++) counts.count('r');
-    return rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : markers.middle, readAtMs));
+    return events;
+  }
+
+  /** A snapshot row readEvents() counted did not reach its change topic (it was dead-lettered). */
+  uncountRead(relationId: number): void {
+    const counts = this.tables.get(relationId)?.counts;
+    if (counts && counts.pending.r > 0) counts.pending.r -= 1;
   }
 
   private requireTx(): TransactionContext {

@@ -15,7 +15,14 @@ import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent } from '../../pg/sql.ts';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type LogicalMessage, type TupleValue, type UpdateMessage } from './pgoutput.ts';
 
-export type RowMessage = InsertMessage | UpdateMessage | DeleteMessage;
+/** A row a snapshot read (published as op r). */
+export interface SnapshotRow {
+  tag: 'read';
+  relationId: number;
+  newTuple: TupleValue[];
+}
+
+export type RowMessage = InsertMessage | UpdateMessage | DeleteMessage | SnapshotRow;
 
 export interface RowFailure {
   /** decode: pgoutput's text is not what the column's type prints; encode: the encoder refused the value;
@@ -94,7 +101,7 @@ function image(table: TableSchema, tuple: TupleValue[] | null, fallback: TupleVa
   return row;
 }
 
-const OPS = { insert: 'c', update: 'u', delete: 'd' } as const;
+const OPS = { insert: 'c', update: 'u', delete: 'd', read: 'r' } as const;
 
 /**
  * The change as JSON: Debezium's envelope fields with every column in PostgreSQL's own text form
@@ -121,7 +128,7 @@ export function changeDocument(failure: RowFailure, context: FailureContext): Js
   return {
     op: OPS[message.tag],
     source,
-    before: message.tag === 'insert' ? null : image(t, message.oldTuple, null, placeholder),
+    before: message.tag === 'insert' || message.tag === 'read' ? null : image(t, message.oldTuple, null, placeholder),
     after: message.tag === 'delete' ? null : image(t, message.newTuple, message.tag === 'update' ? message.oldTuple : null, placeholder),
   };
 }

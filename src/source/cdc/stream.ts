@@ -24,6 +24,7 @@ import { ValueDecodeError } from '../../decode/errors.ts';
 import { AvroEncodeError } from '../../encode/avro-writer.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
 import type { ChangeEvent } from '../../events/change-events.ts';
+import type { TableSchema } from '../../events/table-schema.ts';
 import { deadLetterRecord, DeadLetterTooLargeError } from '../../kafka/dead-letter.ts';
 import type { TransactionalDelivery } from '../../kafka/delivery.ts';
 import { RecordTooLargeError } from '../../kafka/record-limits.ts';
@@ -35,7 +36,7 @@ import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
 import type { DeleteMessage, InsertMessage, LogicalMessage, PgoutputMessage, UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
-import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage } from './row-failures.ts';
+import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage, type SnapshotRow } from './row-failures.ts';
 
 export interface ReplicationControl extends FlowControl {
   sendStatus(received: Lsn, flushed: Lsn, replyRequested?: boolean): void;
@@ -85,7 +86,7 @@ export class CdcStream {
   /** Chunks read and waiting for their high watermark. */
   private readonly chunks = new Map<string, ChunkRead>();
   /** The row or logical message in progress: what a row error refers to. */
-  private currentMessage: RowMessage | LogicalMessage | null = null;
+  private currentMessage: InsertMessage | UpdateMessage | DeleteMessage | LogicalMessage | null = null;
   private currentLsn: Lsn = 0n;
   /** Handle currentMessage again before the next item (a column was widened for it). */
   private retryCurrent = false;
@@ -213,6 +214,19 @@ export class CdcStream {
       this.retryCurrent = true;
       return true;
     }
+    await this.rowFailed(failure);
+    // A message outside any transaction is a unit of its own: its position moves on with it.
+    if (message.tag === 'message' && !message.transactional) this.delivery.completeUnit({ lsn: message.lsn, txId: null });
+    return true;
+  }
+
+  /**
+   * A row that cannot be published: WALCAST_ERRORS_TOLERANCE=none throws UnpublishableRowError;
+   * all appends its dead-letter record to the Kafka transaction in progress and logs it.
+   */
+  private async rowFailed(failure: RowFailure): Promise<void> {
+    const { delivery } = this;
+    const { message } = failure;
     const { errors } = this.options;
     if (errors.tolerance === 'none') throw new UnpublishableRowError(failure, errors);
     let record;
@@ -225,8 +239,6 @@ export class CdcStream {
     }
     if (!delivery.inTransaction) await delivery.begin();
     delivery.appendDeadLetter(record);
-    // A message outside any transaction is a unit of its own: its position moves on with it.
-    if (message.tag === 'message' && !message.transactional) delivery.completeUnit({ lsn: message.lsn, txId: null });
     const key = failure.table && message.tag !== 'message' ? keyDocument(failure.table, message) : null;
     this.log.warn(
       {
@@ -243,7 +255,6 @@ export class CdcStream {
     );
     const waiting = delivery.flushIfFull();
     if (waiting) await waiting;
-    return true;
   }
 
   /** What went wrong with one row: 'widened' when widening a column fixed it; null when it is not the row's fault. */
@@ -257,25 +268,31 @@ export class CdcStream {
     }
     const table = translator.table(message.relationId);
     if (!table) return null;
-    const base = { table, message, lsn, xid, topic: table.topic };
-    if (error instanceof RecordTooLargeError) {
-      return { ...base, kind: 'too-large', stage: 'KAFKA_PRODUCE', className: 'walcast.kafka.TransactionalDelivery', cause: error, column: null, text: null };
-    }
-    if (error instanceof AvroEncodeError) {
-      return { ...base, kind: 'encode', stage: 'VALUE_CONVERTER', className: 'walcast.encode.AvroEncoder', cause: error, column: null, text: null };
-    }
+    if (error instanceof RecordTooLargeError || error instanceof AvroEncodeError) return this.publishFailure(error, table, message, lsn);
+    return this.decodeFailure(table, message, lsn);
+  }
+
+  /** A row whose event was refused on its way to Kafka (too large, or the encoder refused a value). */
+  private publishFailure(error: RecordTooLargeError | AvroEncodeError, table: TableSchema, message: RowMessage, lsn: Lsn): RowFailure {
+    const base = { table, message, lsn, xid: message.tag === 'read' ? null : this.translator.xid, topic: table.topic, column: null, text: null };
+    return error instanceof RecordTooLargeError
+      ? { ...base, kind: 'too-large', stage: 'KAFKA_PRODUCE', className: 'walcast.kafka.TransactionalDelivery', cause: error }
+      : { ...base, kind: 'encode', stage: 'VALUE_CONVERTER', className: 'walcast.encode.AvroEncoder', cause: error };
+  }
+
+  /** A row whose text a codec refused: widen the column when its widened shape holds the value. null: no column refuses it. */
+  private async decodeFailure(table: TableSchema, message: RowMessage, lsn: Lsn): Promise<RowFailure | 'widened' | null> {
+    const { translator } = this;
     const failed = translator.diagnoseRow(message);
     if (failed === null) return null;
-    const column = { column: failed.column, text: failed.text };
-    if (!failed.widenable) {
-      return { ...base, ...column, kind: 'decode', stage: 'TASK_POLL', className: 'walcast.decode.ColumnCodec', cause: failed.error };
-    }
+    const base = { table, message, lsn, xid: message.tag === 'read' ? null : translator.xid, topic: table.topic, column: failed.column, text: failed.text };
+    if (!failed.widenable) return { ...base, kind: 'decode', stage: 'TASK_POLL', className: 'walcast.decode.ColumnCodec', cause: failed.error };
     try {
       await translator.widen(message.relationId, failed.column);
       return 'widened';
     } catch (cause) {
       if (!(cause instanceof WideningRefusedError)) throw cause;
-      return { ...base, ...column, kind: 'schema', stage: 'VALUE_CONVERTER', className: 'walcast.encode.SchemaRegistryClient', cause };
+      return { ...base, kind: 'schema', stage: 'VALUE_CONVERTER', className: 'walcast.encode.SchemaRegistryClient', cause };
     }
   }
 
@@ -438,21 +455,63 @@ export class CdcStream {
       this.windows.discard(mark.chunkId);
       return;
     }
-    const table = await this.translator.snapshotTable(chunk.relationId);
+    await this.translator.snapshotTable(chunk.relationId);
     const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row) ?? '');
     if (rows === null) {
       snapshotter.retry(chunk);
       return;
     }
-    if (rows.length > 0) {
-      // Row by row: a chunk holds far more than one produce request may carry.
-      for (const event of this.translator.readEvents(table, lsn, rows, snapshotter.markers(chunk, rows.length), chunk.readAtMs)) {
-        const waiting = this.add([event]);
-        if (waiting) await waiting;
-      }
-    }
+    if (rows.length > 0) await this.publishChunk(chunk, snapshotter, lsn, rows);
     if (!transactional) this.delivery.completeUnit({ lsn, txId: null });
     snapshotter.published(chunk, rows.length);
+  }
+
+  /**
+   * A chunk's rows as op r events, row by row (a chunk holds far more than one produce request may
+   * carry). Snapshot rows are held to the same rules as streamed ones: a value that needs its
+   * column's widened shape widens the column (before any row of the chunk is appended: the events
+   * are built first), and a row that cannot be published goes by WALCAST_ERRORS_TOLERANCE. One try
+   * per chunk and per failure, not per row.
+   */
+  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, read: Array<Array<string | null>>): Promise<void> {
+    const { translator } = this;
+    const { relationId } = chunk;
+    let rows = read;
+    let events: ChangeEvent[] | null = null;
+    while (events === null) {
+      const table = await translator.snapshotTable(relationId);
+      try {
+        events = translator.readEvents(table, lsn, rows, snapshotter.markers(chunk, rows.length), chunk.readAtMs);
+      } catch (error) {
+        if (!(error instanceof ValueDecodeError)) throw error;
+        const at = rows.findIndex((row) => translator.diagnoseRow({ tag: 'read', relationId, newTuple: row }) !== null);
+        if (at < 0) throw error;
+        const message: SnapshotRow = { tag: 'read', relationId, newTuple: rows[at]! };
+        const failure = await this.decodeFailure(table, message, lsn);
+        if (failure === null) throw error;
+        if (failure === 'widened') continue;
+        await this.rowFailed(failure);
+        rows = rows.filter((_, i) => i !== at);
+        if (rows.length === 0) return;
+      }
+    }
+    let i = 0;
+    while (i < events.length) {
+      try {
+        for (; i < events.length; i++) {
+          const waiting = this.add([events[i]!]);
+          if (waiting) await waiting;
+        }
+      } catch (error) {
+        // A single event's record is refused before it is appended: nothing to roll back.
+        if (!(error instanceof RecordTooLargeError || error instanceof AvroEncodeError)) throw error;
+        const table = translator.table(relationId)!;
+        const message: SnapshotRow = { tag: 'read', relationId, newTuple: rows[i]! };
+        translator.uncountRead(relationId);
+        await this.rowFailed(this.publishFailure(error, table, message, lsn));
+        i += 1;
+      }
+    }
   }
 
   private add(events: ChangeEvent[]): Promise<void> | undefined {
