@@ -206,18 +206,21 @@ export class TransactionalDelivery<P> {
     const position = this.position;
     if (this.units === 0 || position === null) return null;
     const recorded = this.open;
-    if (recorded) {
-      const started = performance.now();
-      this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
-      await this.flushChunk();
-      await this.inflight;
-      this.inflight = null;
-      await this.options.producer.commit();
-      this.countCommit(this.events, this.deadLetters, started);
-    }
+    if (recorded) await this.commitWithOffset(position, this.events, this.deadLetters);
     this.options.stats.transactionsDelivered += this.units;
     this.reset();
     return { position, recorded };
+  }
+
+  /** The offset record last, every chunk acknowledged, then the Kafka commit. */
+  private async commitWithOffset(position: P, events: number, deadLetters: number): Promise<void> {
+    const started = performance.now();
+    this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
+    await this.flushChunk();
+    await this.inflight;
+    this.inflight = null;
+    await this.options.producer.commit();
+    this.countCommit(events, deadLetters, started);
   }
 
   /**
@@ -228,13 +231,7 @@ export class TransactionalDelivery<P> {
     if (!this.empty) throw new Error('internal: commitPosition() with a batch open');
     await this.begin();
     try {
-      const started = performance.now();
-      this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
-      await this.flushChunk();
-      await this.inflight;
-      this.inflight = null;
-      await this.options.producer.commit();
-      this.countCommit(0, 0, started);
+      await this.commitWithOffset(position, 0, 0);
     } catch (error) {
       await this.abort();
       throw error;
