@@ -80,7 +80,10 @@ test('an incremental snapshot under concurrent updates of the same keys ends equ
         continue;
       }
       expected += 1;
-      assert.equal(replayed.get(row.id), row.v, `row ${row.id}: the newest value, never an older snapshot copy`);
+      if (replayed.get(row.id) !== row.v) {
+        const history = records.filter((r) => Number(r.key?.id) === row.id).map((r) => JSON.stringify({ offset: r.offset, partition: r.partition, op: (r.value as { op?: string } | null)?.op, after: (r.value as { after?: unknown } | null)?.after, source: (r.value as { source?: { lsn?: unknown; txId?: unknown; snapshot?: unknown } } | null)?.source }));
+        assert.fail(`row ${row.id}: the newest value, never an older snapshot copy: table ${row.v}, topic ${replayed.get(row.id)}\n${history.join('\n')}`);
+      }
     }
     assert.equal(replayed.size, expected);
   } finally {

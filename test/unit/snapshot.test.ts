@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { chunkSql, inProgressXids } from '../../src/source/snapshot/chunk-reader.ts';
+import { chunkSql, inProgressXids, snapshotXmax } from '../../src/source/snapshot/chunk-reader.ts';
 import { completesTable, markDone, nextRange, parseProgress, progressJson, tableDone, type BlockRange, type TableProgress } from '../../src/source/snapshot/progress.ts';
 import { ChunkWindows, XidSet, type ChunkRead } from '../../src/source/snapshot/windows.ts';
 
@@ -57,12 +57,13 @@ describe('chunk queries', () => {
   test('in-progress xids of a snapshot, 64-bit to 32-bit', () => {
     assert.deepEqual(inProgressXids('100:105:'), []);
     assert.deepEqual(inProgressXids('4294967396:4294967400:4294967397,4294967399'), [101, 103]);
+    assert.equal(snapshotXmax('4294967396:4294967400:4294967397'), 104);
   });
 });
 
 describe('chunk windows', () => {
   const chunk = (rows: Array<Array<string | null>>, extra: Partial<ChunkRead> = {}): ChunkRead => ({
-    id: 'c1', relationId: 7, table: table(1), range: { start: 0, end: 1 }, rows, inProgress: [], readAtMs: 0, keyless: false, ...extra,
+    id: 'c1', relationId: 7, table: table(1), range: { start: 0, end: 1 }, rows, inProgress: [], xmax: 1000, readAtMs: 0, keyless: false, ...extra,
   });
   const keyOf = (row: Array<string | null>): string => JSON.stringify([row[0]]);
 
@@ -89,6 +90,23 @@ describe('chunk windows', () => {
     w.low('c1', 7);
     w.transaction(503);
     assert.deepEqual(w.high(chunk([['1', 'a']], { inProgress: [503, 504] }), keyOf), [['1', 'a']], 'in-window or unseen xids are reconciled by key');
+  });
+
+  test('the newest transaction published before the low mark, at or above the chunk\'s xmax, spoils the chunk (it was not visible)', () => {
+    const w = new ChunkWindows('slot');
+    w.transaction(700);
+    w.low('c1', 7);
+    assert.equal(w.high(chunk([['1', 'a']], { xmax: 700 }), keyOf), null);
+    w.low('c1', 7);
+    w.transaction(705);
+    assert.deepEqual(w.high(chunk([['1', 'a']], { xmax: 701 }), keyOf), [['1', 'a']], 'xid 705 came after the low mark: reconciled by key');
+    const wrapped = new ChunkWindows('slot');
+    wrapped.transaction(2 ** 32 - 10);
+    wrapped.transaction(5);
+    wrapped.low('c1', 7);
+    assert.equal(wrapped.high(chunk([['1', 'a']], { xmax: 2 ** 32 - 5 }), keyOf), null, 'xid 5 follows 2^32-10 after wraparound');
+    wrapped.low('c1', 7);
+    assert.deepEqual(wrapped.high(chunk([['1', 'a']], { xmax: 6 }), keyOf), [['1', 'a']]);
   });
 
   test('keyless: row versions the stream published are left out by xmin; deleted rows by value, one copy each', () => {

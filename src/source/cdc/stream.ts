@@ -354,7 +354,7 @@ export class CdcStream {
   private handle(lsn: Lsn, message: PgoutputMessage): Promise<void> | undefined {
     switch (message.tag) {
       case 'begin': {
-        if (this.windows.tracking) this.windows.transaction(message.xid);
+        this.windows.transaction(message.xid);
         const { delivery } = this;
         if (
           delivery.units > 0 &&

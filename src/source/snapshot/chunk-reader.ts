@@ -51,9 +51,15 @@ export function inProgressXids(snapshot: string): number[] {
   return list === '' ? [] : list.split(',').map((xid) => Number(BigInt(xid) & 0xffffffffn));
 }
 
+/** A snapshot's xmax (the first xid it treats as not yet completed), low 32 bits. */
+export function snapshotXmax(snapshot: string): number {
+  return Number(BigInt(snapshot.split(':')[1] ?? '0') & 0xffffffffn);
+}
+
 export interface ChunkRows {
   rows: Array<Array<string | null>>;
   inProgress: number[];
+  xmax: number;
   readAtMs: number;
 }
 
@@ -70,7 +76,7 @@ export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (r
     const snapshot = (await client.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
     const readAtMs = Date.now();
     const result = await client.query<Array<string | null>>({ text: chunkSql(query), rowMode: 'array', types: RAW_TEXT });
-    rows = { rows: result.rows, inProgress: inProgressXids(snapshot), readAtMs };
+    rows = { rows: result.rows, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

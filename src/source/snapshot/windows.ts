@@ -6,9 +6,12 @@
  * newer state of them). Nothing is held open: no long transaction, no WAL kept back.
  *
  * One race is closed explicitly: a transaction whose commit record precedes the low watermark but
- * which was not yet visible to the chunk's snapshot (it was still in the snapshot's in-progress
- * list, e.g. waiting for a synchronous standby) was published before the window opened, so the
- * chunk would hold an older row. Such a chunk is read again.
+ * which was not yet visible to the chunk's snapshot (its commit record was written, but it had not
+ * yet left the proc array: flushing its commit or waiting for a synchronous standby) was published
+ * before the window opened, so the chunk would hold an older row. Such a chunk is read again. The
+ * snapshot lists such a transaction as in progress only when a newer one had already completed;
+ * when it is the newest, it is at or above the snapshot's xmax instead (seen on a loaded machine:
+ * a single writer's update, published before the low mark, missing from the chunk).
  *
  * Tables without a key cannot be reconciled by key. Their chunks carry each row version's xmin,
  * and a row version created by a transaction the stream has already published (since the snapshot
@@ -52,6 +55,8 @@ export interface ChunkRead {
   rows: Array<Array<string | null>>;
   /** xids (low 32 bits) in progress at the chunk's snapshot. */
   inProgress: number[];
+  /** The snapshot's xmax (low 32 bits): it sees no xid at or above it. */
+  xmax: number;
   readAtMs: number;
   /** The table has no primary key: each row ends with its xmin (see above). */
   keyless: boolean;
@@ -82,6 +87,13 @@ interface Window {
   spoiled: boolean;
   /** Stream order when the low watermark passed. */
   openedAt: number;
+  /** The newest xid published before the low watermark passed. */
+  latestXid: number | null;
+}
+
+/** PostgreSQL's TransactionIdPrecedes for normal xids: modulo-2^32 order. */
+export function xidPrecedes(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
 }
 
 export class ChunkWindows {
@@ -91,7 +103,8 @@ export class ChunkWindows {
   private readonly recentXids = new Map<number, number>();
   private readonly streamedXids = new XidSet();
   private order = 0;
-  /** A snapshot runs: remember transactions for the race check. */
+  private latestXid: number | null = null;
+  /** A snapshot runs: remember published xids for tables without a key. */
   tracking = false;
 
   constructor(owner: string) {
@@ -110,10 +123,14 @@ export class ChunkWindows {
     return { mark: json.m === 'l' ? 'low' : 'high', chunkId: json.c, relationId: json.r };
   }
 
-  /** Called at every Begin while tracking. */
+  /**
+   * Called at every Begin, snapshot or not: a transaction published just before a snapshot starts
+   * can still be invisible to its first chunks.
+   */
   transaction(xid: number): void {
     this.order += 1;
-    this.streamedXids.add(xid);
+    if (this.tracking) this.streamedXids.add(xid);
+    if (this.latestXid === null || xidPrecedes(this.latestXid, xid)) this.latestXid = xid;
     this.recentXids.set(xid, this.order);
     if (this.recentXids.size > RECENT_XIDS) {
       const oldest = this.recentXids.keys().next().value;
@@ -135,7 +152,7 @@ export class ChunkWindows {
   }
 
   low(chunkId: string, relationId: number): void {
-    const window: Window = { relationId, touched: new Map(), spoiled: false, openedAt: this.order };
+    const window: Window = { relationId, touched: new Map(), spoiled: false, openedAt: this.order, latestXid: this.latestXid };
     this.open.set(chunkId, window);
     const list = this.byRelation.get(relationId);
     if (list) list.push(window);
@@ -150,6 +167,7 @@ export class ChunkWindows {
   high(chunk: ChunkRead, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> | null {
     const window = this.discard(chunk.id);
     if (!window || window.spoiled) return null;
+    if (window.latestXid !== null && !xidPrecedes(window.latestXid, chunk.xmax)) return null;
     for (const xid of chunk.inProgress) {
       const seen = this.recentXids.get(xid);
       if (seen !== undefined && seen <= window.openedAt) return null;
