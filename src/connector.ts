@@ -140,8 +140,8 @@ export interface SnapshotRequest {
 /** A request the connector cannot take, with the HTTP status Connect would answer. */
 export class SnapshotRequestError extends Error {
   readonly code = 'WALCAST_SNAPSHOT_REQUEST';
-  readonly status: 400 | 404 | 409;
-  constructor(status: 400 | 404 | 409, message: string) {
+  readonly status: 400 | 404 | 409 | 503;
+  constructor(status: 400 | 404 | 409 | 503, message: string) {
     super(message);
     this.status = status;
   }

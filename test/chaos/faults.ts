@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { Kafka, logLevel } from 'kafkajs';
 import { checkConsistency, type CheckReport } from '../helpers/consistency-checker.ts';
 import { describeOffsets } from '../helpers/kafka-log-dump.ts';
 import { ownerScript, startService, stopService } from '../helpers/service-control.ts';
@@ -13,7 +14,7 @@ import { Workload } from './workload.ts';
 
 const run = promisify(execFile);
 
-export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze', 'standby-kill', 'standby-freeze', 'poison-row'] as const;
+export const FAULT_KINDS = ['walcast-kill', 'kafka-kill', 'postgres-restart', 'registry-outage', 'walcast-freeze', 'standby-kill', 'standby-freeze', 'poison-row', 'snapshot-kill'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultResult {
@@ -67,6 +68,8 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     WALCAST_STARTUP_TIMEOUT_MS: '600000',
     // Poison rows (a change event over the topic's max.message.bytes) go to the dead-letter topic.
     WALCAST_ERRORS_TOLERANCE: 'all',
+    // snapshot-kill asks for an incremental snapshot as Debezium's users do: a Kafka signal.
+    WALCAST_SIGNAL_KAFKA_TOPIC: `${prefix}-signals`,
   };
   const deadLetterTopic = `${prefix}-dlq`;
   const admin = async <T>(fn: (db: pg.Client) => Promise<T>): Promise<T> => {
@@ -162,6 +165,19 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
           // Beside the steady writes; the check below wants it dead-lettered exactly once.
           await workload.poisonRow();
           break;
+        case 'snapshot-kill': {
+          // An incremental snapshot of both tables under the writes, walcast killed (-9) as it
+          // starts: the next process resumes it from its committed progress. The check below
+          // replays its op r rows too: a stale snapshot copy would show as a row mismatch.
+          const active = walcast;
+          await requestSnapshot(services.kafkaBrokers, env.WALCAST_SIGNAL_KAFKA_TOPIC, prefix, [`${schema}.accounts`, `${schema}.transfers`], active);
+          await active.stop('SIGKILL');
+          walcast = new WalcastProcess(env);
+          processes.push(walcast);
+          const completedBefore = active.lines.some((l) => l.msg === 'snapshot complete');
+          if (!completedBefore) await walcast.waitForLog((l) => l.msg === 'snapshot complete', 240_000, 'the resumed snapshot to complete');
+          break;
+        }
       }
       // Quiesce, let walcast catch up, then check everything written so far.
       await workload.pause();
@@ -186,7 +202,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
       const seconds = (Date.now() - t0) / 1000;
       results.push({ fault, seconds, report, ...(takeoverMs !== undefined ? { takeoverMs } : {}) });
       options.log(
-        `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked}  dead-lettered ${report.deadLettered}  ` +
+        `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked} (snapshot reads ${report.snapshotReads})  dead-lettered ${report.deadLettered}  ` +
           (takeoverMs !== undefined ? `takeover ${(takeoverMs / 1000).toFixed(1)} s  ` : '') +
           `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
           (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : '') +
@@ -206,6 +222,26 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     await workload.teardown().catch(() => undefined);
   }
   return results;
+}
+
+/** Debezium's execute-snapshot signal, sent until the walcast process logs it started (and recorded) the snapshot. */
+async function requestSnapshot(brokers: string[], topic: string, connector: string, tables: string[], walcast: WalcastProcess): Promise<void> {
+  const producer = new Kafka({ brokers, clientId: 'chaos-signal', logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  try {
+    const value = JSON.stringify({ type: 'execute-snapshot', data: { 'data-collections': tables, type: 'INCREMENTAL' } });
+    // The signal consumer joins its group after "streaming": resend until the snapshot starts.
+    for (let attempt = 0; attempt < 120; attempt++) {
+      await producer.send({ topic, messages: [{ key: connector, value }] });
+      const started = await walcast
+        .waitForLog((l) => l.msg === 'Kafka signal' && /^snapshot \S+ started/.test(String(l.outcome)), 1000, 'the signal handled')
+        .then(() => true, () => false);
+      if (started) return;
+    }
+    throw new Error(`no snapshot started after 120 execute-snapshot signals on ${topic}`);
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 export function summaryTable(results: FaultResult[]): string {

@@ -1,4 +1,5 @@
-// The short fault run: one fault of each kind under steady mixed writes (and one schema change),
+// The short fault run: one fault of each kind under steady mixed writes (and one schema change;
+// snapshot-kill: an incremental snapshot interrupted by kill -9),
 // each followed by the consistency checker. `npm run chaos` runs the long version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ test('one fault of each kind: nothing missing, duplicated or out of order', asyn
   assert.deepEqual(results.map((r) => r.fault), [...FAULT_KINDS]);
   // The poison row was dead-lettered (once: duplicates would count above), and stays accounted for.
   assert.ok(results.at(-1)!.report.deadLettered >= 1, 'the poison row is in the dead-letter topic');
+  assert.ok(results.find((r) => r.fault === 'snapshot-kill')!.report.snapshotReads > 0, 'the incremental snapshot published its rows');
   for (const { fault, report } of results) {
     assert.ok(report.eventsChecked > 0, `${fault}: events were checked`);
     assert.deepEqual(

@@ -58,7 +58,8 @@ interface LiveSession {
   client: pg.Client;
   /** Id of the snapshot in progress, or null. */
   running(): string | null;
-  start(progress: SnapshotProgress): void;
+  /** Starts the snapshot; resolves once its progress is in a committed offset record (it survives a crash). */
+  start(progress: SnapshotProgress): Promise<void>;
   stop(): boolean;
   pause(paused: boolean): boolean;
 }
@@ -150,8 +151,9 @@ export class CdcConnector implements Connector {
   private async snapshotToRun(client: pg.Client, offset: CdcStoredPosition | null, setup: SourceSetupResult, confirmed: Lsn, log: Logger): Promise<SnapshotProgress | null | 'finished'> {
     const { mode } = this.config.snapshot;
     if (offset?.snapshot) {
-      if (mode === 'no_data') {
-        log.warn({ snapshot: offset.snapshot.id }, 'an interrupted snapshot is recorded but WALCAST_SNAPSHOT_MODE=no_data: it is abandoned; existing rows that it did not read are not published');
+      // An incremental snapshot was asked for explicitly: the mode (about the initial one) does not cancel it.
+      if (mode === 'no_data' && offset.snapshot.kind === 'initial') {
+        log.warn({ snapshot: offset.snapshot.id }, 'an interrupted initial snapshot is recorded but WALCAST_SNAPSHOT_MODE=no_data: it is abandoned; existing rows that it did not read are not published');
         return null;
       }
       return offset.snapshot;
@@ -185,7 +187,7 @@ export class CdcConnector implements Connector {
       const filter = request.filters[`${published.schema}.${published.table}`];
       if (filter !== undefined) table.filter = filter;
     }
-    live.start(plan);
+    await live.start(plan);
     return { id: plan.id, tables: request.tables };
   }
 
@@ -392,7 +394,7 @@ export class CdcConnector implements Connector {
         'streaming',
       );
       let snapshotEnd: AbortController | null = null;
-      const startSnapshot = (progress: SnapshotProgress): void => {
+      const startSnapshot = (progress: SnapshotProgress): Promise<void> => {
         const end = new AbortController();
         snapshotEnd = end;
         const runner = new Snapshotter({ connection, threads: config.snapshot.maxThreads, progress, owner: config.pg.slot, log, signal: end.signal, register: stream.registerChunk });
@@ -412,6 +414,8 @@ export class CdcConnector implements Connector {
             if (!end.signal.aborted) queue.fail(error as Error);
           },
         );
+        // Accepted is durable: a crash from then on resumes the snapshot instead of forgetting it.
+        return stream.recordSnapshotProgress();
       };
       cleanups.push(() => snapshotEnd?.abort());
       this.live = {
@@ -433,7 +437,7 @@ export class CdcConnector implements Connector {
       cleanups.push(() => {
         this.live = null;
       });
-      if (snapshot) startSnapshot(snapshot);
+      if (snapshot) void startSnapshot(snapshot).catch(() => undefined);
       if (config.snapshot.signalTopic) {
         await topics.ensure([config.snapshot.signalTopic]);
         const stopSignals = await listenForSignals({

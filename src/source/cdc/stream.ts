@@ -19,7 +19,7 @@
  * dead-letter record in the same Kafka transaction). The try that catches it wraps the loop, not
  * each event, and the happy path only records which message is in progress (two fields).
  */
-import type { ConnectorStats } from '../../connector.ts';
+import { SnapshotRequestError, type ConnectorStats } from '../../connector.ts';
 import { ValueDecodeError } from '../../decode/errors.ts';
 import { AvroEncodeError } from '../../encode/avro-writer.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
@@ -85,6 +85,8 @@ export class CdcStream {
   private snapshotter: Snapshotter | null = null;
   /** Chunks read and waiting for their high watermark. */
   private readonly chunks = new Map<string, ChunkRead>();
+  /** Callers waiting for the next commit that records a newly started snapshot (recordSnapshotProgress). */
+  private progressWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   /** The row or logical message in progress: what a row error refers to. */
   private currentMessage: InsertMessage | UpdateMessage | DeleteMessage | LogicalMessage | null = null;
   private currentLsn: Lsn = 0n;
@@ -140,6 +142,17 @@ export class CdcStream {
     this.windows.tracking = false;
   }
 
+  /**
+   * Resolves once a commit recorded the position together with the attached snapshot's progress;
+   * rejects when the session ends first.
+   */
+  recordSnapshotProgress(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.progressWaiters.push({ resolve, reject });
+      this.queue.wakeUp();
+    });
+  }
+
   /** Called by the snapshot's readers before they write a chunk's high watermark. */
   registerChunk = (chunk: ChunkRead): void => {
     this.chunks.set(chunk.id, chunk);
@@ -164,6 +177,8 @@ export class CdcStream {
     } catch (error) {
       await this.delivery.abort();
       throw error;
+    } finally {
+      for (const w of this.progressWaiters.splice(0)) w.reject(new SnapshotRequestError(503, 'the connector\'s session ended before the snapshot was recorded: ask again once it streams'));
     }
   }
 
@@ -299,6 +314,11 @@ export class CdcStream {
   /** Nothing to read: commit a batch whose delay is over, record an idle position, or wait. */
   private async idle(): Promise<void> {
     const { delivery } = this;
+    if (this.progressWaiters.length > 0 && !this.translator.inTransaction) {
+      if (delivery.units > 0) await this.commitBatch();
+      else await this.recordPosition();
+      return;
+    }
     if (delivery.units > 0 && !this.translator.inTransaction) {
       const remaining = this.options.batch.maxDelayMs - (Date.now() - delivery.firstUnitAt);
       if (remaining <= 0) await this.commitBatch();
@@ -525,12 +545,24 @@ export class CdcStream {
   }
 
   private async commitBatch(): Promise<void> {
-    const result = await this.delivery.commit();
-    if (!result) return;
+    const waiting = this.progressWaiters.splice(0);
+    let result;
+    try {
+      result = await this.delivery.commit();
+    } catch (error) {
+      this.progressWaiters.unshift(...waiting);
+      throw error;
+    }
+    if (!result) {
+      this.progressWaiters.unshift(...waiting);
+      return;
+    }
     const { lsn } = result.position;
     if (lsn > this.delivered) this.delivered = lsn;
     if (result.recorded) this.recorded = lsn;
     if (result.recorded) this.lastRecordAt = Date.now();
+    if (result.recorded) for (const w of waiting) w.resolve();
+    else this.progressWaiters.unshift(...waiting);
     this.acknowledge();
   }
 
@@ -538,8 +570,15 @@ export class CdcStream {
   private async recordPosition(): Promise<void> {
     const lsn = this.delivered;
     this.lastRecordAt = Date.now();
-    await this.delivery.commitPosition({ lsn, txId: null });
+    const waiting = this.progressWaiters.splice(0);
+    try {
+      await this.delivery.commitPosition({ lsn, txId: null });
+    } catch (error) {
+      this.progressWaiters.unshift(...waiting);
+      throw error;
+    }
     this.recorded = lsn;
+    for (const w of waiting) w.resolve();
     this.acknowledge();
   }
 
