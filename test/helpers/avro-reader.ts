@@ -1,7 +1,8 @@
 // Runs test/helpers/avro_reader.py (confluent-kafka + fastavro in a cached venv): an Avro reader
 // that shares no code with walcast, so the tests check walcast's bytes against the standard.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -23,10 +24,25 @@ export function readerPython(): Promise<string> {
   return python;
 }
 
-export async function readTopics(
-  options: { brokers: string[]; registryUrl: string; count?: number; timeoutMs?: number; jsonTopics?: string[] },
-  topics: string[],
-): Promise<ReadRecord[]> {
+export interface ReadOptions {
+  brokers: string[];
+  registryUrl: string;
+  count?: number;
+  timeoutMs?: number;
+  jsonTopics?: string[];
+}
+
+export async function readTopics(options: ReadOptions, topics: string[]): Promise<ReadRecord[]> {
+  const records: ReadRecord[] = [];
+  await forEachRecord(options, topics, (record) => records.push(record));
+  return records;
+}
+
+/**
+ * The same reader, one record at a time, in topic order: for topics too large to hold as one
+ * output string or one array (a million-row snapshot is over 500 MB of JSON lines).
+ */
+export async function forEachRecord(options: ReadOptions, topics: string[], onRecord: (record: ReadRecord) => void): Promise<void> {
   const py = await readerPython();
   const args = [
     join(root, 'test', 'helpers', 'avro_reader.py'),
@@ -37,6 +53,18 @@ export async function readTopics(
     '--json-topics', (options.jsonTopics ?? []).join(','),
     ...topics,
   ];
-  const { stdout } = await run(py, args, { maxBuffer: 1 << 30 });
-  return stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as ReadRecord);
+  const child = spawn(py, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-20_000);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  for await (const line of createInterface({ input: child.stdout, crlfDelay: Infinity })) {
+    if (line.trim() !== '') onRecord(JSON.parse(line) as ReadRecord);
+  }
+  const code = await exited;
+  if (code !== 0) throw new Error(`avro_reader.py exited with ${code}: ${stderr}`);
 }
