@@ -63,7 +63,7 @@ describe('chunk queries', () => {
 
 describe('chunk windows', () => {
   const chunk = (rows: Array<Array<string | null>>, extra: Partial<ChunkRead> = {}): ChunkRead => ({
-    id: 'c1', relationId: 7, table: table(1), range: { start: 0, end: 1 }, rows, inProgress: [], xmax: 1000, readAtMs: 0, keyless: false, ...extra,
+    id: 'c1', relationId: 7, table: table(1), range: { start: 0, end: 1 }, rows, inProgress: [], xmax: 1000, fileNode: 1, readAtMs: 0, keyless: false, ...extra,
   });
   const keyOf = (row: Array<string | null>): string => JSON.stringify([row[0]]);
 

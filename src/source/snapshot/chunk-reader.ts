@@ -58,6 +58,9 @@ export function snapshotXmax(snapshot: string): number {
 
 export interface ChunkRows {
   rows: Array<Array<string | null>>;
+  /** The file node the rows were read from, and the table's size in blocks then. */
+  fileNode: number;
+  blocksNow: number;
   inProgress: number[];
   xmax: number;
   readAtMs: number;
@@ -76,7 +79,14 @@ export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (r
     const snapshot = (await client.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
     const readAtMs = Date.now();
     const result = await client.query<Array<string | null>>({ text: chunkSql(query), rowMode: 'array', types: RAW_TEXT });
-    rows = { rows: result.rows, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
+    // After the SELECT, whose lock is held until commit, no rewrite can come between the rows
+    // read and the file node reported: they are the same file.
+    const file = (await client.query<{ file_node: number; blocks: number }>(
+      `select pg_relation_filenode(c.oid)::int8::float8 as file_node, (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::float8 as blocks
+         from pg_class c where c.oid = to_regclass($1)`,
+      [`${quoteIdent(query.schema)}.${quoteIdent(query.table)}`],
+    )).rows[0];
+    rows = { rows: result.rows, fileNode: file?.file_node ?? 0, blocksNow: file?.blocks ?? 0, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

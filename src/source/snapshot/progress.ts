@@ -18,6 +18,12 @@ export interface TableProgress {
   root?: { schema: string; table: string };
   /** Only rows matching this SQL condition (incremental snapshots' additional conditions). */
   filter?: string;
+  /**
+   * The table's file node when its reading (re)started: a rewrite (VACUUM FULL, CLUSTER, a
+   * rewriting ALTER TABLE) gives it a new one and renumbers its blocks. Absent in progress stored
+   * before it was recorded: the next chunk read records it.
+   */
+  fileNode?: number;
   /** Heap blocks to read: the table's size when the snapshot was planned. */
   blocks: number;
   /** Every block below this one is read and committed. */
@@ -95,7 +101,7 @@ export function progressJson(progress: SnapshotProgress): JsonValue {
     id: progress.id,
     kind: progress.kind,
     startedAtMs: progress.startedAtMs,
-    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, ...(t.root ? { root: t.root } : {}), ...(t.filter !== undefined ? { filter: t.filter } : {}), blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
+    tables: progress.tables.map((t) => ({ schema: t.schema, table: t.table, ...(t.root ? { root: t.root } : {}), ...(t.filter !== undefined ? { filter: t.filter } : {}), ...(t.fileNode !== undefined ? { fileNode: t.fileNode } : {}), blocks: t.blocks, doneBelow: t.doneBelow, doneRanges: t.doneRanges, rows: t.rows })),
   };
 }
 
@@ -125,11 +131,13 @@ export function parseProgress(json: unknown): SnapshotProgress {
     const root = t.root as { schema?: unknown; table?: unknown } | undefined;
     if (root !== undefined && (typeof root.schema !== 'string' || typeof root.table !== 'string')) return fail('a root entry');
     if (t.filter !== undefined && typeof t.filter !== 'string') return fail('a filter');
+    if (t.fileNode !== undefined && !isInt(t.fileNode)) return fail('a file node');
     return {
       schema: t.schema,
       table: t.table,
       ...(root ? { root: { schema: root.schema as string, table: root.table as string } } : {}),
       ...(typeof t.filter === 'string' ? { filter: t.filter } : {}),
+      ...(isInt(t.fileNode) ? { fileNode: t.fileNode } : {}),
       blocks: t.blocks,
       doneBelow: t.doneBelow,
       doneRanges: ranges as Array<[number, number]>,

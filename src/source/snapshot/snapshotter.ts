@@ -144,9 +144,28 @@ export class Snapshotter {
     }
     const chunkId = randomUUID();
     await readChunk(client, { owner: this.options.owner, chunkId, relationId: resolved.relationId, schema: table.schema, table: table.table, columns: resolved.columns, range, withXmin: resolved.keyless, ...(table.filter !== undefined ? { filter: table.filter } : {}) }, (rows) => {
+      if (table.fileNode === undefined) table.fileNode = rows.fileNode;
+      else if (rows.fileNode !== table.fileNode) this.restartTable(table, range, rows.fileNode, rows.blocksNow);
+      else if (!this.inFlight.get(table)?.includes(range)) this.inFlight.get(table)?.push(range); // another reader restarted the table meanwhile
       this.unpublished.add(chunkId);
       this.options.register({ id: chunkId, relationId: resolved.relationId, table, range, keyless: resolved.keyless, ...rows });
     });
+  }
+
+  /**
+   * The table was rewritten since its reading began: its rows moved to other blocks, so the ranges
+   * done say nothing about the new file. Read it again from block 0, to its size now (the rows
+   * published stay: they were reconciled with the stream like any chunk's). `range`, just read
+   * from the new file, stays in flight; chunks still in flight from the old file are published
+   * but not counted (published()).
+   */
+  private restartTable(table: TableProgress, range: BlockRange, fileNode: number, blocks: number): void {
+    this.log.warn({ table: `${table.schema}.${table.table}`, fileNode, previousFileNode: table.fileNode, blocks, rowsSoFar: table.rows }, 'table rewritten during its snapshot (VACUUM FULL, CLUSTER or a rewriting ALTER TABLE): reading it again from the start');
+    table.fileNode = fileNode;
+    table.blocks = Math.max(blocks, range.end);
+    table.doneBelow = 0;
+    table.doneRanges = [];
+    this.inFlight.set(table, [range]);
   }
 
   /** Debezium's source.snapshot markers for a chunk about to be published with `count` rows. */
@@ -164,6 +183,12 @@ export class Snapshotter {
   /** The stream published the chunk (in the batch now open): its range counts as done. */
   published(chunk: ChunkRead, count: number): void {
     this.unpublished.delete(chunk.id);
+    if (chunk.fileNode !== chunk.table.fileNode) {
+      // Read from the file a rewrite replaced: its range means nothing in the new one.
+      chunk.table.rows += count;
+      this.wake();
+      return;
+    }
     this.finish(chunk.table, chunk.range, count);
     this.maybeLog();
   }

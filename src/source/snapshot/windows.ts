@@ -57,6 +57,8 @@ export interface ChunkRead {
   inProgress: number[];
   /** The snapshot's xmax (low 32 bits): it sees no xid at or above it. */
   xmax: number;
+  /** The table's file node the rows were read from (progress counts only chunks of its current one). */
+  fileNode: number;
   readAtMs: number;
   /** The table has no primary key: each row ends with its xmin (see above). */
   keyless: boolean;
