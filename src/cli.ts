@@ -5,14 +5,15 @@
  */
 import { checksPassed, formatChecks, runChecks } from './check/run.ts';
 import { renderSetupSql } from './check/setup-sql.ts';
-import { ConfigError, loadConfig, loadWorkerConfig, type WalcastConfig, type WorkerConfig } from './config/load.ts';
+import { ConfigError, loadConfig, loadSinkConfig, loadWorkerConfig, type WalcastConfig, type WorkerConfig } from './config/load.ts';
 import type { ManagedConnector } from './connector.ts';
 import { ExitCode, WalcastError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 import { kafkaSecurityError } from './kafka/security.ts';
-import { createLogger, redactUrl } from './log.ts';
+import { createLogger, redactUrl, type Logger } from './log.ts';
 import { newClient, negotiateTls } from './pg/connect.ts';
 import { scrub } from './secrets.ts';
+import { SinkConnector } from './sink/connector.ts';
 import { CdcConnector } from './source/cdc/connector.ts';
 import { snapshotCommand } from './snapshot-command.ts';
 import { sourceTables } from './source/cdc/publication.ts';
@@ -21,6 +22,7 @@ import { WALCAST_VERSION } from './version.ts';
 import { Supervisor } from './worker/supervisor.ts';
 
 const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
+       walcast sink                          apply change topics to a PostgreSQL database (WALCAST_SINK_* variables)
        walcast check                         check PostgreSQL, Kafka and the schema registry; exit 0 when all pass
        walcast setup --print [--role NAME]   print the SQL for a least-privilege role, replica identities and the publication
        walcast tail <topic> [--from-beginning] [--max N]
@@ -65,6 +67,38 @@ async function run(): Promise<number> {
     },
     'walcast starting',
   );
+  return serve(log, new Supervisor(new CdcConnector(connector), { startupTimeoutMs: worker.startupTimeoutMs, log }), worker);
+}
+
+/** `walcast sink`: the sink from the environment, under the supervisor, with the management API. */
+async function sink(): Promise<number> {
+  let config: ReturnType<typeof loadSinkConfig>;
+  try {
+    config = loadSinkConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(scrub(`walcast sink: ${error.message}\n`));
+    return ExitCode.config;
+  }
+  const { worker, sink: settings } = config;
+  const log = createLogger(worker.log.level);
+  log.info(
+    {
+      version: WALCAST_VERSION,
+      node: process.version,
+      target: redactUrl(settings.pg.url),
+      kafka: worker.kafka.brokers,
+      registry: worker.registry.url ? redactUrl(worker.registry.url) : null,
+      group: settings.groupId,
+      topics: settings.topics.length > 0 ? settings.topics : String(settings.topicsRegex),
+    },
+    'walcast sink starting',
+  );
+  return serve(log, new Supervisor(new SinkConnector(settings), { startupTimeoutMs: worker.startupTimeoutMs, log }), worker);
+}
+
+/** Runs one supervised connector with the management API until a signal or a permanent failure. */
+async function serve(log: Logger, service: Supervisor, worker: WorkerConfig): Promise<number> {
   // A bug that escapes every await must still leave one structured line saying so: a raw stack on
   // stderr is easy to miss at 3 a.m. Nothing uncommitted was acknowledged, so a restart is safe.
   const dieOn = (kind: string) => (error: unknown): void => {
@@ -74,7 +108,6 @@ async function run(): Promise<number> {
   };
   process.on('unhandledRejection', dieOn('unhandled rejection'));
   process.on('uncaughtException', dieOn('uncaught exception'));
-  const service = new Supervisor(new CdcConnector(connector), { startupTimeoutMs: worker.startupTimeoutMs, log });
   const connectors: readonly ManagedConnector[] = [service];
   const server = worker.http.port > 0 ? await startHttpServer({ ...worker.http, connectors: () => connectors, log }) : null;
   let signals = 0;
@@ -190,6 +223,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run();
+    case 'sink':
+      return sink();
     case 'check':
       return checkCommand();
     case 'setup':

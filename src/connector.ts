@@ -11,6 +11,7 @@ import type { ExitCodeValue } from './errors.ts';
 import type { Logger } from './log.ts';
 import { LatencyHistogram } from './stats/latency-histogram.ts';
 import { TableEventCounters } from './stats/table-events.ts';
+import type { SinkStats } from './sink/stats.ts';
 
 export type ConnectorType = 'source' | 'sink';
 
@@ -77,6 +78,8 @@ export interface ConnectorStats {
   retainedWalBytes: number | null;
   /** Above this, walcast warns (WALCAST_RETAINED_WAL_WARN_BYTES; 0: never). */
   retainedWalWarnBytes: number;
+  /** A sink's progress (null for sources). */
+  sink: SinkStats | null;
 }
 
 export interface SnapshotSummary {
@@ -109,6 +112,7 @@ export function emptyStats(): ConnectorStats {
     millisBehindSource: null,
     retainedWalBytes: null,
     retainedWalWarnBytes: 0,
+    sink: null,
   };
 }
 

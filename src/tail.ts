@@ -3,12 +3,11 @@
  * (Avro) or as JSON. For operators and the demo; read_committed, so aborted batches never show.
  */
 import { randomUUID } from 'node:crypto';
-import avsc from 'avsc';
 import type { Decimal } from './decode/codec.ts';
 import { formatDecimal } from './decode/numeric.ts';
-import { avroTypeOptions } from './encode/avro-logical-types.ts';
 import type { RegistryConfig } from './config/security.ts';
 import { SchemaRegistryClient } from './encode/registry.ts';
+import { isConfluentFramed, WriterTypes } from './encode/writer-types.ts';
 import { createKafka } from './kafka/producer.ts';
 import { checkKafkaTls, type KafkaSecurity } from './kafka/security.ts';
 import { renderAvro } from './tail-render.ts';
@@ -44,12 +43,12 @@ export function toJsonSafe(_key: string, value: unknown): unknown {
 
 export class WireDecoder {
   private readonly registry: SchemaRegistryClient | null;
-  /** Lookups by schema id, in flight or successful. A failed one is dropped so the next record asks again. */
-  private readonly types = new Map<number, Promise<avsc.Type>>();
+  private readonly writers: WriterTypes | null;
 
   constructor(registry: RegistryConfig | string) {
     const url = typeof registry === 'string' ? registry : registry.url;
     this.registry = url ? new SchemaRegistryClient(registry) : null;
+    this.writers = this.registry ? new WriterTypes(this.registry) : null;
   }
 
   /** Closes the registry client's idle connections. */
@@ -59,9 +58,9 @@ export class WireDecoder {
 
   async decode(bytes: Buffer | null): Promise<unknown> {
     if (bytes === null) return null;
-    if (bytes.length >= 5 && bytes[0] === 0 && this.registry) {
-      const writer = await this.writerType(this.registry, bytes.readInt32BE(1));
-      return renderAvro(writer, writer.fromBuffer(bytes.subarray(5)));
+    if (isConfluentFramed(bytes) && this.writers) {
+      const { type } = await this.writers.forRecord(bytes);
+      return renderAvro(type, type.fromBuffer(bytes.subarray(5)));
     }
     const text = bytes.toString('utf8');
     try {
@@ -69,23 +68,6 @@ export class WireDecoder {
     } catch {
       return text;
     }
-  }
-
-  /**
-   * The writer type of schema `id`. Concurrent records of one id share a single registry request;
-   * a failed lookup (registry restarting, network blip) is forgotten, so it is not cached for the
-   * rest of the process and the next record with that id retries.
-   */
-  private writerType(registry: SchemaRegistryClient, id: number): Promise<avsc.Type> {
-    const known = this.types.get(id);
-    if (known) return known;
-    const lookup = registry.schemaById(id).then((schema) => avsc.Type.forSchema(JSON.parse(schema) as avsc.Schema, avroTypeOptions()));
-    this.types.set(id, lookup);
-    // The callers await `lookup` and see its error; this branch only forgets it (and is handled).
-    lookup.catch(() => {
-      if (this.types.get(id) === lookup) this.types.delete(id);
-    });
-    return lookup;
   }
 }
 

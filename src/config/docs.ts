@@ -19,6 +19,12 @@ const SCOPE_TITLES: Record<ConfigScope, string[]> = {
     '(`src/config/connector-schema.ts`). `walcast run` reads them from the environment like the',
     'process settings.',
   ],
+  sink: [
+    '## Sink settings',
+    '',
+    "`walcast sink`'s target database, topics and apply rules (`src/config/sink-schema.ts`), read from",
+    'the environment beside the process settings ([sink.md](sink.md)).',
+  ],
 };
 
 /** The configuration reference, generated from the schemas. */
@@ -38,7 +44,8 @@ export function renderConfigDocs(): string {
   return [
     '# Configuration reference',
     '',
-    'Generated from `src/config/worker-schema.ts` and `src/config/connector-schema.ts` by',
+    'Generated from `src/config/worker-schema.ts`, `src/config/connector-schema.ts` and',
+    '`src/config/sink-schema.ts` by',
     '`npm run docs:config`; do not edit by hand.',
     '',
     'walcast reads only environment variables. Every variable is validated at start; an unknown',
@@ -48,11 +55,12 @@ export function renderConfigDocs(): string {
     'Every secret (marked below) can instead be read from a file named by the same variable with',
     '`_FILE` appended, as containers and Kubernetes mount secrets: `WALCAST_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka`.',
     'Trailing line breaks in the file are ignored; setting both the variable and its `_FILE` is an error.',
-    'Files of certificates and keys (`*_LOCATION`, `WALCAST_PG_SSL_*`) are read and checked at start:',
+    'Files of certificates and keys (`*_LOCATION`, `WALCAST_PG_SSL_*`, `WALCAST_SINK_PG_SSL_*`) are read and checked at start:',
     'an unreadable file, a key that does not match its certificate or a wrong passphrase stops walcast',
     'with exit code 2 and the variable named.',
     '',
     ...table('worker'),
     ...table('connector'),
+    ...table('sink'),
   ].join('\n');
 }

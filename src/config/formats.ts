@@ -12,7 +12,7 @@ export function nonEmpty(name: string) {
 }
 
 export function postgresUrl(value: unknown): void {
-  nonEmpty('WALCAST_PG_URL')(value);
+  if (typeof value !== 'string' || value.trim() === '') throw new Error('must be set');
   let url: URL;
   try {
     url = new URL(String(value));

@@ -74,6 +74,32 @@ export interface CdcConnectorConfig extends CdcConnectorSettings {
   shutdownTimeoutMs: number;
 }
 
+/** `walcast sink`: where and how change topics are applied (sink-schema.ts). */
+export interface SinkSettings {
+  pg: { url: string; connection: PgConnection };
+  /** Topic names, or a pattern (exactly one of them is set). */
+  topics: string[];
+  topicsRegex: RegExp | null;
+  groupId: string;
+  tableNameFormat: string;
+  primaryKeyFields: string[];
+  deleteEnabled: boolean;
+  truncateEnabled: boolean;
+  schemaEvolution: 'basic' | 'none';
+  offsetsTable: string;
+  toastPlaceholder: string;
+  fetchMaxBytesPerPartition: number;
+  sessionTimeoutMs: number;
+}
+
+/** What the sink runs with: its own settings and the process's Kafka and registry. */
+export interface SinkConfig extends SinkSettings {
+  /** What the management API calls it (the consumer group). */
+  name: string;
+  kafka: WorkerConfig['kafka'];
+  registry: WorkerConfig['registry'];
+}
+
 /** `walcast run`: the process and its one connector, from the environment. */
 export interface WalcastConfig {
   worker: WorkerConfig;
@@ -220,6 +246,48 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
     snapshot: { ...raw.snapshot, mode: (raw.snapshot.mode as string) === 'never' ? 'no_data' : raw.snapshot.mode },
     shutdownTimeoutMs: worker.shutdownTimeoutMs,
   };
+}
+
+function sinkFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]): SinkConfig | null {
+  const raw = validateScope('sink', source, problems) as unknown as Omit<SinkSettings, 'pg' | 'topics' | 'topicsRegex' | 'primaryKeyFields'> & {
+    pg: { url: string } & RawPgSecurity;
+    topics: string;
+    topicsRegex: string;
+    primaryKeyFields: string;
+  };
+  const connection = pgConnectionFrom(raw.pg, problems, 'WALCAST_SINK_PG');
+  const topics = list(raw.topics);
+  let topicsRegex: RegExp | null = null;
+  if ((topics.length > 0) === (raw.topicsRegex !== '')) {
+    problems.push('set one of WALCAST_SINK_TOPICS (a list of topics) and WALCAST_SINK_TOPICS_REGEX (a pattern)');
+  } else if (raw.topicsRegex !== '') {
+    try {
+      topicsRegex = new RegExp(`^(?:${raw.topicsRegex})$`);
+    } catch (error) {
+      problems.push(`WALCAST_SINK_TOPICS_REGEX: not a regular expression (${(error as Error).message})`);
+    }
+  }
+  if (problems.length > 0) return null;
+  return {
+    ...raw,
+    name: raw.groupId,
+    pg: { url: raw.pg.url, connection },
+    topics,
+    topicsRegex,
+    primaryKeyFields: list(raw.primaryKeyFields),
+    kafka: worker.kafka,
+    registry: worker.registry,
+  };
+}
+
+/** `walcast sink`: the process settings and the sink's, from the environment; unknown WALCAST_* variables are refused. */
+export function loadSinkConfig(env: ConfigSource = process.env): { worker: WorkerConfig; sink: SinkConfig } {
+  const problems: string[] = [];
+  unknownVariables(env, problems);
+  const worker = workerFrom(env, problems);
+  const sink = sinkFrom(env, worker, problems);
+  if (!sink) throw new ConfigError(problems);
+  return { worker, sink };
 }
 
 /** The process settings alone (connector variables in `source` are ignored). */

@@ -151,14 +151,15 @@ export interface RawPgSecurity {
 
 /** A URL parameter and the variable that may say the same: one value, or a problem when they disagree. */
 function merged(variable: string, value: string, parameter: UrlTlsParameter, parameters: Partial<Record<UrlTlsParameter, string>>, problems: string[]): Setting | undefined {
+  const urlVariable = variable.replace(/_SSL_.*$/, '_URL');
   const fromUrl = parameters[parameter];
   if (value && fromUrl !== undefined && fromUrl !== value) {
     // Neither value is echoed: sslpassword is a secret, and paths need not be.
-    problems.push(`${variable} and ${parameter}= in WALCAST_PG_URL disagree: set one of them`);
+    problems.push(`${variable} and ${parameter}= in ${urlVariable} disagree: set one of them`);
     return undefined;
   }
   if (value) return { variable, value };
-  if (fromUrl !== undefined && fromUrl !== '') return { variable: `${parameter}= in WALCAST_PG_URL`, value: fromUrl };
+  if (fromUrl !== undefined && fromUrl !== '') return { variable: `${parameter}= in ${urlVariable}`, value: fromUrl };
   return undefined;
 }
 
@@ -170,7 +171,8 @@ function safeUser(url: string): string {
   }
 }
 
-export function pgConnectionFrom(raw: RawPgSecurity, problems: string[]): PgConnection {
+/** `prefix` names the variables in problems: WALCAST_PG for the source, WALCAST_SINK_PG for the sink's target. */
+export function pgConnectionFrom(raw: RawPgSecurity, problems: string[], prefix = 'WALCAST_PG'): PgConnection {
   rememberUrlSecrets(raw.url);
   rememberSecrets([raw.sslKeyPassword]);
   let split: ReturnType<typeof splitTlsParameters>;
@@ -183,30 +185,30 @@ export function pgConnectionFrom(raw: RawPgSecurity, problems: string[]): PgConn
   rememberSecrets([parameters.sslpassword]);
   rememberCredentials(safeUser(raw.url), raw.password);
   if (raw.password && new URL(raw.url).password) {
-    problems.push('WALCAST_PG_PASSWORD is set and WALCAST_PG_URL holds a password too: keep it in one place');
+    problems.push(`${prefix}_PASSWORD is set and ${prefix}_URL holds a password too: keep it in one place`);
   }
 
   let urlMode: SslMode | undefined;
   if (parameters.sslmode !== undefined) {
     urlMode = canonical(parameters.sslmode, SSL_MODES);
-    if (!urlMode) problems.push(`WALCAST_PG_URL: sslmode=${parameters.sslmode} is not one of ${SSL_MODES.join(', ')}`);
+    if (!urlMode) problems.push(`${prefix}_URL: sslmode=${parameters.sslmode} is not one of ${SSL_MODES.join(', ')}`);
   } else if (parameters.ssl !== undefined) {
     urlMode = modeOfSslParameter(parameters.ssl);
-    if (!urlMode) problems.push(`WALCAST_PG_URL: ssl=${parameters.ssl} is not understood: use sslmode= (libpq's disable ... verify-full)`);
+    if (!urlMode) problems.push(`${prefix}_URL: ssl=${parameters.ssl} is not understood: use sslmode= (libpq's disable ... verify-full)`);
   }
   const variableMode = canonical(raw.sslMode, SSL_MODES);
   if (variableMode && urlMode && variableMode !== urlMode) {
-    problems.push(`WALCAST_PG_SSL_MODE=${variableMode} and sslmode=${urlMode} in WALCAST_PG_URL disagree: set one of them`);
+    problems.push(`${prefix}_SSL_MODE=${variableMode} and sslmode=${urlMode} in ${prefix}_URL disagree: set one of them`);
   }
   const mode: SslMode | null = variableMode ?? urlMode ?? null;
 
-  const rootCert = merged('WALCAST_PG_SSL_ROOT_CERT', raw.sslRootCert, 'sslrootcert', parameters, problems);
-  const cert = merged('WALCAST_PG_SSL_CERT', raw.sslCert, 'sslcert', parameters, problems);
-  const key = merged('WALCAST_PG_SSL_KEY', raw.sslKey, 'sslkey', parameters, problems);
-  const passphrase = merged('WALCAST_PG_SSL_KEY_PASSWORD', raw.sslKeyPassword, 'sslpassword', parameters, problems);
+  const rootCert = merged(`${prefix}_SSL_ROOT_CERT`, raw.sslRootCert, 'sslrootcert', parameters, problems);
+  const cert = merged(`${prefix}_SSL_CERT`, raw.sslCert, 'sslcert', parameters, problems);
+  const key = merged(`${prefix}_SSL_KEY`, raw.sslKey, 'sslkey', parameters, problems);
+  const passphrase = merged(`${prefix}_SSL_KEY_PASSWORD`, raw.sslKeyPassword, 'sslpassword', parameters, problems);
   if (rootCert && mode === null) {
     // libpq would fall back to prefer and verify nothing: surely not what a CA was given for.
-    problems.push(`${rootCert.variable} is set without an sslmode: set WALCAST_PG_SSL_MODE=verify-full (or verify-ca, require) to use it`);
+    problems.push(`${rootCert.variable} is set without an sslmode: set ${prefix}_SSL_MODE=verify-full (or verify-ca, require) to use it`);
   }
   const material = readTlsFiles({ ca: rootCert, cert, key, passphrase }, problems, { allowSystemCa: true });
   rememberSecrets([material?.key]);

@@ -3,10 +3,12 @@
  * `PUT /connectors/<name>/pause` and `/resume` (202), `POST /connectors/<name>/restart` (204); an
  * unknown name answers 404 `Connector <name> not found`. Names are percent-encoded in paths.
  */
-import type { ConnectorState, ConnectorStats, ConnectorType, ManagedConnector, SnapshotSummary } from '../connector.ts';
+import type { ConnectorState, ConnectorType, ManagedConnector, SnapshotSummary } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { formatLsn } from '../pg/lsn.ts';
-import { ROW_OPS, type RowOp } from '../stats/table-events.ts';
+import type { SinkStats } from '../sink/stats.ts';
+import type { LatencyHistogram } from '../stats/latency-histogram.ts';
+import { ROW_OPS, type RowOp, type TableEventCounters } from '../stats/table-events.ts';
 import { errorReply, methodNotAllowed, type Reply } from './reply.ts';
 
 export interface ConnectorRoutesContext {
@@ -55,7 +57,46 @@ export interface ConnectorStatusBody {
     publication: { excluded_tables: string[]; unwritable_tables: string[] };
     /** Present while a snapshot runs. */
     snapshot?: { tables_done: number; tables: number; rows: number; percent: number };
+    /** Present for a sink. */
+    sink?: SinkStatusBody;
   } | null;
+}
+
+/** A sink's progress in the status body. */
+export interface SinkStatusBody {
+  records: number;
+  changes_applied: number;
+  rows_written: number;
+  batches: number;
+  fenced_batches: number;
+  partitions: string[];
+  lag_records: number;
+  lag_records_by_partition: Record<string, number>;
+  milliseconds_behind_source: number | null;
+  seconds_since_last_batch: number | null;
+  apply_ms: { count: number; mean: number | null; p50_at_most: number | null; p99_at_most: number | null };
+  changes_by_table: Record<string, Partial<Record<RowOp, number>>>;
+}
+
+function latencySummary(h: LatencyHistogram): { count: number; mean: number | null; p50_at_most: number | null; p99_at_most: number | null } {
+  return { count: h.count, mean: h.count === 0 ? null : ms(h.sumSeconds / h.count), p50_at_most: ms(h.quantileUpperBound(0.5)), p99_at_most: ms(h.quantileUpperBound(0.99)) };
+}
+
+function sinkStatus(s: SinkStats): SinkStatusBody {
+  return {
+    records: s.recordsConsumed,
+    changes_applied: s.changesApplied,
+    rows_written: s.rowsWritten,
+    batches: s.batches,
+    fenced_batches: s.fencedBatches,
+    partitions: s.partitions,
+    lag_records: s.totalLag(),
+    lag_records_by_partition: Object.fromEntries(s.lagRecords),
+    milliseconds_behind_source: s.millisBehindSource,
+    seconds_since_last_batch: s.lastAppliedAt === null ? null : Math.floor((Date.now() - s.lastAppliedAt) / 1000),
+    apply_ms: latencySummary(s.applyLatency),
+    changes_by_table: countsByTable(s.tables),
+  };
 }
 
 function snapshotStatus(s: SnapshotSummary): { tables_done: number; tables: number; rows: number; percent: number } {
@@ -67,9 +108,9 @@ function ms(seconds: number | null): number | null {
   return seconds === null || !Number.isFinite(seconds) ? null : Math.round(seconds * 1e6) / 1e3;
 }
 
-function eventsByTable(stats: ConnectorStats): Record<string, Partial<Record<RowOp, number>>> {
+function countsByTable(counters: TableEventCounters): Record<string, Partial<Record<RowOp, number>>> {
   const out: Record<string, Partial<Record<RowOp, number>>> = {};
-  for (const counts of stats.tableEvents.all()) {
+  for (const counts of counters.all()) {
     const ops: Partial<Record<RowOp, number>> = {};
     for (const op of ROW_OPS) if (counts.committed[op] > 0) ops[op] = counts.committed[op];
     if (Object.keys(ops).length > 0) out[counts.table] = ops;
@@ -117,15 +158,11 @@ export function connectorStatusBody(connector: ManagedConnector, workerId: strin
           retained_wal_warn_bytes: stats.retainedWalWarnBytes,
           milliseconds_behind_source: stats.millisBehindSource,
           seconds_since_last_event: stats.lastEventAt === null ? null : Math.floor((Date.now() - stats.lastEventAt) / 1000),
-          kafka_commit_ms: {
-            count: stats.kafkaCommitLatency.count,
-            mean: stats.kafkaCommitLatency.count === 0 ? null : ms(stats.kafkaCommitLatency.sumSeconds / stats.kafkaCommitLatency.count),
-            p50_at_most: ms(stats.kafkaCommitLatency.quantileUpperBound(0.5)),
-            p99_at_most: ms(stats.kafkaCommitLatency.quantileUpperBound(0.99)),
-          },
-          events_by_table: eventsByTable(stats),
+          kafka_commit_ms: latencySummary(stats.kafkaCommitLatency),
+          events_by_table: countsByTable(stats.tableEvents),
           publication: { excluded_tables: stats.excludedTables, unwritable_tables: stats.unwritableTables },
           ...(stats.snapshot ? { snapshot: snapshotStatus(stats.snapshot()) } : {}),
+          ...(stats.sink ? { sink: sinkStatus(stats.sink) } : {}),
         }
       : null,
   };

@@ -4,14 +4,12 @@
  * pipeline only bumps plain counters in its stats (connector.ts), never the metrics library.
  * docs/grafana-dashboard.json and docs/prometheus-alerts.yml use these names (a unit test checks).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConnectorStatus, ManagedConnector } from '../connector.ts';
 import { ROW_OPS } from '../stats/table-events.ts';
+import { histogramMetric, type Sample } from './histogram-metric.ts';
+import { registerSinkMetrics } from './sink-metrics.ts';
 
-interface Sample {
-  connector: string;
-  status: ConnectorStatus;
-}
 
 interface MetricDefinition {
   kind: 'counter' | 'gauge';
@@ -133,7 +131,8 @@ export function createMetrics(connectors: () => readonly ManagedConnector[]): Me
       }
     },
   });
-  registry.registerMetric(commitLatencyHistogram(() => samples));
+  registry.registerMetric(histogramMetric(COMMIT_LATENCY, 'Time of each Kafka transaction commit: the last chunk, the offset record and EndTxn', () => samples, (s) => s.stats?.kafkaCommitLatency ?? null));
+  registerSinkMetrics(registry, () => samples);
   return {
     contentType: registry.contentType,
     render(): Promise<string> {
@@ -144,31 +143,3 @@ export function createMetrics(connectors: () => readonly ManagedConnector[]): Me
 }
 
 const COMMIT_LATENCY = 'walcast_kafka_commit_seconds';
-
-/**
- * Kafka commit latency as a Prometheus histogram, rendered from each connector's LatencyHistogram.
- * prom-client's Histogram only grows by observe(); the registry accepts any object with its
- * metric interface, and renders the `values` this one returns like a Histogram's.
- */
-function commitLatencyHistogram(samples: () => readonly Sample[]): Metric {
-  const metric = {
-    name: COMMIT_LATENCY,
-    help: 'Time of each Kafka transaction commit: the last chunk, the offset record and EndTxn',
-    type: 'histogram',
-    aggregator: 'sum',
-    collect: () => undefined,
-    reset: () => undefined,
-    async get() {
-      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-      for (const { connector, status } of samples()) {
-        const histogram = status.stats?.kafkaCommitLatency;
-        if (!histogram) continue;
-        for (const { le, count } of histogram.cumulative()) values.push({ metricName: `${COMMIT_LATENCY}_bucket`, labels: { connector, le }, value: count });
-        values.push({ metricName: `${COMMIT_LATENCY}_sum`, labels: { connector }, value: histogram.sumSeconds });
-        values.push({ metricName: `${COMMIT_LATENCY}_count`, labels: { connector }, value: histogram.count });
-      }
-      return { name: COMMIT_LATENCY, help: metric.help, type: metric.type, aggregator: metric.aggregator, values };
-    },
-  };
-  return metric as unknown as Metric;
-}

@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadConfig as loadScopes, loadCdcConnectorConfig, loadWorkerConfig, closestVariable, ConfigError } from '../../src/config/load.ts';
+import { loadConfig as loadScopes, loadCdcConnectorConfig, loadWorkerConfig, loadSinkConfig, closestVariable, ConfigError } from '../../src/config/load.ts';
 import type { CdcConnectorConfig, WorkerConfig } from '../../src/config/load.ts';
 import { configVariables } from '../../src/config/schema.ts';
 
@@ -90,9 +90,10 @@ describe('loadConfig: defaults and derived values', () => {
     const derived = new Set(['pg.url', 'pg.tables', 'kafka.brokers', 'kafka.transactionalId', 'registry.url', 'events.topicPrefix', 'errors.deadLetterQueueTopicName']);
     // Security settings are resolved into the objects the clients take (tested in config-security.test.ts).
     const resolved = /^(kafka\.(security|sasl|ssl)|registry\.(username|password|ssl)|http\.(adminToken|ssl)|pg\.(password|ssl))/;
-    for (const v of configVariables()) if (resolved.test(v.path)) derived.add(v.path);
+    const runScopes = [...configVariables('worker'), ...configVariables('connector')];
+    for (const v of runScopes) if (resolved.test(v.path)) derived.add(v.path);
     const c = loadConfig({ ...BASE });
-    const checked = configVariables().filter((v) => !derived.has(v.path));
+    const checked = runScopes.filter((v) => !derived.has(v.path));
     assert.ok(checked.length >= 15);
     for (const v of checked) assert.deepStrictEqual(at(c, v.path), v.default, v.env);
   });
@@ -404,8 +405,11 @@ describe('configuration by scope', () => {
   test('every variable belongs to exactly one scope; process settings are the HTTP, log, Kafka, registry and timeouts', () => {
     const worker = configVariables('worker').map((v) => v.env);
     const connector = configVariables('connector').map((v) => v.env);
-    assert.deepStrictEqual([...worker, ...connector], configVariables().map((v) => v.env));
-    assert.equal(worker.filter((n) => connector.includes(n)).length, 0);
+    const sink = configVariables('sink').map((v) => v.env);
+    assert.deepStrictEqual([...worker, ...connector, ...sink], configVariables().map((v) => v.env));
+    assert.equal(worker.filter((n) => connector.includes(n) || sink.includes(n)).length, 0);
+    assert.equal(connector.filter((n) => sink.includes(n)).length, 0);
+    for (const n of sink) assert.match(n, /^WALCAST_SINK_/);
     for (const n of ['WALCAST_HTTP_PORT', 'WALCAST_LOG_LEVEL', 'WALCAST_KAFKA_BROKERS', 'WALCAST_SCHEMA_REGISTRY_URL', 'WALCAST_STARTUP_TIMEOUT_MS']) assert.ok(worker.includes(n), n);
     for (const n of ['WALCAST_PG_URL', 'WALCAST_SLOT', 'WALCAST_TABLES', 'WALCAST_TOPIC_PREFIX', 'WALCAST_OFFSETS_TOPIC', 'WALCAST_BATCH_MAX_EVENTS']) assert.ok(connector.includes(n), n);
   });
@@ -442,5 +446,38 @@ describe('configuration by scope', () => {
       assert.doesNotMatch(e.message, /hunter2/);
       return true;
     });
+  });
+});
+
+describe('loadSinkConfig', () => {
+  const SINK = { WALCAST_SINK_PG_URL: 'postgres://u:secret@target:5432/reports', WALCAST_KAFKA_BROKERS: 'k:9092', WALCAST_SINK_TOPICS: 'shop.public.orders, shop.public.items' };
+
+  test('defaults: group walcast-sink, table from source schema and table, offsets table in public; the process settings beside it', () => {
+    const { worker, sink } = loadSinkConfig(SINK);
+    assert.deepStrictEqual(sink.topics, ['shop.public.orders', 'shop.public.items']);
+    assert.equal(sink.topicsRegex, null);
+    assert.equal(sink.groupId, 'walcast-sink');
+    assert.equal(sink.name, 'walcast-sink');
+    assert.equal(sink.tableNameFormat, '${source.schema}.${source.table}');
+    assert.equal(sink.offsetsTable, 'public.walcast_sink_offsets');
+    assert.equal(sink.deleteEnabled, true);
+    assert.equal(sink.truncateEnabled, false);
+    assert.equal(sink.toastPlaceholder, '__debezium_unavailable_value');
+    assert.deepStrictEqual(sink.kafka.brokers, worker.kafka.brokers);
+  });
+
+  test('a pattern is matched against the whole topic name', () => {
+    const { sink } = loadSinkConfig({ ...SINK, WALCAST_SINK_TOPICS: '', WALCAST_SINK_TOPICS_REGEX: 'shop\\.public\\..*' });
+    assert.ok(sink.topicsRegex!.test('shop.public.orders'));
+    assert.ok(!sink.topicsRegex!.test('xshop.public.orders'));
+  });
+
+  test('topics and a pattern, or neither, or a broken pattern, are refused by name; the target password is not echoed', () => {
+    for (const extra of [{ WALCAST_SINK_TOPICS_REGEX: 'a.*' }, { WALCAST_SINK_TOPICS: '' }]) {
+      assert.throws(() => loadSinkConfig({ ...SINK, ...extra }), (e: Error) => e instanceof ConfigError && /WALCAST_SINK_TOPICS/.test(e.message) && !e.message.includes('secret'));
+    }
+    assert.throws(() => loadSinkConfig({ ...SINK, WALCAST_SINK_TOPICS: '', WALCAST_SINK_TOPICS_REGEX: '(' }), /WALCAST_SINK_TOPICS_REGEX: not a regular expression/);
+    assert.throws(() => loadSinkConfig({ ...SINK, WALCAST_SINK_PG_URL: 'mysql://x' }), /WALCAST_SINK_PG_URL/);
+    assert.throws(() => loadSinkConfig({ ...SINK, WALCAST_SINK_PG_SSL_MODE: 'verify-full', WALCAST_SINK_PG_URL: 'postgres://u@h/db?sslmode=require' }), /WALCAST_SINK_PG_SSL_MODE=verify-full and sslmode=require in WALCAST_SINK_PG_URL disagree/);
   });
 });

@@ -1,0 +1,218 @@
+/**
+ * Kafka records of change topics to changes the sink applies: Debezium's envelope
+ * `{before, after, source, op}`, as Avro through a Confluent-compatible registry (walcast's and
+ * Debezium's topics), or as JSON with or without Connect's `{schema, payload}` wrapper. Values
+ * stay decoded (bigints, Decimals, Buffers); columns.ts renders them for COPY once the target
+ * column is known. Layouts are computed once per schema (registry id, JSON schema or field set).
+ */
+import type avsc from 'avsc';
+import { WriterTypes, isConfluentFramed } from '../encode/writer-types.ts';
+import type { SchemaRegistryClient } from '../encode/registry.ts';
+import { connectToAvro, fieldLayout, KEEP, schemalessLayout, type ConnectSchema, type FieldLayout, type ValueOrigin } from './columns.ts';
+
+export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't';
+
+export interface SinkChange {
+  op: ChangeOp;
+  topic: string;
+  partition: number;
+  offset: string;
+  /** `source.db`, `source.schema`, `source.table`: the target table's name comes from them. */
+  source: { db: string; schema: string; table: string };
+  /** Fields of the record key and their values (null: the record has no key). */
+  keyFields: readonly FieldLayout[] | null;
+  key: unknown[] | null;
+  /** Fields of the row and its values: `after` for c, r and u (KEEP for an unchanged TOAST value), `before` for d; null for t. */
+  fields: readonly FieldLayout[];
+  row: unknown[] | null;
+  /** The source's commit time (source.ts_ms), for the lag. */
+  sourceTsMs: number | null;
+}
+
+export class SinkRecordError extends Error {
+  readonly code = 'WALCAST_SINK_RECORD';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SinkRecordError';
+  }
+}
+
+const OPS = new Set<string>(['c', 'u', 'd', 'r', 't']);
+const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
+
+type SchemaObject = Record<string, unknown>;
+
+/** Named types of an Avro schema by full and short name, so `"type": "shop.public.orders.Value"` references resolve. */
+function namedTypes(schema: unknown, namespace = '', out = new Map<string, SchemaObject>()): Map<string, SchemaObject> {
+  if (Array.isArray(schema)) {
+    for (const branch of schema) namedTypes(branch, namespace, out);
+    return out;
+  }
+  if (typeof schema !== 'object' || schema === null) return out;
+  const object = schema as SchemaObject;
+  let ns = namespace;
+  if (typeof object.name === 'string' && ['record', 'enum', 'fixed'].includes(object.type as string)) {
+    ns = typeof object.namespace === 'string' ? object.namespace : object.name.includes('.') ? object.name.slice(0, object.name.lastIndexOf('.')) : namespace;
+    const short = object.name.includes('.') ? object.name.slice(object.name.lastIndexOf('.') + 1) : object.name;
+    out.set(ns ? `${ns}.${short}` : short, object);
+    if (!out.has(short)) out.set(short, object);
+  }
+  if (Array.isArray(object.fields)) for (const field of object.fields as SchemaObject[]) namedTypes(field.type, ns, out);
+  if (object.type !== undefined && typeof object.type === 'object') namedTypes(object.type, ns, out);
+  if (object.items !== undefined) namedTypes(object.items, ns, out);
+  if (object.values !== undefined) namedTypes(object.values, ns, out);
+  return out;
+}
+
+function resolve(type: unknown, names: Map<string, SchemaObject>): unknown {
+  if (typeof type === 'string' && !PRIMITIVES.has(type)) return names.get(type) ?? names.get(type.slice(type.lastIndexOf('.') + 1)) ?? type;
+  if (Array.isArray(type)) return type.map((t) => resolve(t, names));
+  return type;
+}
+
+/** The record among a field type's branches (a row record is `["null", Row]`). */
+function recordOf(type: unknown, names: Map<string, SchemaObject>): SchemaObject | null {
+  const resolved = resolve(type, names);
+  for (const branch of Array.isArray(resolved) ? resolved : [resolved]) {
+    const object = resolve(branch, names);
+    if (typeof object === 'object' && object !== null && (object as SchemaObject).type === 'record') return object as SchemaObject;
+  }
+  return null;
+}
+
+function rowLayouts(record: SchemaObject | null, names: Map<string, SchemaObject>, placeholder: string, origin: ValueOrigin): FieldLayout[] {
+  if (!record) return [];
+  return (record.fields as Array<{ name: string; type: unknown }>).map((f) => fieldLayout(f.name, resolve(f.type, names), placeholder, origin));
+}
+
+interface EnvelopeLayout {
+  fields: FieldLayout[];
+}
+
+/** Field layouts of an envelope's row record (before or after, whichever the schema defines). */
+function envelopeLayout(schema: unknown, placeholder: string, origin: ValueOrigin): EnvelopeLayout | null {
+  const names = namedTypes(schema);
+  const envelope = resolve(schema, names) as SchemaObject;
+  if (envelope?.type !== 'record' || !Array.isArray(envelope.fields)) return null;
+  const fields = envelope.fields as Array<{ name: string; type: unknown }>;
+  if (!fields.some((f) => f.name === 'op')) return null;
+  const row = fields.find((f) => f.name === 'after') ?? fields.find((f) => f.name === 'before');
+  return { fields: rowLayouts(row ? recordOf(row.type, names) : null, names, placeholder, origin) };
+}
+
+function keyLayout(schema: unknown, placeholder: string, origin: ValueOrigin): FieldLayout[] {
+  const names = namedTypes(schema);
+  return rowLayouts(recordOf(schema, names), names, placeholder, origin);
+}
+
+interface Decoded {
+  /** The envelope's or key's value. */
+  value: Record<string, unknown> | null;
+  /** Layout of the row record (envelopes) or of the key's fields. */
+  layout: FieldLayout[] | null;
+}
+
+export class ChangeDecoder {
+  private readonly writers: WriterTypes | null;
+  private readonly placeholder: string;
+  private readonly envelopes = new Map<string, EnvelopeLayout | null>();
+  private readonly keys = new Map<string, FieldLayout[]>();
+
+  constructor(registry: SchemaRegistryClient | null, placeholder: string) {
+    this.writers = registry ? new WriterTypes(registry) : null;
+    this.placeholder = placeholder;
+  }
+
+  /** A change, or null for what the sink does not apply: tombstones, messages (op m), records of other shapes. */
+  async decode(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): Promise<SinkChange | null> {
+    if (valueBytes === null || valueBytes.length === 0) return null;
+    const value = await this.decodeBytes(valueBytes, 'value');
+    if (!value.value || !value.layout) return null;
+    const envelope = value.value;
+    const op = envelope.op;
+    if (typeof op !== 'string' || !OPS.has(op)) return null;
+    const source = (envelope.source ?? {}) as Record<string, unknown>;
+    const fields = value.layout;
+    const rowObject = (op === 'd' ? envelope.before : op === 't' ? null : envelope.after) as Record<string, unknown> | null | undefined;
+    let row: unknown[] | null = null;
+    if (rowObject) {
+      row = new Array<unknown>(fields.length);
+      for (let i = 0; i < fields.length; i++) {
+        const field = fields[i]!;
+        const v = rowObject[field.name];
+        row[i] = v === undefined ? KEEP : op === 'u' && v !== null && field.unchanged(v) ? KEEP : v;
+      }
+    }
+    let keyFields: FieldLayout[] | null = null;
+    let key: unknown[] | null = null;
+    if (keyBytes !== null && keyBytes.length > 0 && op !== 't') {
+      const decodedKey = await this.decodeBytes(keyBytes, 'key');
+      if (decodedKey.value && decodedKey.layout) {
+        keyFields = decodedKey.layout;
+        key = keyFields.map((f) => decodedKey.value![f.name] ?? null);
+      }
+    }
+    const tsMs = source.ts_ms;
+    return {
+      op: op as ChangeOp,
+      topic,
+      partition,
+      offset,
+      source: { db: String(source.db ?? ''), schema: String(source.schema ?? ''), table: String(source.table ?? '') },
+      keyFields,
+      key,
+      fields,
+      row,
+      sourceTsMs: tsMs === undefined || tsMs === null ? null : Number(tsMs),
+    };
+  }
+
+  private async decodeBytes(bytes: Buffer, part: 'key' | 'value'): Promise<Decoded> {
+    if (isConfluentFramed(bytes)) {
+      if (!this.writers) throw new SinkRecordError('a record is Avro in the Confluent wire format but WALCAST_SCHEMA_REGISTRY_URL is not set');
+      const { type, schema, id } = await this.writers.forRecord(bytes);
+      const value = (type as avsc.Type).fromBuffer(bytes.subarray(5)) as Record<string, unknown> | null;
+      return { value, layout: this.layoutFor(`avro:${id}`, schema, part, 'avro') };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new SinkRecordError('a record is neither Avro in the Confluent wire format nor JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null) return { value: null, layout: null };
+    const object = parsed as Record<string, unknown>;
+    if ('schema' in object && 'payload' in object && typeof object.schema === 'object' && object.schema !== null) {
+      const avro = connectToAvro(object.schema as ConnectSchema);
+      return { value: object.payload as Record<string, unknown> | null, layout: this.layoutFor(`json:${JSON.stringify(object.schema)}`, avro, part, 'json') };
+    }
+    return { value: object, layout: this.schemalessLayout(object, part) };
+  }
+
+  private layoutFor(cacheKey: string, schema: unknown, part: 'key' | 'value', origin: ValueOrigin): FieldLayout[] | null {
+    if (part === 'key') {
+      let layout = this.keys.get(cacheKey);
+      if (!layout) this.keys.set(cacheKey, (layout = keyLayout(schema, this.placeholder, origin)));
+      return layout;
+    }
+    let envelope = this.envelopes.get(cacheKey);
+    if (envelope === undefined) this.envelopes.set(cacheKey, (envelope = envelopeLayout(schema, this.placeholder, origin)));
+    return envelope?.fields ?? null;
+  }
+
+  /** JSON without a schema: the fields of the row (or key) as they come, typed by their values. */
+  private schemalessLayout(object: Record<string, unknown>, part: 'key' | 'value'): FieldLayout[] | null {
+    const row = part === 'key' ? object : ((object.after ?? object.before) as Record<string, unknown> | null | undefined);
+    if (part === 'value' && typeof object.op !== 'string') return null;
+    if (!row) return [];
+    const names = Object.keys(row);
+    const cacheKey = `schemaless:${part}:${names.join('\u0000')}`;
+    const cache = part === 'key' ? this.keys : this.envelopes;
+    const known = cache.get(cacheKey);
+    if (known) return Array.isArray(known) ? known : known.fields;
+    const layout = names.map((name) => schemalessLayout(name, row[name], this.placeholder));
+    if (part === 'key') this.keys.set(cacheKey, layout);
+    else this.envelopes.set(cacheKey, { fields: layout });
+    return layout;
+  }
+}

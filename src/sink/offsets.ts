@@ -1,0 +1,73 @@
+/**
+ * The sink's consumed positions, kept in the target database: one row per (group, topic,
+ * partition) with the next offset to apply and an owner epoch. The row is updated in the same
+ * transaction as the rows it covers, so rows and offsets commit together (exactly once).
+ *
+ * Fencing: a process that is handed a partition claims it (epoch + 1) before applying anything,
+ * and every apply updates the row only where the epoch is still its own and the offset is the one
+ * it started from. A process that lost the partition in a rebalance it has not noticed yet (a
+ * zombie) then updates no row and rolls its batch back; the row lock taken by that update also
+ * orders two processes that race on one partition.
+ */
+import type pg from 'pg';
+import { quoteIdent } from '../pg/sql.ts';
+
+export interface Claim {
+  epoch: string;
+  /** The next offset to apply; null: nothing applied yet (start where the consumer group does). */
+  next: bigint | null;
+}
+
+/** `schema.table` or `table` as configured, each part quoted. */
+export function quotedTableName(name: string): string {
+  return name.split('.').map(quoteIdent).join('.');
+}
+
+export class SinkOffsets {
+  private readonly table: string;
+  private readonly groupId: string;
+
+  constructor(table: string, groupId: string) {
+    this.table = quotedTableName(table);
+    this.groupId = groupId;
+  }
+
+  async ensureTable(client: pg.ClientBase): Promise<void> {
+    await client.query(
+      `create table if not exists ${this.table} (
+        group_id text not null,
+        topic text not null,
+        partition int not null,
+        next_offset bigint,
+        epoch bigint not null,
+        owner text not null,
+        updated_at timestamptz not null default now(),
+        primary key (group_id, topic, partition))`,
+    );
+  }
+
+  /** Takes the partition over (outside a transaction): every earlier owner's apply fails from now on. */
+  async claim(client: pg.ClientBase, topic: string, partition: number, owner: string): Promise<Claim> {
+    const { rows } = await client.query<{ next_offset: string | null; epoch: string }>(
+      `insert into ${this.table} as o (group_id, topic, partition, next_offset, epoch, owner) values ($1, $2, $3, null, 1, $4)
+       on conflict (group_id, topic, partition) do update set epoch = o.epoch + 1, owner = excluded.owner, updated_at = now()
+       returning next_offset::text, epoch::text`,
+      [this.groupId, topic, partition, owner],
+    );
+    const row = rows[0]!;
+    return { epoch: row.epoch, next: row.next_offset === null ? null : BigInt(row.next_offset) };
+  }
+
+  /**
+   * Inside the apply transaction, first: moves the offset from `expected` to `next` when the epoch
+   * is still `epoch`. false: another process owns the partition now (or applied past `expected`).
+   */
+  async advance(client: pg.ClientBase, topic: string, partition: number, epoch: string, expected: bigint | null, next: bigint): Promise<boolean> {
+    const result = await client.query(
+      `update ${this.table} set next_offset = $5, updated_at = now()
+       where group_id = $1 and topic = $2 and partition = $3 and epoch = $4 and next_offset is not distinct from $6`,
+      [this.groupId, topic, partition, epoch, next.toString(), expected === null ? null : expected.toString()],
+    );
+    return result.rowCount === 1;
+  }
+}
