@@ -139,3 +139,62 @@ here')`);
     await walcast.stop();
   }
 });
+
+test('two sink processes in one group split the partitions; one frozen past the session timeout and one killed hand theirs over, and the target still equals the source', async () => {
+  await db.query(`create table ${schema}.accounts (id bigint primary key, version int not null, balance bigint not null, note text)`);
+  // An existing target table (created by the operator), audited from the start.
+  await db.query(`create table ${target.schema}.accounts (id bigint primary key, version int not null, balance bigint not null, note text)`);
+  await auditVersions(db, `${target.schema}.accounts`);
+  const walcast = new WalcastProcess(it.env({ WALCAST_TOPIC_PARTITIONS: '3', WALCAST_TABLES: `${schema}.accounts` }));
+  await walcast.waitForStreaming();
+  const writer = new pg.Client({ connectionString: services.pgUrl });
+  await writer.connect();
+  const env = target.env({ WALCAST_SINK_TOPICS_REGEX: '', WALCAST_SINK_TOPICS: it.topic('accounts'), WALCAST_SINK_SESSION_TIMEOUT_MS: '6000', WALCAST_SINK_GROUP_ID: `${target.group}-pair` });
+  let writing = true;
+  let next = 0;
+  const writes = (async () => {
+    while (writing) {
+      await writer.query('begin');
+      for (let i = 0; i < 5; i++) {
+        next += 1;
+        await writer.query(`insert into ${schema}.accounts values ($1::bigint, 1, $1::bigint * 10, 'n')`, [next]);
+      }
+      await writer.query(`update ${schema}.accounts set version = version + 1, balance = balance + 1 where id = any($1::bigint[])`, [[1 + Math.floor(Math.random() * next), 1 + Math.floor(Math.random() * next)]]);
+      if (next > 20) await writer.query(`delete from ${schema}.accounts where id = $1`, [Math.floor(Math.random() * next)]);
+      await writer.query('commit');
+    }
+  })();
+  const a = new WalcastProcess(env, ['sink']);
+  const b = new WalcastProcess(env, ['sink']);
+  const split = (p: WalcastProcess): Promise<unknown> => p.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length > 0 && (l.partitions as string[]).length < 3, 60_000, 'a share of the partitions');
+  try {
+    await Promise.all([split(a), split(b)]);
+    // Frozen past the session timeout: b takes every partition; a, thawed, finds them claimed.
+    a.child.kill('SIGSTOP');
+    await b.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length === 3, 60_000, 'b owning every partition');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    a.child.kill('SIGCONT');
+    await Promise.all([split(a), b.waitForLog((l) => l.msg === 'partitions assigned' && (l.rebalance as number) >= 3 && (l.partitions as string[]).length < 3, 60_000, 'b sharing again')]);
+    // Killed: a takes every partition over from the offsets b committed in the target.
+    await b.stop('SIGKILL');
+    await a.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length === 3 && (l.rebalance as number) >= 3, 60_000, 'a owning every partition');
+    writing = false;
+    await writes;
+    const rows = await assertSameRows(db, `${schema}.accounts`, `${target.schema}.accounts`, { timeoutMs: 120_000 });
+    assert.ok(rows > 50, `only ${rows} rows`);
+    assert.deepEqual(await reapplied(db, `${target.schema}.accounts`), [], 'no row version written by two transactions');
+    const owners = await db.query<{ partition: number; epoch: string }>(`select partition, epoch::text from ${target.offsetsTable} where group_id = $1 order by partition`, [`${target.group}-pair`]);
+    assert.deepEqual(owners.rows.map((r) => r.partition), [0, 1, 2]);
+    assert.ok(owners.rows.every((r) => Number(r.epoch) >= 3), `every partition was claimed at each rebalance: ${JSON.stringify(owners.rows)}`);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\na:\n${a.output.slice(-2000)}\nb:\n${b.output.slice(-2000)}`, { cause: error });
+  } finally {
+    writing = false;
+    await writes.catch(() => undefined);
+    a.child.kill('SIGCONT');
+    await a.stop('SIGKILL');
+    await b.stop('SIGKILL');
+    await writer.end();
+    await walcast.stop();
+  }
+});
