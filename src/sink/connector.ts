@@ -224,8 +224,9 @@ class SinkSession {
       return;
     }
     const next = BigInt(batch.lastOffset()) + 1n;
-    log.debug({ topic, partition, records: batch.messages.length, fetched: fetchedOffset }, 'batch');
+    const decodeStarted = process.hrtime.bigint();
     const changes = await this.decodeBatch(batch, state.position);
+    const decodeMs = Number(process.hrtime.bigint() - decodeStarted) / 1e6;
     stats.recordsConsumed += batch.messages.length;
     if (changes.length > 0) {
       const started = process.hrtime.bigint();
@@ -238,6 +239,7 @@ class SinkSession {
         return;
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      log.debug({ topic, partition, records: batch.messages.length, changes: changes.length, rows: result.rows, decodeMs, applyMs: seconds * 1000 }, 'batch applied');
       state.persisted = next;
       stats.applyLatency.observe(seconds);
       stats.batchSize.observe(changes.length);

@@ -1,0 +1,109 @@
+// The sink's catch-up rate, first figures before a full bench workload: N changes (inserts,
+// updates, deletes in 10-row source transactions) are written and published by `walcast run`
+// while no sink runs; then `walcast sink` starts and is timed from its first applied batch until
+// its offsets reach the topic's end. The ceiling beside it: COPY of the final rows into an empty
+// table of the same shape (one backend, no keys to look up).
+//
+//   node bench/tools/sink-throughput.ts [changes=300000] [partitions=1]
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { benchKafka } from '../lib/kafka.ts';
+import { ROOT, log, readServicesEnv, sleep, waitFor } from '../lib/util.ts';
+
+const changes = Number(process.argv[2] ?? 300_000);
+const partitions = Number(process.argv[3] ?? 1);
+const services = readServicesEnv();
+const id = Date.now().toString(36);
+const schema = `sinkbench_${id}`;
+const target = `${schema}_target`;
+const prefix = `sinkbench${id}`;
+const topic = `${prefix}.${schema}.accounts`;
+const cli = join(ROOT, 'src', 'cli.ts');
+
+function start(args: string[], env: Record<string, string>): { exited: Promise<number | null>; kill: (signal?: NodeJS.Signals) => void; output: () => string } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALCAST_'))) as Record<string, string>;
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=1024', cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  return { exited: new Promise((resolve) => child.once('exit', resolve)), kill: (signal = 'SIGTERM') => child.kill(signal), output: () => output };
+}
+
+const db = new pg.Client({ connectionString: services.pgUrl });
+await db.connect();
+const common = { WALCAST_KAFKA_BROKERS: services.brokers.join(','), WALCAST_SCHEMA_REGISTRY_URL: services.registryUrl, WALCAST_HTTP_PORT: '0' };
+try {
+  await db.query(`create schema ${schema}`);
+  await db.query(`create schema ${target}`);
+  await db.query(`create table ${schema}.accounts (id bigint primary key, version int not null, balance bigint not null, owner text not null, opened timestamptz not null, note text)`);
+  const walcast = start(['run'], {
+    ...common, WALCAST_PG_URL: services.pgUrl, WALCAST_SLOT: schema, WALCAST_PUBLICATION: schema, WALCAST_TABLES: `${schema}.*`,
+    WALCAST_TOPIC_PREFIX: prefix, WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`, WALCAST_SNAPSHOT_MODE: 'no_data', WALCAST_TOPIC_PARTITIONS: String(partitions),
+  });
+  await waitFor('the slot', async () => ((await db.query(`select 1 from pg_replication_slots where slot_name = $1 and active`, [schema])).rowCount ? true : undefined), 120_000, 200);
+  // 10-row transactions: 7 inserts, 2 updates of earlier rows, 1 delete.
+  log(`writing ${changes} changes`);
+  await db.query(`do $$ declare n bigint := 0; begin
+    for t in 1..${Math.ceil(changes / 10)} loop
+      for i in 1..7 loop n := n + 1; insert into ${schema}.accounts values (n, 1, n * 100, 'owner ' || n, now(), null); end loop;
+      update ${schema}.accounts set version = version + 1, balance = balance + 1, note = 'u' where id in (n - 3, greatest(n - 500, 1));
+      delete from ${schema}.accounts where id = n - 6;
+      commit;
+    end loop; end $$`);
+  const lsn = (await db.query<{ l: string }>('select pg_current_wal_lsn()::text as l')).rows[0]!.l;
+  await waitFor('walcast to publish everything', async () => ((await db.query(`select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2`, [lsn, schema])).rows[0]?.ok ? true : undefined), 600_000, 500);
+  walcast.kill();
+  await walcast.exited;
+  const kafka = benchKafka(services.brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const records = ends.reduce((sum, p) => sum + Number(p.high), 0);
+  log(`${records} Kafka records (changes, tombstones and commit markers) on ${topic}`);
+
+  const offsetsTable = `${target}.walcast_sink_offsets`;
+  const sink = start(['sink'], { ...common, WALCAST_SINK_PG_URL: services.pgUrl, WALCAST_SINK_TOPICS: topic, WALCAST_SINK_GROUP_ID: `${prefix}-sink`, WALCAST_SINK_TABLE_NAME_FORMAT: `${target}.\${source.table}`, WALCAST_SINK_OFFSETS_TABLE: offsetsTable, WALCAST_LOG_LEVEL: process.env.SINK_LOG ?? 'info' });
+  const t0 = Date.now();
+  let firstBatchAt = 0;
+  await waitFor('the first batch', async () => {
+    const r = await db.query(`select 1 from ${offsetsTable} where next_offset is not null`).catch(() => ({ rowCount: 0 }));
+    if (r.rowCount) firstBatchAt = Date.now();
+    return r.rowCount ? true : undefined;
+  }, 120_000, 20);
+  await waitFor('the sink to reach the end', async () => {
+    const { rows } = await db.query<{ partition: number; next: string }>(`select partition, next_offset::text as next from ${offsetsTable}`);
+    const done = ends.every((e) => { const row = rows.find((r) => r.partition === e.partition); return row && BigInt(row.next) >= BigInt(e.high) - 1n; });
+    return done ? true : undefined;
+  }, 1_800_000, 20);
+  const seconds = (Date.now() - firstBatchAt) / 1000;
+  sink.kill();
+  await sink.exited;
+  if (process.env.SINK_LOG) process.stdout.write(sink.output().split('\n').filter((l) => l.includes('batch applied')).join('\n') + '\n');
+  const final = Number((await db.query<{ n: string }>(`select count(*) as n from ${schema}.accounts`)).rows[0]!.n);
+  const same = (await db.query<{ d: string }>(`select count(*) as d from (select * from ${schema}.accounts except select * from ${target}.accounts) x`)).rows[0]!.d;
+  log(`sink: ${changes} changes in ${seconds.toFixed(2)} s after the first batch (${((firstBatchAt - t0) / 1000).toFixed(1)} s to start) = ${Math.round(changes / seconds)} changes/s; ${final} rows, ${same} differing`);
+
+  // The ceiling: COPY of the final rows into an empty table of the same shape.
+  await db.query(`create table ${target}.ceiling (like ${schema}.accounts including all)`);
+  const out = new pg.Client({ connectionString: services.pgUrl });
+  const into = new pg.Client({ connectionString: services.pgUrl });
+  await out.connect();
+  await into.connect();
+  const c0 = Date.now();
+  await pipeline(out.query(copyStreams.to(`copy ${schema}.accounts to stdout`)), into.query(copyStreams.from(`copy ${target}.ceiling from stdin`)));
+  const copySeconds = (Date.now() - c0) / 1000;
+  await out.end();
+  await into.end();
+  log(`COPY ceiling: ${final} rows in ${copySeconds.toFixed(2)} s = ${Math.round(final / copySeconds)} rows/s; sink / ceiling = ${(changes / seconds / (final / copySeconds)).toFixed(2)}`);
+  await sleep(100);
+} finally {
+  await db.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active`, [schema]).catch(() => undefined);
+  await db.query(`drop publication if exists ${schema}`).catch(() => undefined);
+  await db.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+  await db.query(`drop schema if exists ${target} cascade`).catch(() => undefined);
+  await db.end();
+}
