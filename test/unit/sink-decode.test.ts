@@ -1,0 +1,54 @@
+// Records to changes without Kafka: JSON with Connect's {schema, payload} wrapper (Debezium's
+// JsonConverter with schemas.enable) and without it (walcast's WALCAST_FORMAT=json), tombstones
+// and messages skipped, unchanged TOAST values marked KEEP in updates only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KEEP } from '../../src/sink/columns.ts';
+import { ChangeDecoder } from '../../src/sink/decode.ts';
+
+const P = '__debezium_unavailable_value';
+const decoder = new ChangeDecoder(null, P);
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+const row = { type: 'struct', optional: true, name: 'shop.public.orders.Value', fields: [
+  { field: 'id', type: 'int64', optional: false },
+  { field: 'amount', type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2', 'connect.decimal.precision': '10' } },
+  { field: 'at', type: 'string', optional: true, name: 'io.debezium.time.ZonedTimestamp' },
+  { field: 'note', type: 'string', optional: true },
+] };
+const envelope = { type: 'struct', name: 'shop.public.orders.Envelope', fields: [
+  { ...row, field: 'before' }, { ...row, field: 'after' },
+  { field: 'source', type: 'struct', fields: [{ field: 'schema', type: 'string' }, { field: 'table', type: 'string' }, { field: 'ts_ms', type: 'int64' }] },
+  { field: 'op', type: 'string' },
+] };
+const key = { schema: { type: 'struct', name: 'shop.public.orders.Key', fields: [{ field: 'id', type: 'int64', optional: false }] }, payload: { id: 7 } };
+
+test('JSON with the schema wrapper: Connect types and logical names give the column types and values', async () => {
+  const value = { schema: envelope, payload: { before: null, after: { id: 7, amount: Buffer.from([0x30, 0x39]).toString('base64'), at: '2024-01-01T10:00:00.5Z', note: P }, source: { schema: 'public', table: 'orders', ts_ms: 1 }, op: 'u' } };
+  const change = (await decoder.decode('shop.public.orders', 0, '5', json(key), json(value)))!;
+  assert.equal(change.op, 'u');
+  assert.deepEqual(change.source, { db: '', schema: 'public', table: 'orders' });
+  assert.deepEqual(change.fields.map((f) => `${f.name} ${f.pgType}`), ['id bigint', 'amount numeric(10,2)', 'at timestamp with time zone', 'note text']);
+  assert.equal(change.fields[1]!.text(change.row![1], 'numeric(10,2)'), '123.45');
+  assert.equal(change.row![3], KEEP, 'the placeholder in an update keeps the target value');
+  assert.deepEqual(change.key, [7]);
+  assert.deepEqual(change.keyFields!.map((f) => f.name), ['id']);
+});
+
+test('schemaless JSON: fields as they come, rendered for the target column type', async () => {
+  const value = { before: null, after: { id: 1, at: 1_500_000, tags: ['a', null], doc: { k: 1 } }, source: { schema: 'public', table: 't' }, op: 'c' };
+  const change = (await decoder.decode('t', 0, '0', json({ id: 1 }), json(value)))!;
+  const at = change.fields.find((f) => f.name === 'at')!;
+  assert.equal(at.text(1_500_000, 'timestamp with time zone'), '1970-01-01 00:00:01.500000+00');
+  const tags = change.fields.find((f) => f.name === 'tags')!;
+  assert.equal(tags.text(['a', null], 'text[]'), '{"a",NULL}');
+  assert.equal(change.fields.find((f) => f.name === 'doc')!.text({ k: 1 }, 'jsonb'), '{"k":1}');
+});
+
+test('tombstones, logical messages and records without an op are not changes; a creation keeps the placeholder text', async () => {
+  assert.equal(await decoder.decode('t', 0, '1', json({ id: 1 }), null), null);
+  assert.equal(await decoder.decode('t', 0, '2', json({ prefix: 'p' }), json({ op: 'm', message: { prefix: 'p' } })), null);
+  assert.equal(await decoder.decode('t', 0, '3', null, json({ hello: 'world' })), null);
+  const created = (await decoder.decode('t', 0, '4', json({ id: 2 }), json({ before: null, after: { id: 2, note: P }, source: {}, op: 'c' })))!;
+  assert.equal(created.row![1], P);
+});
