@@ -32,7 +32,20 @@ export class SinkOffsets {
     this.groupId = groupId;
   }
 
+  /** Creates the table when missing; under an advisory lock, as sink processes starting together would race on it. */
   async ensureTable(client: pg.ClientBase): Promise<void> {
+    await client.query('begin');
+    try {
+      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`walcast-sink:${this.table}`]);
+      await this.create(client);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async create(client: pg.ClientBase): Promise<void> {
     await client.query(
       `create table if not exists ${this.table} (
         group_id text not null,

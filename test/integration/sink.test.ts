@@ -166,18 +166,23 @@ test('two sink processes in one group split the partitions; one frozen past the 
   })();
   const a = new WalcastProcess(env, ['sink']);
   const b = new WalcastProcess(env, ['sink']);
-  const split = (p: WalcastProcess): Promise<unknown> => p.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length > 0 && (l.partitions as string[]).length < 3, 60_000, 'a share of the partitions');
+  // An assignment logged after `mark` lines (earlier lines do not count: they are older rebalances).
+  const assigned = (p: WalcastProcess, mark: number, count: (n: number) => boolean, what: string): Promise<unknown> =>
+    p.waitForLog((l) => p.lines.indexOf(l) >= mark && l.msg === 'partitions assigned' && count((l.partitions as string[]).length), 60_000, what);
+  const share = (n: number): boolean => n > 0 && n < 3;
   try {
-    await Promise.all([split(a), split(b)]);
+    await Promise.all([assigned(a, 0, share, 'a sharing'), assigned(b, 0, share, 'b sharing')]);
     // Frozen past the session timeout: b takes every partition; a, thawed, finds them claimed.
+    let mark = b.lines.length;
     a.child.kill('SIGSTOP');
-    await b.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length === 3, 60_000, 'b owning every partition');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await assigned(b, mark, (n) => n === 3, 'b owning every partition');
+    const marks = [a.lines.length, b.lines.length] as const;
     a.child.kill('SIGCONT');
-    await Promise.all([split(a), b.waitForLog((l) => l.msg === 'partitions assigned' && (l.rebalance as number) >= 3 && (l.partitions as string[]).length < 3, 60_000, 'b sharing again')]);
+    await Promise.all([assigned(a, marks[0], share, 'a sharing again'), assigned(b, marks[1], share, 'b sharing again')]);
     // Killed: a takes every partition over from the offsets b committed in the target.
+    mark = a.lines.length;
     await b.stop('SIGKILL');
-    await a.waitForLog((l) => l.msg === 'partitions assigned' && (l.partitions as string[]).length === 3 && (l.rebalance as number) >= 3, 60_000, 'a owning every partition');
+    await assigned(a, mark, (n) => n === 3, 'a owning every partition');
     writing = false;
     await writes;
     const rows = await assertSameRows(db, `${schema}.accounts`, `${target.schema}.accounts`, { timeoutMs: 120_000 });
