@@ -109,6 +109,14 @@ describe('chunk windows', () => {
     assert.deepEqual(wrapped.high(chunk([['1', 'a']], { xmax: 6 }), keyOf), [['1', 'a']]);
   });
 
+  test('a transaction published 100,000 transactions before the low mark is still remembered for the race check', () => {
+    const w = new ChunkWindows('slot');
+    w.transaction(500);
+    for (let xid = 1000; xid < 101_000; xid++) w.transaction(xid);
+    w.low('c1', 7);
+    assert.equal(w.high(chunk([['1', 'a']], { inProgress: [500], xmax: 200_000 }), keyOf), null);
+  });
+
   test('keyless: row versions the stream published are left out by xmin; deleted rows by value, one copy each', () => {
     const w = new ChunkWindows('slot');
     w.tracking = true;

@@ -27,7 +27,7 @@ import type { BlockRange, TableProgress } from './progress.ts';
 
 export const WATERMARK_PREFIX = 'walcast.watermark';
 
-/** Transactions remembered for the race check (xid -> order in the stream). */
+/** Transactions remembered for the race check (xid -> order in the stream), at least half this many. */
 const RECENT_XIDS = 200_000;
 
 export type WatermarkMark = 'low' | 'high';
@@ -102,7 +102,13 @@ export class ChunkWindows {
   private readonly owner: string;
   private readonly open = new Map<string, Window>();
   private readonly byRelation = new Map<number, Window[]>();
-  private readonly recentXids = new Map<number, number>();
+  /**
+   * Two generations instead of one Map trimmed from its oldest entry: V8 skips a Map's deleted
+   * entries one by one when iterating from its start, so trimming cost ~150 us per transaction
+   * once full (measured), more than the rest of a 10-row transaction.
+   */
+  private recentXids = new Map<number, number>();
+  private olderXids = new Map<number, number>();
   private readonly streamedXids = new XidSet();
   private order = 0;
   private latestXid: number | null = null;
@@ -134,9 +140,9 @@ export class ChunkWindows {
     if (this.tracking) this.streamedXids.add(xid);
     if (this.latestXid === null || xidPrecedes(this.latestXid, xid)) this.latestXid = xid;
     this.recentXids.set(xid, this.order);
-    if (this.recentXids.size > RECENT_XIDS) {
-      const oldest = this.recentXids.keys().next().value;
-      if (oldest !== undefined) this.recentXids.delete(oldest);
+    if (this.recentXids.size >= RECENT_XIDS / 2) {
+      this.olderXids = this.recentXids;
+      this.recentXids = new Map();
     }
   }
 
@@ -171,7 +177,7 @@ export class ChunkWindows {
     if (!window || window.spoiled) return null;
     if (window.latestXid !== null && !xidPrecedes(window.latestXid, chunk.xmax)) return null;
     for (const xid of chunk.inProgress) {
-      const seen = this.recentXids.get(xid);
+      const seen = this.recentXids.get(xid) ?? this.olderXids.get(xid);
       if (seen !== undefined && seen <= window.openedAt) return null;
     }
     if (chunk.keyless) return this.keyless(chunk, window, keyOf);
