@@ -30,6 +30,8 @@ export interface ReadOptions {
   count?: number;
   timeoutMs?: number;
   jsonTopics?: string[];
+  /** Fail when the timeout comes before the end of the topics, instead of returning what was read. */
+  requireComplete?: boolean;
 }
 
 export async function readTopics(options: ReadOptions, topics: string[]): Promise<ReadRecord[]> {
@@ -51,6 +53,7 @@ export async function forEachRecord(options: ReadOptions, topics: string[], onRe
     '--count', String(options.count ?? 0),
     '--timeout-ms', String(options.timeoutMs ?? 60_000),
     '--json-topics', (options.jsonTopics ?? []).join(','),
+    ...(options.requireComplete ? ['--require-complete'] : []),
     ...topics,
   ];
   const child = spawn(py, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -56,6 +56,7 @@ def main():
     parser.add_argument("--registry", required=True)
     parser.add_argument("--count", type=int, default=0, help="stop after this many records (0: read to the end)")
     parser.add_argument("--timeout-ms", type=int, default=60000)
+    parser.add_argument("--require-complete", action="store_true", help="exit 4 when the timeout comes before the end of the partitions")
     parser.add_argument("--idle-ms", type=int, default=1500, help="with --count 0: stop after this long at the end")
     parser.add_argument("--json-topics", default="", help="comma-separated topics whose keys and values are JSON")
     parser.add_argument("topics", nargs="+")
@@ -92,13 +93,19 @@ def main():
     seen = 0
     last_progress = time.monotonic()
     at_eof = set()
+    # With --require-complete, reading every record (no --count) ends only at the end of the
+    # partitions: a deadline reached before that is an error, never a short, silent answer (seen
+    # without it: 906,466 of a million rows, on a loaded machine).
+    complete = False
     try:
         while time.monotonic() < deadline:
             if args.count and seen >= args.count:
+                complete = True
                 break
             msg = consumer.poll(0.2)
             if msg is None:
                 if not args.count and at_eof and time.monotonic() - last_progress > args.idle_ms / 1000:
+                    complete = True
                     break
                 continue
             if msg.error():
@@ -120,13 +127,17 @@ def main():
                 key = deserializer(key_bytes, SerializationContext(msg.topic(), MessageField.KEY)) if key_bytes else None
                 value = deserializer(value_bytes, SerializationContext(msg.topic(), MessageField.VALUE)) if value_bytes else None
                 line["key"], line["value"] = render(key), render(value)
-            print(json.dumps(line), flush=True)
+            print(json.dumps(line))
             seen += 1
     finally:
         consumer.close()
+        sys.stdout.flush()
     if args.count and seen < args.count:
         print(f"avro_reader: saw {seen} of {args.count} records before the timeout", file=sys.stderr)
         sys.exit(3)
+    if args.require_complete and not complete:
+        print(f"avro_reader: timed out after {args.timeout_ms} ms with {seen} records read, before the end of every partition", file=sys.stderr)
+        sys.exit(4)
 
 
 if __name__ == "__main__":

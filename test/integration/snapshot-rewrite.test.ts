@@ -37,7 +37,7 @@ test('a table rewritten (CLUSTER) during its snapshot is read again from its new
     await it.waitForAck(db, await it.currentLsn(db), 60_000);
 
     const replayed = new Map<number, string>();
-    await forEachRecord({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, timeoutMs: 60_000 }, [it.topic('t')], (r) => {
+    await forEachRecord({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, timeoutMs: 300_000, requireComplete: true }, [it.topic('t')], (r) => {
       const after = (r.value as { after: { id: number; v: string } | null } | null)?.after;
       if (after) replayed.set(after.id, after.v);
     });

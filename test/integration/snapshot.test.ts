@@ -42,7 +42,7 @@ interface ReadSummary {
 async function replay(table: string, keyed: boolean, summary: ReadSummary): Promise<string[]> {
   const rows = new Map<string, string>();
   const bag: string[] = [];
-  await forEachRecord({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, timeoutMs: 120_000 }, [it.topic(table)], (r) => {
+  await forEachRecord({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, timeoutMs: 600_000, requireComplete: true }, [it.topic(table)], (r) => {
     const v = r.value as { op: string; after: unknown; source: { snapshot: string; txId: unknown } } | null;
     if (!v) return;
     if (v.op === 'r') {
