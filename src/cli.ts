@@ -1,5 +1,6 @@
 /**
- * walcast's command line: `walcast [run]` streams; `walcast check` runs the pre-flight checks;
+ * walcast's command line: `walcast [run]` streams; `walcast worker` hosts connectors created
+ * through Kafka Connect's REST API; `walcast check` runs the pre-flight checks;
  * `walcast setup --print` prints the SQL for an administrator; `walcast tail <topic>` prints a
  * topic's events; `walcast version`. Configuration comes from WALCAST_* environment variables.
  */
@@ -9,6 +10,7 @@ import { ConfigError, loadConfig, loadSinkConfig, loadWorkerConfig, type Walcast
 import type { ManagedConnector } from './connector.ts';
 import { ExitCode, WalcastError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
+import { exitOnCrash, stopOnSignals } from './lifecycle.ts';
 import { kafkaSecurityError } from './kafka/security.ts';
 import { createLogger, redactUrl, type Logger } from './log.ts';
 import { newClient, negotiateTls } from './pg/connect.ts';
@@ -18,11 +20,13 @@ import { CdcConnector } from './source/cdc/connector.ts';
 import { snapshotCommand } from './snapshot-command.ts';
 import { sourceTables } from './source/cdc/publication.ts';
 import { tail } from './tail.ts';
+import { workerCommand } from './worker-command.ts';
 import { WALCAST_VERSION } from './version.ts';
 import { Supervisor } from './worker/supervisor.ts';
 
 const USAGE = `usage: walcast [run]                       stream changes (configured by WALCAST_* variables)
        walcast sink                          apply change topics to a PostgreSQL database (WALCAST_SINK_* variables)
+       walcast worker                        Kafka Connect's REST API on WALCAST_HTTP_PORT: connectors created over REST (docs/worker.md)
        walcast check                         check PostgreSQL, Kafka and the schema registry; exit 0 when all pass
        walcast setup --print [--role NAME]   print the SQL for a least-privilege role, replica identities and the publication
        walcast tail <topic> [--from-beginning] [--max N]
@@ -99,29 +103,10 @@ async function sink(): Promise<number> {
 
 /** Runs one supervised connector with the management API until a signal or a permanent failure. */
 async function serve(log: Logger, service: Supervisor, worker: WorkerConfig): Promise<number> {
-  // A bug that escapes every await must still leave one structured line saying so: a raw stack on
-  // stderr is easy to miss at 3 a.m. Nothing uncommitted was acknowledged, so a restart is safe.
-  const dieOn = (kind: string) => (error: unknown): void => {
-    log.fatal({ err: error, exitCode: ExitCode.failure }, `internal error (${kind}): ${(error as Error)?.message ?? String(error)}; exiting. Nothing past the last committed Kafka transaction was acknowledged: restarting resumes without loss`);
-    log.flush();
-    process.exit(ExitCode.failure);
-  };
-  process.on('unhandledRejection', dieOn('unhandled rejection'));
-  process.on('uncaughtException', dieOn('uncaught exception'));
+  exitOnCrash(log);
   const connectors: readonly ManagedConnector[] = [service];
   const server = worker.http.port > 0 ? await startHttpServer({ ...worker.http, connectors: () => connectors, log }) : null;
-  let signals = 0;
-  const onSignal = (signal: string): void => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now; the open Kafka transaction is aborted by the broker');
-      process.exit(ExitCode.failure);
-    }
-    log.info({ signal }, 'stopping: finishing the current transaction');
-    service.stop();
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  stopOnSignals(log, () => service.stop());
   const code = await service.run();
   server?.close();
   log.info({ exitCode: code }, 'walcast stopped');
@@ -225,6 +210,8 @@ async function main(argv: string[]): Promise<number> {
       return run();
     case 'sink':
       return sink();
+    case 'worker':
+      return workerCommand();
     case 'check':
       return checkCommand();
     case 'setup':

@@ -18,6 +18,12 @@ export type ConnectorType = 'source' | 'sink';
 /** `waiting`: another owner holds the connector's resource (a replication slot in use); it stands by. */
 export type ConnectorState = 'starting' | 'running' | 'retrying' | 'waiting' | 'stopping' | 'stopped' | 'failed';
 
+/**
+ * What the operator asked a worker's connector to be (Kafka Connect's target state), kept with its
+ * config: STOPPED runs nothing at all, PAUSED runs it paused.
+ */
+export type TargetState = 'STARTED' | 'PAUSED' | 'STOPPED';
+
 /** Why the supervisor aborted a session's signal. */
 export type AbortReason = 'stop' | 'restart';
 
@@ -141,14 +147,18 @@ export interface SnapshotRequest {
   filters: Record<string, string>;
 }
 
-/** A request the connector cannot take, with the HTTP status Connect would answer. */
-export class SnapshotRequestError extends Error {
-  readonly code = 'WALCAST_SNAPSHOT_REQUEST';
-  readonly status: 400 | 404 | 409 | 503;
-  constructor(status: 400 | 404 | 409 | 503, message: string) {
+/** A request refused, with the HTTP status Kafka Connect would answer (the REST layer sends it). */
+export class RefusedRequestError<S extends number = number> extends Error {
+  readonly status: S;
+  constructor(status: S, message: string) {
     super(message);
     this.status = status;
   }
+}
+
+/** A snapshot request the connector cannot take. */
+export class SnapshotRequestError extends RefusedRequestError<400 | 404 | 409 | 503> {
+  readonly code = 'WALCAST_SNAPSHOT_REQUEST';
 }
 
 /** Snapshots a running connector takes on request. */
@@ -185,6 +195,8 @@ export interface ConnectorStatus {
   lastError: string | null;
   restarts: number;
   stats: ConnectorStats | null;
+  /** Stopped by the operator (PUT /connectors/<name>/stop): Connect's STOPPED, with no tasks. */
+  stoppedByOperator?: boolean;
 }
 
 /** What the management API may do with a supervised connector. */

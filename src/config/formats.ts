@@ -127,3 +127,9 @@ export function adminToken(value: unknown): void {
     throw new Error('must be at least 16 printable characters without spaces (e.g. from openssl rand -hex 24)');
   }
 }
+
+export function configEncryptionKey(value: unknown): void {
+  // It protects every stored connector password: a short passphrase is a guessable one.
+  if (value === '' || value === undefined) return;
+  if (typeof value !== 'string' || value.length < 16) throw new Error('must be at least 16 characters (e.g. from openssl rand -hex 24)');
+}

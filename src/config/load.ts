@@ -9,6 +9,7 @@ import type { PgConnection } from '../pg/connect.ts';
 import type { KafkaSecurity } from '../kafka/security.ts';
 import type { CompressionName } from '../kafka/compression.ts';
 import { configVariables, convictSchema, type ConfigScope } from './schema.ts';
+import { rememberSecrets } from '../secrets.ts';
 import { FILE_SUFFIX, readSecretFiles } from './secret-files.ts';
 import { httpSecurityFrom, kafkaSecurityFrom, pgConnectionFrom, registryFrom, type HttpSecurity, type RawKafkaSecurity, type RawPgSecurity, type RegistryConfig } from './security.ts';
 
@@ -22,6 +23,8 @@ export interface WorkerConfig {
   kafka: { brokers: string[]; clientId: string; security: KafkaSecurity };
   registry: RegistryConfig;
   http: { port: number; host: string } & HttpSecurity;
+  /** `walcast worker`: where connector configs are kept, and the key that encrypts their secrets ('' for none). */
+  worker: { configStorageTopic: string; configEncryptionKey: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -192,6 +195,7 @@ interface RawWorker {
   kafka: { brokers: string; clientId: string } & RawKafkaSecurity;
   registry: { url: string; username: string; password: string; sslCaLocation: string };
   http: { port: number; host: string; adminToken: string; sslCertificateLocation: string; sslKeyLocation: string; sslKeyPassword: string };
+  worker: WorkerConfig['worker'];
   log: WorkerConfig['log'];
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -199,10 +203,12 @@ interface RawWorker {
 
 function workerFrom(source: ConfigSource, problems: string[]): WorkerConfig {
   const raw = validateScope('worker', source, problems) as unknown as RawWorker;
+  rememberSecrets([raw.worker.configEncryptionKey]);
   return {
     kafka: { brokers: list(raw.kafka.brokers), clientId: raw.kafka.clientId, security: kafkaSecurityFrom(raw.kafka, problems) },
     registry: registryFrom(raw.registry, problems),
     http: { port: raw.http.port, host: raw.http.host.trim(), ...httpSecurityFrom(raw.http, problems) },
+    worker: raw.worker,
     log: raw.log,
     startupTimeoutMs: raw.startupTimeoutMs,
     shutdownTimeoutMs: raw.shutdownTimeoutMs,

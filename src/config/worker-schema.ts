@@ -3,7 +3,7 @@
  * registry every connector of this process uses, and the process's timeouts. `npm run docs:config`
  * renders the doc strings into docs/configuration.md.
  */
-import { adminToken, brokerList, httpHost, httpUrlOrEmpty, oneOf, positive } from './formats.ts';
+import { adminToken, brokerList, configEncryptionKey, httpHost, httpUrlOrEmpty, oneOf, positive, nonEmpty } from './formats.ts';
 
 export const workerSchema = {
   kafka: {
@@ -135,6 +135,21 @@ export const workerSchema = {
       format: String,
       default: '',
       env: 'WALCAST_HTTP_SSL_KEY_PASSWORD',
+      sensitive: true,
+    },
+  },
+  worker: {
+    configStorageTopic: {
+      doc: '`walcast worker` only: compacted Kafka topic holding the configs and target states of the connectors created through the REST API (Kafka Connect\'s config.storage.topic); a restarted worker resumes every connector it holds. Created when missing.',
+      format: nonEmpty('WALCAST_CONFIG_STORAGE_TOPIC'),
+      default: 'walcast-configs',
+      env: 'WALCAST_CONFIG_STORAGE_TOPIC',
+    },
+    configEncryptionKey: {
+      doc: '`walcast worker` only: passphrase (at least 16 characters) that encrypts the literal secrets of connector configs (passwords and the like) in WALCAST_CONFIG_STORAGE_TOPIC with AES-256-GCM. Unset: they are stored in the clear and the worker warns, naming each one; config-provider references (`${env:VAR}`, `${file:/path:key}`) are stored as written and need no key.',
+      format: configEncryptionKey,
+      default: '',
+      env: 'WALCAST_CONFIG_ENCRYPTION_KEY',
       sensitive: true,
     },
   },

@@ -19,7 +19,7 @@ export interface ConnectorRoutesContext {
 }
 
 /** Connect's connector and task states. */
-export type ConnectState = 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'UNASSIGNED';
+export type ConnectState = 'RUNNING' | 'PAUSED' | 'STOPPED' | 'FAILED' | 'RESTARTING' | 'UNASSIGNED';
 
 export interface TaskStatusBody {
   id: number;
@@ -137,12 +137,13 @@ function connectState(state: ConnectorState): ConnectState {
 export function connectorStatusBody(connector: ManagedConnector, workerId: string): ConnectorStatusBody {
   const status = connector.status();
   // The operator's pause shows only once it holds a running connector; a retrying one is RESTARTING.
-  const state = status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
+  const state = status.stoppedByOperator ? 'STOPPED' : status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
   const stats = status.stats;
   return {
     name: connector.name,
     connector: { state, worker_id: workerId },
-    tasks: [{ id: 0, state, worker_id: workerId, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
+    // A stopped connector has no tasks (Connect's STOPPED).
+    tasks: state === 'STOPPED' ? [] : [{ id: 0, state, worker_id: workerId, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
     type: connector.type,
     walcast: stats
       ? {

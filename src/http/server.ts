@@ -14,6 +14,8 @@ import { scrub } from '../secrets.ts';
 import { WALCAST_VERSION } from '../version.ts';
 import { authorizeStateChange, isLoopback, READ_METHODS } from './auth.ts';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from './body.ts';
+import type { ConnectorAdmin } from '../worker/admin.ts';
+import { routeConnectAdmin } from './connect-admin.ts';
 import { findConnector, routeConnectors } from './connectors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { routeSnapshots } from './snapshots.ts';
@@ -30,6 +32,8 @@ export interface HttpOptions {
   adminToken?: string | null;
   /** Certificate and key: serve HTTPS instead of HTTP. */
   tls?: TlsMaterial | null;
+  /** `walcast worker`: connectors are created and changed through Connect's REST API (connect-admin.ts). */
+  admin?: ConnectorAdmin;
 }
 
 /** Most severe first: the state /health and /ready report is that of the connector furthest from running. */
@@ -99,9 +103,13 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
   const metrics = createMetrics(options.connectors);
   // Connect's worker_id; the port is the bound one once listening (it differs when options.port is 0).
   let workerId = `${options.host}:${options.port}`;
-  const route = async (method: string, path: string, body: Buffer): Promise<Reply> => {
+  const route = async (method: string, path: string, query: URLSearchParams, body: Buffer): Promise<Reply> => {
     const snapshotReply = await snapshotPath(method, path, body, options);
     if (snapshotReply) return snapshotReply;
+    if (options.admin) {
+      const adminReply = await routeConnectAdmin({ method, path, query, body: () => jsonBody(body) }, { admin: options.admin, workerId, log: options.log });
+      if (adminReply) return adminReply;
+    }
     const connectorReply = routeConnectors(method, path, { connectors: options.connectors, workerId, log: options.log });
     if (connectorReply) return connectorReply;
     const handler = processRoute(path, options, metrics);
@@ -112,7 +120,7 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
   const policy = { token: options.adminToken ?? null, listenHost: options.host };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
     try {
       let body: Buffer = Buffer.alloc(0);
       if (!READ_METHODS.has(method)) {
@@ -133,7 +141,7 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
           return;
         }
       }
-      send(res, await route(method, path, body));
+      send(res, await route(method, path, new URLSearchParams(search), body));
     } catch (error) {
       // The error's text may come from anywhere below: it goes to the log, not to the caller.
       options.log.error({ err: error, method, path }, 'management API request failed');

@@ -12,7 +12,7 @@
 import type { Kafka } from 'kafkajs';
 import type { KafkaRecord } from './producer.ts';
 import type { TopicManager } from './topics.ts';
-import { readPartitions } from './partition-reader.ts';
+import { readCompacted } from './compacted-topic.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -69,13 +69,7 @@ export function parseOffsetValue(value: Buffer): OffsetValue {
 }
 
 export async function ensureOffsetsTopic(topics: TopicManager, topic: string): Promise<void> {
-  await topics.ensure([topic], {
-    partitions: 1,
-    configEntries: [
-      { name: 'cleanup.policy', value: 'compact' },
-      { name: 'min.compaction.lag.ms', value: '0' },
-    ],
-  });
+  await topics.ensureCompacted(topic);
 }
 
 /**
@@ -84,33 +78,8 @@ export async function ensureOffsetsTopic(topics: TopicManager, topic: string): P
  * end offset read here is the last stable offset, and an open transaction would hide what follows it.
  */
 export async function readOffset(kafka: Kafka, topic: string, sourceId: string, timeoutMs = 60_000): Promise<StoredOffset | null> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let end: bigint;
-  try {
-    const partitions = await admin.fetchTopicOffsets(topic);
-    end = BigInt(partitions.find((p) => p.partition === 0)?.high ?? '0');
-  } finally {
-    await admin.disconnect();
-  }
-  if (end === 0n) return null;
-
-  let latest: Buffer | null = null;
-  let latestOffset = '';
-  await readPartitions(kafka, {
-    purpose: 'offset reader',
-    readUncommitted: false,
-    ranges: [{ topic, partition: 0, end }],
-    timeoutMs,
-    onBatch: (batch) => {
-      for (const message of batch.messages) {
-        if (message.key?.toString('utf8') === sourceId && message.value) {
-          latest = message.value;
-          latestOffset = message.offset;
-        }
-      }
-    },
-  });
-  if (latest === null) return null;
-  return { ...parseOffsetValue(latest), recordOffset: latestOffset, partitionEnd: end.toString() };
+  const { latest, end } = await readCompacted(kafka, topic, 'offset reader', timeoutMs, (key) => key === sourceId);
+  const record = latest.get(sourceId);
+  if (!record) return null;
+  return { ...parseOffsetValue(record.value), recordOffset: record.offset, partitionEnd: end.toString() };
 }

@@ -48,6 +48,17 @@ export class TopicManager {
     for (const t of missing) this.known.add(t);
   }
 
+  /** A single-partition compacted topic: positions and configs, where only each key's last record counts. */
+  async ensureCompacted(topic: string): Promise<void> {
+    await this.ensure([topic], {
+      partitions: 1,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'min.compaction.lag.ms', value: '0' },
+      ],
+    });
+  }
+
   /** Each topic's max.message.bytes (topics that exist; see record-limits.ts). */
   async maxMessageBytes(topics: string[]): Promise<Map<string, number>> {
     await this.connect();

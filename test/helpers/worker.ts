@@ -1,0 +1,34 @@
+// `walcast worker` as a child process, and Kafka Connect REST calls to it (what curl would send).
+import { freePort } from './scratch-postgres.ts';
+import { loadServices } from './services.ts';
+import { WalcastProcess } from './walcast-process.ts';
+
+export interface RunningWorker {
+  process: WalcastProcess;
+  base: string;
+  /** A REST call with a JSON body; resolves with the status and the parsed body (undefined when empty). */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+}
+
+/** Starts a worker on a free port with the services' Kafka and registry; resolves once its API listens. */
+export async function startWorker(env: Record<string, string>): Promise<RunningWorker> {
+  const services = loadServices();
+  const process = new WalcastProcess(
+    { WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','), WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl, WALCAST_HTTP_PORT: String(await freePort()), ...env },
+    ['worker'],
+  );
+  const listening = await process.waitForLog((l) => l.msg === 'management API listening', 60_000, 'the worker API');
+  const base = `http://127.0.0.1:${String(listening.port)}`;
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
+    const response = await fetch(base + path, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
+  return { process, base, call };
+}
+
+/** The connector's Connect state (RUNNING, PAUSED, STOPPED, FAILED...) as GET .../status reports it. */
+export async function connectorState(worker: RunningWorker, name: string): Promise<string> {
+  const { body } = await worker.call('GET', `/connectors/${encodeURIComponent(name)}/status`);
+  return (body as { connector?: { state?: string } }).connector?.state ?? 'none';
+}
