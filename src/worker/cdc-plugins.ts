@@ -4,6 +4,8 @@
  * Both end in loadCdcConnectorConfig, so a worker's connector is validated exactly as `walcast run`.
  */
 import { ConfigError, loadCdcConnectorConfig, type ConfigSource } from '../config/load.ts';
+import { isConverterSetting } from '../config/converters.ts';
+import { DEBEZIUM_POSTGRES_CLASS, DEBEZIUM_POSTGRES_KEYS, debeziumPostgresSettings, debeziumSettingOf } from '../config/debezium-postgres.ts';
 import { configVariables } from '../config/schema.ts';
 import { CdcConnector } from '../source/cdc/connector.ts';
 import { WALCAST_VERSION } from '../version.ts';
@@ -24,9 +26,12 @@ export function configureCdc(name: string, walcast: ConfigSource, context: Plugi
     return { problems, create: () => new CdcConnector({ ...config, name }) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    const named = new Set(problems.map((p) => p.key));
     for (const problem of error.problems) {
       const variable = /^(WALCAST_[A-Z0-9_]+)/.exec(problem)?.[1];
       const setting = variable ? settingOf(variable) : '';
+      // A setting already refused by the mapping (a missing host makes the URL missing too) is named once.
+      if (setting !== '' && named.has(setting)) continue;
       problems.push({ key: setting, message: variable && setting !== variable ? problem.replaceAll(variable, setting) : problem });
     }
     return { problems };
@@ -44,8 +49,26 @@ export const walcastCdcPlugin: ConnectorPlugin = {
   configure(name: string, config: ConnectorConfigMap, context: PluginContext): Configured {
     const problems: ConfigProblem[] = [];
     checkTasksMax(config, problems);
+    for (const side of ['key.converter', 'value.converter']) {
+      if (config[side] !== undefined) problems.push({ key: side, message: `${side}: this class is configured with walcast's names; set WALCAST_FORMAT (avro or json) instead` });
+    }
     const walcast: ConfigSource = {};
     for (const v of connectorVariables) if (config[v.env] !== undefined) walcast[v.env] = config[v.env];
     return configureCdc(name, walcast, context, (variable) => variable, problems);
+  },
+};
+
+/** `io.debezium.connector.postgresql.PostgresConnector`: Debezium's names (config/debezium-postgres.ts). */
+export const debeziumPostgresPlugin: ConnectorPlugin = {
+  className: DEBEZIUM_POSTGRES_CLASS,
+  type: 'source',
+  version: WALCAST_VERSION,
+  keys: DEBEZIUM_POSTGRES_KEYS,
+  acceptsKey: isConverterSetting,
+  configure(name: string, config: ConnectorConfigMap, context: PluginContext): Configured {
+    const problems: ConfigProblem[] = [];
+    checkTasksMax(config, problems);
+    const walcast = debeziumPostgresSettings(config, context.worker.registry.url, problems);
+    return configureCdc(name, walcast, context, debeziumSettingOf, problems);
   },
 };

@@ -1,6 +1,6 @@
 // `walcast worker` as a child process, and Kafka Connect REST calls to it (what curl would send).
 import { freePort } from './scratch-postgres.ts';
-import { loadServices } from './services.ts';
+import { loadServices, waitFor } from './services.ts';
 import { WalcastProcess } from './walcast-process.ts';
 
 export interface RunningWorker {
@@ -31,4 +31,17 @@ export async function startWorker(env: Record<string, string>): Promise<RunningW
 export async function connectorState(worker: RunningWorker, name: string): Promise<string> {
   const { body } = await worker.call('GET', `/connectors/${encodeURIComponent(name)}/status`);
   return (body as { connector?: { state?: string } }).connector?.state ?? 'none';
+}
+
+/** Waits until the connector reports `state`; on timeout the error carries its last status and the worker's log. */
+export async function waitForState(worker: RunningWorker, name: string, state: string, timeoutMs = 60_000): Promise<void> {
+  let last: unknown;
+  try {
+    await waitFor(`${name} ${state}`, async () => {
+      last = (await worker.call('GET', `/connectors/${encodeURIComponent(name)}/status`)).body;
+      return (last as { connector?: { state?: string } }).connector?.state === state ? true : undefined;
+    }, timeoutMs, 100);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last status ${JSON.stringify(last)}\nworker log:\n${worker.process.output.slice(-4000)}`, { cause: error });
+  }
 }

@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadSecuredServices, loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
-import { connectorState, startWorker, type RunningWorker } from '../helpers/worker.ts';
+import { connectorState, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 
 const services = loadServices();
 const it = capturedSchema('wapi', {
@@ -68,12 +68,12 @@ test('connectors over REST: create, validate, status, pause, resume, restart of 
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.deepEqual(created.body, { name: 'cdc', config: { ...config, name: 'cdc' }, tasks: [{ connector: 'cdc', task: 0 }], type: 'source' });
     assert.equal((await worker.call('POST', '/connectors', { name: 'cdc', config })).status, 409);
-    await waitFor('RUNNING', async () => ((await connectorState(worker, 'cdc')) === 'RUNNING' ? true : undefined), 60_000, 100);
+    await waitForState(worker, 'cdc', 'RUNNING', 60_000);
     await db.query(`insert into ${schema}.t values (1, 'one')`);
     assert.deepEqual((await read(1)).map((r) => (r.value as { after: { id: number } }).after.id), [1]);
 
     assert.equal((await worker.call('PUT', '/connectors/cdc/pause')).status, 202);
-    await waitFor('PAUSED', async () => ((await connectorState(worker, 'cdc')) === 'PAUSED' ? true : undefined), 30_000, 100);
+    await waitForState(worker, 'cdc', 'PAUSED', 30_000);
     const listed = (await worker.call('GET', '/connectors?expand=status&expand=info')).body as Record<string, { status: { connector: { state: string } }; info: { config: Record<string, string> } }>;
     assert.equal(listed.cdc!.status.connector.state, 'PAUSED');
     assert.equal(listed.cdc!.info.config.WALCAST_PG_PASSWORD, config.WALCAST_PG_PASSWORD, 'a reference is shown as written');
@@ -94,7 +94,7 @@ test('connectors over REST: create, validate, status, pause, resume, restart of 
     worker = await startWorker(env);
     assert.deepEqual((await worker.call('GET', '/connectors')).body, ['cdc', 'other']);
     assert.equal(await connectorState(worker, 'other'), 'STOPPED');
-    await waitFor('PAUSED after the restart', async () => ((await connectorState(worker, 'cdc')) === 'PAUSED' ? true : undefined), 60_000, 100);
+    await waitForState(worker, 'cdc', 'PAUSED', 60_000);
     await db.query(`insert into ${schema}.t values (2, 'two')`);
     assert.equal((await worker.call('PUT', '/connectors/cdc/resume')).status, 202);
     assert.deepEqual((await read(2)).map((r) => (r.value as { after: { id: number } }).after.id), [1, 2], 'nothing lost or doubled across the worker restart');

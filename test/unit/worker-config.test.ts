@@ -8,6 +8,7 @@ import { parseProperties, resolveReferences } from '../../src/worker/config-prov
 import { ConfigCipher, HIDDEN, isSecretKey, keepHiddenSecrets, maskConfig } from '../../src/worker/config-secrets.ts';
 import { findPlugin, unsupportedSettings, validationBody, type ConnectorPlugin } from '../../src/worker/plugins.ts';
 import { scrub } from '../../src/secrets.ts';
+import { debeziumPostgresSettings, debeziumSettingOf } from '../../src/config/debezium-postgres.ts';
 
 describe('config providers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'walcast-providers-'));
@@ -104,5 +105,36 @@ describe('plugins and validate', () => {
     assert.equal(row('foo.password').definition.type, 'PASSWORD');
     assert.match(row('foo.extra').value.errors[0]!, /foo\.extra is not supported/);
     assert.deepEqual(row('connector.class').value.errors, ['whole config']);
+  });
+});
+
+describe('Debezium PostgresConnector names', () => {
+  test('map onto walcast settings; regexes become wildcards; Debezium defaults kept', () => {
+    const problems: Array<{ key: string; message: string }> = [];
+    const walcast = debeziumPostgresSettings(
+      {
+        'database.hostname': 'db', 'database.user': 'dbz user', 'database.dbname': 'shop', 'database.password': 'pw', 'topic.prefix': 'shop',
+        'table.include.list': 'public\\.orders, inventory.customer.*', 'snapshot.mode': 'never',
+        'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'false',
+      },
+      '',
+      problems,
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(walcast, {
+      WALCAST_PG_URL: 'postgres://dbz%20user@db:5432/shop', WALCAST_PG_PASSWORD: 'pw', WALCAST_TOPIC_PREFIX: 'shop', WALCAST_SNAPSHOT_MODE: 'never',
+      WALCAST_SLOT: 'debezium', WALCAST_PUBLICATION: 'dbz_publication', WALCAST_TABLES: 'public.orders,inventory.customer*', WALCAST_FORMAT: 'json',
+    });
+    assert.equal(debeziumSettingOf('WALCAST_SNAPSHOT_MODE'), 'snapshot.mode');
+  });
+
+  test('what walcast cannot honour is refused by setting', () => {
+    const problems: Array<{ key: string; message: string }> = [];
+    debeziumPostgresSettings(
+      { 'database.hostname': 'db', 'database.user': 'u', 'database.dbname': 'd', 'plugin.name': 'decoderbufs', 'table.include.list': 'public.(a|b)', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter' },
+      '',
+      problems,
+    );
+    assert.deepEqual(problems.map((p) => p.key), ['topic.prefix', 'table.include.list', 'plugin.name', 'value.converter.schemas.enable']);
   });
 });
