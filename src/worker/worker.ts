@@ -14,8 +14,8 @@ import type { ExitCodeValue } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { AdminError, type ConnectorAdmin, type ConnectorInfoBody, type PluginInfoBody, type TaskInfoBody } from './admin.ts';
 import { resolveReferences, type ConfigProblem, type ConnectorConfigMap } from './config-providers.ts';
-import { isSecretKey, keepHiddenSecrets, maskConfig } from './config-secrets.ts';
-import type { ConfigStore, StoredConnector } from './config-store.ts';
+import { ConfigDecryptionError, isSecretKey, keepHiddenSecrets, maskConfig } from './config-secrets.ts';
+import { ConfigRecordError, type ConfigStore, type StoredConnector } from './config-store.ts';
 import { findPlugin, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -98,7 +98,7 @@ export class Worker implements ConnectorAdmin {
 
   /** Reads the config topic and starts every connector in it, as its target state says. */
   async start(): Promise<void> {
-    const stored = await this.options.store.load();
+    const stored = await this.loadStore();
     for (const [name, entry] of stored) {
       const plugin = findPlugin(this.options.plugins, entry.config['connector.class'] ?? '');
       if (!plugin) {
@@ -110,6 +110,23 @@ export class Worker implements ConnectorAdmin {
       this.launch(connector);
     }
     this.options.log.info({ connectors: [...this.connectors.keys()], topic: this.options.config.worker.configStorageTopic }, 'worker resumed the connectors of its config topic');
+  }
+
+  /**
+   * The config topic's connectors. Kafka is retried until WALCAST_STARTUP_TIMEOUT_MS (a topic just
+   * created may have no leader yet); a record walcast cannot read is not retried.
+   */
+  private async loadStore(): Promise<Map<string, StoredConnector>> {
+    const deadline = Date.now() + this.options.config.startupTimeoutMs;
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 5000)) {
+      try {
+        return await this.options.store.load();
+      } catch (error) {
+        if (error instanceof ConfigRecordError || error instanceof ConfigDecryptionError || Date.now() + delayMs > deadline) throw error;
+        this.options.log.warn({ err: error, retryInMs: delayMs }, `reading ${this.options.config.worker.configStorageTopic} failed; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   /** Stops every connector (each finishes its open transaction) and closes the config topic. */
