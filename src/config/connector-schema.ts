@@ -137,13 +137,13 @@ export const cdcConnectorSchema = {
   },
   errors: {
     tolerance: {
-      doc: 'What a row walcast cannot publish does (a value it cannot decode or encode, a change event over its topic\'s max.message.bytes), as Kafka Connect\'s errors.tolerance: none stops walcast with exit code 7 and a message naming the table, column or key, LSN and the fix; all sends the row as JSON to the dead-letter topic, with Kafka Connect\'s __connect.errors.* headers, in the same Kafka transaction as the events around it, and goes on.',
+      doc: 'What a row walcast cannot publish does (a value it cannot decode or encode, a change event over its topic\'s max.message.bytes), as Kafka Connect\'s errors.tolerance: none stops walcast with exit code 7 and a message naming the table, column or key, LSN and the fix; all sends the row as JSON to the dead-letter topic, with Kafka Connect\'s __connect.errors.* headers, in the same Kafka transaction as the events around it, and goes on. walcast sink reads it too, for a record it cannot decode or apply (not Avro or JSON, a value the target refuses): none stops the sink with exit code 7 naming the topic, partition and offset; all copies the record unchanged to the dead-letter topic with Connect\'s headers (topic, partition, offset, stage, exception), exactly once together with the rows and offsets, and goes on. An incompatible schema change stops the sink either way.',
       format: ['none', 'all'],
       default: 'none',
       env: 'WALCAST_ERRORS_TOLERANCE',
     },
     deadLetterQueueTopicName: {
-      doc: 'Dead-letter topic for WALCAST_ERRORS_TOLERANCE=all (Kafka Connect\'s errors.deadletterqueue.topic.name); created when missing. Default: <topic prefix>-dlq.',
+      doc: 'Dead-letter topic for WALCAST_ERRORS_TOLERANCE=all (Kafka Connect\'s errors.deadletterqueue.topic.name); created when missing. Default: <topic prefix>-dlq (for walcast sink: <group id>-dlq).',
       format: topicNameOrEmpty,
       default: '',
       env: 'WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME',

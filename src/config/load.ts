@@ -8,6 +8,7 @@ import convict from 'convict';
 import type { PgConnection } from '../pg/connect.ts';
 import type { KafkaSecurity } from '../kafka/security.ts';
 import type { CompressionName } from '../kafka/compression.ts';
+import { cdcConnectorSchema } from './connector-schema.ts';
 import { configVariables, convictSchema, type ConfigScope } from './schema.ts';
 import { rememberSecrets } from '../secrets.ts';
 import { FILE_SUFFIX, readSecretFiles } from './secret-files.ts';
@@ -93,6 +94,8 @@ export interface SinkSettings {
   toastPlaceholder: string;
   fetchMaxBytesPerPartition: number;
   sessionTimeoutMs: number;
+  /** WALCAST_ERRORS_TOLERANCE and the sink's dead-letter topic (default `<group id>-dlq`). */
+  errors: { tolerance: 'none' | 'all'; deadLetterQueueTopicName: string };
 }
 
 /** What the sink runs with: its own settings and the process's Kafka and registry. */
@@ -254,6 +257,22 @@ function connectorFrom(source: ConfigSource, worker: WorkerConfig, problems: str
   };
 }
 
+/** The sink shares WALCAST_ERRORS_* with the source (one definition, in connector-schema.ts). */
+function sinkErrorsFrom(source: ConfigSource, problems: string[]): SinkSettings['errors'] {
+  const config = convict({ errors: cdcConnectorSchema.errors } as unknown as convict.Schema<unknown>, { env: source as NodeJS.ProcessEnv, args: [] });
+  try {
+    config.validate({ allowed: 'warn' });
+  } catch (e) {
+    const variables = configVariables('connector');
+    for (const line of (e as Error).message.split('\n')) {
+      const match = /^([\w.]+): (.*)$/.exec(line.trim());
+      const variable = match ? variables.find((v) => v.path === match[1]) : undefined;
+      problems.push(variable ? `${variable.env}: ${match![2]}` : line.trim());
+    }
+  }
+  return (config.getProperties() as { errors: SinkSettings['errors'] }).errors;
+}
+
 function sinkFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]): SinkConfig | null {
   const raw = validateScope('sink', source, problems) as unknown as Omit<SinkSettings, 'pg' | 'topics' | 'topicsRegex' | 'primaryKeyFields'> & {
     pg: { url: string } & RawPgSecurity;
@@ -262,6 +281,7 @@ function sinkFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]
     primaryKeyFields: string;
   };
   const connection = pgConnectionFrom(raw.pg, problems, 'WALCAST_SINK_PG');
+  const errors = sinkErrorsFrom(source, problems);
   const topics = list(raw.topics);
   let topicsRegex: RegExp | null = null;
   if ((topics.length > 0) === (raw.topicsRegex !== '')) {
@@ -281,6 +301,7 @@ function sinkFrom(source: ConfigSource, worker: WorkerConfig, problems: string[]
     topics,
     topicsRegex,
     primaryKeyFields: list(raw.primaryKeyFields),
+    errors: { ...errors, deadLetterQueueTopicName: errors.deadLetterQueueTopicName || `${raw.groupId}-dlq` },
     kafka: worker.kafka,
     registry: worker.registry,
   };

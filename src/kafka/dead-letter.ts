@@ -8,6 +8,9 @@
  * does not know its shape: the source builds it). It is cut to fit the dead-letter topic: the
  * longest strings are shortened first and listed, with their full size in bytes, under
  * `"truncated"`, so a row that was too large for its own topic still lands here.
+ *
+ * A sink dead-letters the consumed record itself, as Connect's sink tasks do: its key and value
+ * bytes unchanged, and the partition and offset it was read from in Connect's headers.
  */
 import type { KafkaRecord } from './producer.ts';
 import { BATCH_OVERHEAD_BYTES } from './record-limits.ts';
@@ -15,6 +18,8 @@ import { BATCH_OVERHEAD_BYTES } from './record-limits.ts';
 /** Kafka Connect's dead-letter headers (DeadLetterQueueReporter). */
 export const CONNECT_ERROR_HEADERS = {
   topic: '__connect.errors.topic',
+  partition: '__connect.errors.partition',
+  offset: '__connect.errors.offset',
   connectorName: '__connect.errors.connector.name',
   taskId: '__connect.errors.task.id',
   stage: '__connect.errors.stage',
@@ -32,22 +37,25 @@ export const WALCAST_ERROR_HEADERS = {
   lsn: 'walcast.errors.lsn',
 } as const;
 
-/** Connect's stage names (org.apache.kafka.connect.runtime.errors.Stage) that apply to a source. */
-export type ErrorStage = 'TASK_POLL' | 'KEY_CONVERTER' | 'VALUE_CONVERTER' | 'KAFKA_PRODUCE';
+/** Connect's stage names (org.apache.kafka.connect.runtime.errors.Stage) that apply to a source or a sink. */
+export type ErrorStage = 'TASK_POLL' | 'KEY_CONVERTER' | 'VALUE_CONVERTER' | 'KAFKA_PRODUCE' | 'TASK_PUT';
 
 export type JsonDocument = { [key: string]: JsonItem };
 export type JsonItem = null | boolean | number | string | JsonItem[] | JsonDocument;
 
 export interface DeadLetter {
-  /** The change topic the record was meant for. */
+  /** The change topic the record was meant for (a source) or read from (a sink). */
   topic: string;
+  /** Where a sink read the record (Connect's partition and offset headers). */
+  origin?: { partition: number; offset: string };
   connectorName: string;
   stage: ErrorStage;
   /** What failed: the walcast component, in the role of Connect's converter or task class. */
   className: string;
   error: Error & { code?: string };
-  key: JsonDocument | null;
-  value: JsonDocument;
+  /** A source's change as JSON, or a sink's consumed bytes as they were. */
+  key: JsonDocument | Buffer | null;
+  value: JsonDocument | Buffer | null;
   /** walcast's headers (table, column, LSN). */
   context: Partial<Record<keyof typeof WALCAST_ERROR_HEADERS, string>>;
 }
@@ -76,16 +84,21 @@ export function deadLetterRecord(deadLetterTopic: string, letter: DeadLetter, li
     [CONNECT_ERROR_HEADERS.exceptionMessage]: Buffer.from(letter.error.message),
     [CONNECT_ERROR_HEADERS.exceptionStacktrace]: Buffer.from((letter.error.stack ?? letter.error.message).slice(0, MAX_STACK_CHARS)),
   };
+  if (letter.origin) {
+    headers[CONNECT_ERROR_HEADERS.partition] = Buffer.from(String(letter.origin.partition));
+    headers[CONNECT_ERROR_HEADERS.offset] = Buffer.from(letter.origin.offset);
+  }
   if (letter.error.code) headers[WALCAST_ERROR_HEADERS.code] = Buffer.from(letter.error.code);
   for (const [name, value] of Object.entries(letter.context)) {
     if (value !== undefined) headers[WALCAST_ERROR_HEADERS[name as keyof typeof WALCAST_ERROR_HEADERS]] = Buffer.from(value);
   }
   let headerBytes = 0;
   for (const [name, value] of Object.entries(headers)) headerBytes += 10 + Buffer.byteLength(name) + value.length;
-  const key = letter.key === null ? null : Buffer.from(JSON.stringify(letter.key));
+  const key = letter.key === null || Buffer.isBuffer(letter.key) ? letter.key : Buffer.from(JSON.stringify(letter.key));
   const budget = limit - BATCH_OVERHEAD_BYTES - headerBytes - (key?.length ?? 0);
-  const value = fitJson(letter.value, budget);
-  if (value === null) {
+  // Consumed bytes are copied as they are: only JSON built here can be cut.
+  const value = letter.value === null || Buffer.isBuffer(letter.value) ? (letter.value?.length ?? 0) <= budget ? letter.value : undefined : fitJson(letter.value, budget) ?? undefined;
+  if (value === undefined) {
     throw new DeadLetterTooLargeError(
       `the dead-letter record for ${letter.topic} cannot fit the ${limit} bytes topic ${deadLetterTopic} accepts (max.message.bytes), even with its values cut: raise that topic's limit`,
     );

@@ -63,6 +63,13 @@ function copyField(text: string | null): string {
   return /[\\\n\r\t]/.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : text;
 }
 
+interface PlannedTable {
+  table: TargetTable | null;
+  name: TargetName;
+  steps: Array<PreparedSegment | 'truncate'>;
+  counts: Record<ChangeOp, number>;
+}
+
 interface PreparedSegment {
   segment: RowsSegment;
   table: TargetTable;
@@ -76,6 +83,10 @@ export class BatchApplier {
   private readonly formatParts: string[];
   /** Staging table by target table and column list, on the current connection. */
   private readonly stages = new Map<string, string>();
+  /** Staging tables created on this connection: names are never reused, even after a savepoint dropped one. */
+  private stagesCreated = 0;
+  /** Staging tables filled in the current transaction: a second segment of the same shape must not see the first's rows. */
+  private readonly filled = new Set<string>();
 
   constructor(options: ApplierOptions) {
     this.options = options;
@@ -86,6 +97,7 @@ export class BatchApplier {
   /** A new connection has no staging tables. */
   reset(): void {
     this.stages.clear();
+    this.stagesCreated = 0;
     this.options.tables.forget();
   }
 
@@ -94,9 +106,102 @@ export class BatchApplier {
     return parts.length === 1 ? { schema: null, table: parts[0]! } : { schema: parts.slice(0, -1).join('.'), table: parts[parts.length - 1]! };
   }
 
-  /** Applies `changes` (one partition, offset order); 'fenced' when another process owns the partition. */
-  async apply(client: pg.ClientBase, changes: readonly SinkChange[], position: BatchPosition): Promise<BatchResult | 'fenced'> {
-    // Group by target table, keeping each table's order.
+  /**
+   * Applies `changes` (one partition, offset order); 'fenced' when another process owns the
+   * partition. `beforeCommit` runs last inside the transaction (the batch's dead letters).
+   */
+  async apply(client: pg.ClientBase, changes: readonly SinkChange[], position: BatchPosition, beforeCommit?: (client: pg.ClientBase) => Promise<void>): Promise<BatchResult | 'fenced'> {
+    // Tables and staging are prepared before the transaction: DDL commits on its own.
+    const work = await this.plan(client, changes);
+    let rows = 0;
+    this.filled.clear();
+    await client.query('begin');
+    try {
+      const owned = await this.options.offsets.advance(client, position.topic, position.partition, position.epoch, position.expected, position.next);
+      if (!owned) {
+        await client.query('rollback');
+        return 'fenced';
+      }
+      rows = await this.run(client, work);
+      await beforeCommit?.(client);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      this.options.tables.forget();
+      throw error;
+    }
+    return { rows, tables: this.counted(work) };
+  }
+
+  /**
+   * The rare path after a batch failed on its data: applies it again in halves under savepoints,
+   * down to the single changes the target refuses (`refused` tells a data error from any other).
+   * Applying consecutive parts one after the other equals applying the batch, as folding does.
+   * `beforeCommit` gets the refused changes: it throws to roll everything back (tolerance none)
+   * or records them (dead letters) to commit with the rest.
+   */
+  async applyIsolating(
+    client: pg.ClientBase,
+    changes: readonly SinkChange[],
+    position: BatchPosition,
+    refused: (error: unknown) => boolean,
+    beforeCommit: (client: pg.ClientBase, failures: ReadonlyArray<{ change: SinkChange; error: Error }>) => Promise<void>,
+  ): Promise<BatchResult | 'fenced'> {
+    const failures: Array<{ change: SinkChange; error: Error }> = [];
+    const tables: TableCounts[] = [];
+    let rows = 0;
+    let savepoints = 0;
+    const attempt = async (part: readonly SinkChange[]): Promise<void> => {
+      if (part.length === 0) return;
+      const savepoint = `walcast_part_${++savepoints}`;
+      const stagesBefore = new Set(this.stages.keys());
+      await client.query(`savepoint ${savepoint}`);
+      try {
+        const work = await this.plan(client, part);
+        const written = await this.run(client, work);
+        await client.query(`release savepoint ${savepoint}`);
+        rows += written;
+        tables.push(...this.counted(work));
+      } catch (error) {
+        if (!refused(error)) throw error;
+        await client.query(`rollback to savepoint ${savepoint}`);
+        // Staging tables and columns created inside the savepoint are gone with it.
+        for (const id of this.stages.keys()) if (!stagesBefore.has(id)) this.stages.delete(id);
+        this.options.tables.forget();
+        if (part.length === 1) {
+          failures.push({ change: part[0]!, error: error as Error });
+          return;
+        }
+        const half = Math.ceil(part.length / 2);
+        await attempt(part.slice(0, half));
+        await attempt(part.slice(half));
+      }
+    };
+    this.filled.clear();
+    await client.query('begin');
+    try {
+      const owned = await this.options.offsets.advance(client, position.topic, position.partition, position.epoch, position.expected, position.next);
+      if (!owned) {
+        await client.query('rollback');
+        return 'fenced';
+      }
+      await attempt(changes);
+      await beforeCommit(client, failures);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      this.options.tables.forget();
+      throw error;
+    }
+    return { rows, tables };
+  }
+
+  private counted(work: PlannedTable[]): TableCounts[] {
+    return work.map(({ table, name, counts }) => ({ table: table ? `${table.schema}.${table.table}` : `${name.schema ?? ''}.${name.table}`, counts }));
+  }
+
+  /** Groups by target table (keeping each table's order), folds, and prepares tables and staging. */
+  private async plan(client: pg.ClientBase, changes: readonly SinkChange[]): Promise<PlannedTable[]> {
     const byTable = new Map<string, { name: TargetName; changes: SinkChange[] }>();
     for (const change of changes) {
       const name = this.targetName(change);
@@ -105,8 +210,7 @@ export class BatchApplier {
       if (!group) byTable.set(id, (group = { name, changes: [] }));
       group.changes.push(change);
     }
-    // Fold and prepare tables and staging before the transaction: DDL commits on its own.
-    const work: Array<{ table: TargetTable | null; name: TargetName; steps: Array<PreparedSegment | 'truncate'>; counts: Record<ChangeOp, number> }> = [];
+    const work: PlannedTable[] = [];
     for (const { name, changes: tableChanges } of byTable.values()) {
       const folded = fold(tableChanges, this.options.fold);
       const where = `topic ${tableChanges[0]!.topic}`;
@@ -125,33 +229,21 @@ export class BatchApplier {
       if (table === null && steps.length > 0) table = await this.options.tables.existing(client, name);
       work.push({ table, name, steps, counts: folded.counts });
     }
+    return work;
+  }
+
+  private async run(client: pg.ClientBase, work: PlannedTable[]): Promise<number> {
     let rows = 0;
-    await client.query('begin');
-    try {
-      const owned = await this.options.offsets.advance(client, position.topic, position.partition, position.epoch, position.expected, position.next);
-      if (!owned) {
-        await client.query('rollback');
-        return 'fenced';
-      }
-      for (const { table, steps } of work) {
-        for (const step of steps) {
-          if (step === 'truncate') {
-            if (table) await client.query(`truncate ${table.quoted}`);
-            continue;
-          }
-          rows += await this.applySegment(client, step);
+    for (const { table, steps } of work) {
+      for (const step of steps) {
+        if (step === 'truncate') {
+          if (table) await client.query(`truncate ${table.quoted}`);
+          continue;
         }
+        rows += await this.applySegment(client, step);
       }
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      this.options.tables.forget();
-      throw error;
     }
-    return {
-      rows,
-      tables: work.map(({ table, name, counts }) => ({ table: table ? `${table.schema}.${table.table}` : `${name.schema ?? ''}.${name.table}`, counts })),
-    };
+    return rows;
   }
 
   private async stageFor(client: pg.ClientBase, table: TargetTable, segment: RowsSegment): Promise<PreparedSegment> {
@@ -161,7 +253,7 @@ export class BatchApplier {
     const id = `${table.quoted}(${definitions.join(',')})`;
     let stage = this.stages.get(id);
     if (!stage) {
-      stage = `walcast_stage_${this.stages.size + 1}`;
+      stage = `walcast_stage_${++this.stagesCreated}`;
       await client.query(`create temporary table if not exists ${stage} (${definitions.join(', ')}, "__op" "char" not null, "__keep" int[]) on commit delete rows`);
       this.stages.set(id, stage);
     }
@@ -226,6 +318,9 @@ export class BatchApplier {
     const quotedKeys = keyNames.map(quoteIdent);
     const quotedColumns = columnNames.map(quoteIdent);
     const all = [...quotedKeys, ...quotedColumns];
+    // ON COMMIT DELETE ROWS empties it only at commit: a batch split by a truncate, or applied in parts, fills it again before.
+    if (this.filled.has(stage)) await client.query(`truncate ${stage}`);
+    this.filled.add(stage);
     await this.copy(client, `copy ${stage} (${[...all, '"__op"', '"__keep"'].join(', ')}) from stdin`, lines);
     const keyMatch = quotedKeys.map((k) => `t.${k} = s.${k}`).join(' and ');
     const t = table.quoted;

@@ -12,25 +12,40 @@
  * is skipped unseen and nothing is applied twice.
  */
 import { hostname } from 'node:os';
-import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
 import type { SinkConfig } from '../config/load.ts';
-import type { Connector, ErrorVerdict, SessionContext } from '../connector.ts';
+import type { Connector, ConnectorStats, ErrorVerdict, SessionContext } from '../connector.ts';
 import { RegistryUnavailableError, SchemaRegistryClient } from '../encode/registry.ts';
 import { ExitCode, WalcastError } from '../errors.ts';
-import { createKafka } from '../kafka/producer.ts';
+import { deadLetterRecord, type ErrorStage } from '../kafka/dead-letter.ts';
+import { createKafka, type KafkaRecord } from '../kafka/producer.ts';
+import { TopicManager } from '../kafka/topics.ts';
 import { checkKafkaTls, kafkaSecurityError } from '../kafka/security.ts';
 import type { Logger } from '../log.ts';
 import { negotiateTls, newClient, pgAddress } from '../pg/connect.ts';
 import { pgTlsError } from '../pg/tls.ts';
 import { BatchApplier } from './apply.ts';
-import { ChangeDecoder, SinkRecordError, type SinkChange } from './decode.ts';
+import { SinkDeadLetters } from './dead-letters.ts';
+import { ChangeDecoder, RecordDecodeError, SinkRecordError, transientDecodeError, type SinkChange } from './decode.ts';
 import { SinkOffsets } from './offsets.ts';
 import { SinkStats } from './stats.ts';
 import { TargetTables } from './target.ts';
 
 /** How often the positions are also committed to the consumer group (for lag tools and a quicker start). */
 const GROUP_COMMIT_INTERVAL_MS = 2000;
+/** Where the dead-letter publisher keeps the last outbox id it published (the source's default offsets topic). */
+const SINK_OFFSETS_TOPIC = 'walcast-offsets';
+
+/** Kafka's default max.message.bytes: what a dead-letter record must fit (a consumed record did). */
+const DEAD_LETTER_LIMIT = 1_048_588;
+
+/** A batch error that one record causes (its data), found again by applying the batch in parts. */
+function refusedRecord(error: unknown): boolean {
+  if (error instanceof SinkRecordError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
 
 /** PostgreSQL errors that a retry does not cure: the data or the target's definition must change. */
 function permanentPgError(code: string): boolean {
@@ -59,10 +74,13 @@ export class SinkConnector implements Connector {
     return this.config.name;
   }
 
-  classify(error: unknown): ErrorVerdict {
-    if (error instanceof RegistryUnavailableError) return { permanent: false, exitCode: ExitCode.unreachable, message: error.message };
-    const security = kafkaSecurityError(error) ?? pgTlsError(error);
+  classify(thrown: unknown): ErrorVerdict {
+    const security = kafkaSecurityError(thrown) ?? pgTlsError(thrown);
     if (security) return { permanent: true, exitCode: security.exitCode, message: security.message };
+    // An error of the batch handler reaches the CRASH event wrapped by kafkajs's retrier.
+    let error = thrown;
+    while (error instanceof Error && error.name.startsWith('KafkaJS') && error.cause instanceof Error) error = error.cause;
+    if (error instanceof RegistryUnavailableError) return { permanent: false, exitCode: ExitCode.unreachable, message: error.message };
     if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
     if (error instanceof SinkRecordError) return { permanent: true, exitCode: ExitCode.unpublishableRow, message: error.message };
     const code = (error as { code?: unknown } | null)?.code;
@@ -82,6 +100,7 @@ export class SinkConnector implements Connector {
     let client: pg.Client | null = null;
     let consumer: Consumer | null = null;
     let registry: SchemaRegistryClient | null = null;
+    let topics: TopicManager | null = null;
     let failSession: (error: unknown) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => {
       failSession = reject;
@@ -115,7 +134,33 @@ export class SinkConnector implements Connector {
         // A failed batch ends the session; the supervisor restarts it from the offsets table.
         retry: { retries: 5, restartOnFailure: async () => false },
       });
-      const session = new SinkSession({ config, client, consumer, offsets, stats, log, decoder: new ChangeDecoder(registry, config.toastPlaceholder) });
+      let deadLetters: SinkDeadLetters | null = null;
+      if (config.errors.tolerance === 'all') {
+        context.stage(`creating the dead-letter topic ${config.errors.deadLetterQueueTopicName} (WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME)`);
+        deadLetters = new SinkDeadLetters({
+          table: `${config.offsetsTable}_dlq`,
+          groupId: config.groupId,
+          deadLetterTopic: config.errors.deadLetterQueueTopicName,
+          offsetsTopic: SINK_OFFSETS_TOPIC,
+          kafka,
+          topics: (topics = new TopicManager(kafka, { partitions: 1, replicationFactor: -1 })),
+          log,
+        });
+        await deadLetters.ensure(client);
+        // What an earlier session committed to the outbox and did not get to publish.
+        await deadLetters.publish(client);
+      }
+      const session = new SinkSession({
+        config,
+        client,
+        consumer,
+        offsets,
+        stats,
+        connectorStats: context.stats,
+        log,
+        decoder: new ChangeDecoder(registry, config.toastPlaceholder),
+        deadLetters,
+      });
       consumer.on(consumer.events.CRASH, (event) => failSession(event.payload.error));
       consumer.on(consumer.events.GROUP_JOIN, (event) => session.joined(Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}/${p}`))));
       await consumer.connect();
@@ -138,6 +183,7 @@ export class SinkConnector implements Connector {
       }
     } finally {
       await consumer?.disconnect().catch(() => undefined);
+      await topics?.disconnect().catch(() => undefined);
       await client?.end().catch(() => undefined);
       registry?.close();
     }
@@ -150,8 +196,20 @@ interface SessionParts {
   consumer: Consumer;
   offsets: SinkOffsets;
   stats: SinkStats;
+  connectorStats: ConnectorStats;
   log: Logger;
   decoder: ChangeDecoder;
+  /** The outbox of dead letters (WALCAST_ERRORS_TOLERANCE=all), else null. */
+  deadLetters: SinkDeadLetters | null;
+}
+
+/** A record that could not be decoded or applied. */
+interface RecordFailure {
+  message: KafkaMessage;
+  stage: ErrorStage;
+  error: Error & { code?: string };
+  /** The target table, when the failure is the target's refusal. */
+  table?: string;
 }
 
 /** One session's partitions and their positions, and the batch loop. */
@@ -225,18 +283,44 @@ class SinkSession {
     }
     const next = BigInt(batch.lastOffset()) + 1n;
     const decodeStarted = process.hrtime.bigint();
-    const changes = await this.decodeBatch(batch, state.position);
+    const { changes, failures } = await this.decodeBatch(batch, state.position);
     const decodeMs = Number(process.hrtime.bigint() - decodeStarted) / 1e6;
     stats.recordsConsumed += batch.messages.length;
-    if (changes.length > 0) {
+    if (changes.length > 0 || failures.length > 0) {
       const started = process.hrtime.bigint();
-      const result = await this.applier.apply(this.parts.client, changes, { topic, partition, epoch: state.epoch, expected: state.persisted, next });
+      const position = { topic, partition, epoch: state.epoch, expected: state.persisted, next };
+      const letters: KafkaRecord[] = failures.map((failure) => this.deadLetter(topic, partition, failure));
+      let result: Awaited<ReturnType<BatchApplier['apply']>>;
+      try {
+        result = await this.applier.apply(this.parts.client, changes, position, (client) => this.parts.deadLetters?.insert(client, letters) ?? Promise.resolve());
+      } catch (error) {
+        if (!refusedRecord(error)) throw error;
+        // Which record? Apply the batch again in parts down to the ones the target refuses.
+        log.warn({ topic, partition, err: error }, 'the target refused a batch: applying it in parts to find the records at fault');
+        const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
+        result = await this.applier.applyIsolating(this.parts.client, changes, position, refusedRecord, async (client, refused) => {
+          const applyFailures = refused.map(({ change, error: cause }): RecordFailure => ({
+            message: byOffset.get(change.offset)!,
+            stage: 'TASK_PUT',
+            error: cause,
+            table: this.applier.targetName(change).table,
+          }));
+          if (applyFailures.length > 0 && !this.parts.deadLetters) throw this.stopError(topic, partition, applyFailures[0]!);
+          letters.push(...applyFailures.map((failure) => this.deadLetter(topic, partition, failure)));
+          await this.parts.deadLetters?.insert(client, letters);
+        });
+      }
       if (result === 'fenced') {
         stats.fencedBatches += 1;
         this.partitions.delete(key);
         log.warn({ topic, partition }, 'another sink process of the group claimed this partition (rebalance): batch rolled back, partition paused until this process rejoins the group');
         this.resumeFenced.push(pause());
         return;
+      }
+      if (letters.length > 0) {
+        this.parts.connectorStats.deadLettered += letters.length;
+        log.warn({ topic, partition, records: letters.length, deadLetterTopic: this.parts.config.errors.deadLetterQueueTopicName }, 'records sent to the dead-letter topic (WALCAST_ERRORS_TOLERANCE=all)');
+        await this.parts.deadLetters!.publish(this.parts.client);
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       log.debug({ topic, partition, records: batch.messages.length, changes: changes.length, rows: result.rows, decodeMs, applyMs: seconds * 1000 }, 'batch applied');
@@ -264,14 +348,55 @@ class SinkSession {
     await this.commitGroupOffsets();
   }
 
-  private async decodeBatch(batch: Batch, from: bigint | null): Promise<SinkChange[]> {
+  private async decodeBatch(batch: Batch, from: bigint | null): Promise<{ changes: SinkChange[]; failures: RecordFailure[] }> {
     const changes: SinkChange[] = [];
+    const failures: RecordFailure[] = [];
     for (const message of batch.messages) {
       if (from !== null && BigInt(message.offset) < from) continue;
-      const change = await this.parts.decoder.decode(batch.topic, batch.partition, message.offset, message.key, message.value);
+      let change: SinkChange | null;
+      try {
+        change = await this.parts.decoder.decode(batch.topic, batch.partition, message.offset, message.key, message.value);
+      } catch (error) {
+        if (transientDecodeError(error)) throw error;
+        const failure: RecordFailure = { message, stage: error instanceof RecordDecodeError && error.part === 'key' ? 'KEY_CONVERTER' : 'VALUE_CONVERTER', error: error as Error };
+        if (!this.parts.deadLetters) throw this.stopError(batch.topic, batch.partition, failure);
+        failures.push(failure);
+        continue;
+      }
       if (change) changes.push(change);
     }
-    return changes;
+    return { changes, failures };
+  }
+
+  /** WALCAST_ERRORS_TOLERANCE=none: the record, where it is, why, and the ways out. */
+  private stopError(topic: string, partition: number, failure: RecordFailure): SinkRecordError {
+    const what = failure.stage === 'TASK_PUT' ? `the target refused its change${failure.table ? ` to table ${failure.table}` : ''}` : 'it cannot be decoded';
+    const error = new SinkRecordError(
+      `topic ${topic} partition ${partition} offset ${failure.message.offset}: ${what}: ${failure.error.message}. ` +
+        `Nothing from this offset on was applied: after the fix the sink resumes there. ` +
+        `Or set WALCAST_ERRORS_TOLERANCE=all to copy such records to the dead-letter topic ${this.parts.config.errors.deadLetterQueueTopicName} (WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME) and go on.`,
+    );
+    error.cause = failure.error;
+    return error;
+  }
+
+  /** The consumed record as it was, with Connect's error headers. */
+  private deadLetter(topic: string, partition: number, failure: RecordFailure): KafkaRecord {
+    return deadLetterRecord(
+      this.parts.config.errors.deadLetterQueueTopicName,
+      {
+        topic,
+        origin: { partition, offset: failure.message.offset },
+        connectorName: this.parts.config.name,
+        stage: failure.stage,
+        className: failure.stage === 'TASK_PUT' ? 'walcast.sink.apply' : 'walcast.sink.decode',
+        error: failure.error,
+        key: failure.message.key ?? null,
+        value: failure.message.value ?? null,
+        context: { table: failure.table },
+      },
+      DEAD_LETTER_LIMIT,
+    );
   }
 
   /** Kafka's group offsets trail the target's: for lag tools and so that a new session starts near its position. */

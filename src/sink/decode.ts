@@ -7,7 +7,7 @@
  */
 import type avsc from 'avsc';
 import { WriterTypes, isConfluentFramed } from '../encode/writer-types.ts';
-import type { SchemaRegistryClient } from '../encode/registry.ts';
+import { RegistryUnavailableError, type SchemaRegistryClient } from '../encode/registry.ts';
 import { connectToAvro, fieldLayout, KEEP, schemalessLayout, type ConnectSchema, type FieldLayout, type ValueOrigin } from './columns.ts';
 
 export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't';
@@ -35,6 +35,24 @@ export class SinkRecordError extends Error {
     super(message);
     this.name = 'SinkRecordError';
   }
+}
+
+/** A record's key or value the sink cannot read: Connect's KEY_CONVERTER or VALUE_CONVERTER stage. */
+export class RecordDecodeError extends SinkRecordError {
+  readonly part: 'key' | 'value';
+  constructor(part: 'key' | 'value', cause: unknown) {
+    super(`the record's ${part} cannot be decoded: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'RecordDecodeError';
+    this.part = part;
+    this.cause = cause;
+  }
+}
+
+/** A fault of the registry or the network, not of the record: retried, never dead-lettered. */
+export function transientDecodeError(error: unknown): boolean {
+  if (error instanceof RegistryUnavailableError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
 const OPS = new Set<string>(['c', 'u', 'd', 'r', 't']);
@@ -126,7 +144,9 @@ export class ChangeDecoder {
   /** A change, or null for what the sink does not apply: tombstones, messages (op m), records of other shapes. */
   async decode(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): Promise<SinkChange | null> {
     if (valueBytes === null || valueBytes.length === 0) return null;
-    const value = await this.decodeBytes(valueBytes, 'value');
+    const value = await this.decodeBytes(valueBytes, 'value').catch((error: unknown) => {
+      throw transientDecodeError(error) ? error : new RecordDecodeError('value', error);
+    });
     if (!value.value || !value.layout) return null;
     const envelope = value.value;
     const op = envelope.op;
@@ -146,7 +166,9 @@ export class ChangeDecoder {
     let keyFields: FieldLayout[] | null = null;
     let key: unknown[] | null = null;
     if (keyBytes !== null && keyBytes.length > 0 && op !== 't') {
-      const decodedKey = await this.decodeBytes(keyBytes, 'key');
+      const decodedKey = await this.decodeBytes(keyBytes, 'key').catch((error: unknown) => {
+        throw transientDecodeError(error) ? error : new RecordDecodeError('key', error);
+      });
       if (decodedKey.value && decodedKey.layout) {
         keyFields = decodedKey.layout;
         key = keyFields.map((f) => decodedKey.value![f.name] ?? null);

@@ -158,3 +158,28 @@ test('a 3 MB row still lands in a 1 MiB dead-letter topic, cut; a topic too smal
   assert.throws(() => deadLetterRecord('shop-dlq', deadLetterFor(failure, context), 1_000), DeadLetterTooLargeError);
   assert.equal(changeDocument(failure, context).op, 'c');
 });
+
+test("a sink's dead letter is the consumed record unchanged, with Connect's partition and offset headers", () => {
+  const value = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
+  const record = deadLetterRecord(
+    'sink-dlq',
+    {
+      topic: 'shop.public.orders',
+      origin: { partition: 2, offset: '41' },
+      connectorName: 'sink',
+      stage: 'TASK_PUT',
+      className: 'walcast.sink.apply',
+      error: Object.assign(new Error('violates check constraint'), { code: '23514' }),
+      key: Buffer.from('k'),
+      value,
+      context: { table: 'orders' },
+    },
+    1_048_588,
+  );
+  assert.equal(record.value, value);
+  assert.equal(record.key!.toString(), 'k');
+  assert.equal(record.headers![CONNECT_ERROR_HEADERS.partition]!.toString(), '2');
+  assert.equal(record.headers![CONNECT_ERROR_HEADERS.offset]!.toString(), '41');
+  assert.equal(record.headers![CONNECT_ERROR_HEADERS.stage]!.toString(), 'TASK_PUT');
+  assert.throws(() => deadLetterRecord('sink-dlq', { topic: 't', connectorName: 's', stage: 'VALUE_CONVERTER', className: 'c', error: new Error('x'), key: null, value: Buffer.alloc(5000), context: {} }, 2000), DeadLetterTooLargeError);
+});
