@@ -5,6 +5,7 @@
 // table of the same shape (one backend, no keys to look up).
 //
 //   node bench/tools/sink-throughput.ts [changes=300000] [partitions=1]
+//   SINK_CPU_PROF=<dir>: the sink runs under node --cpu-prof, its profile written to <dir>
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,9 +24,9 @@ const prefix = `sinkbench${id}`;
 const topic = `${prefix}.${schema}.accounts`;
 const cli = join(ROOT, 'src', 'cli.ts');
 
-function start(args: string[], env: Record<string, string>): { exited: Promise<number | null>; kill: (signal?: NodeJS.Signals) => void; output: () => string } {
+function start(args: string[], env: Record<string, string>, nodeArgs: string[] = []): { exited: Promise<number | null>; kill: (signal?: NodeJS.Signals) => void; output: () => string } {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALCAST_'))) as Record<string, string>;
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=1024', cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=1024', ...nodeArgs, cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -66,7 +67,7 @@ try {
   log(`${records} Kafka records (changes, tombstones and commit markers) on ${topic}`);
 
   const offsetsTable = `${target}.walcast_sink_offsets`;
-  const sink = start(['sink'], { ...common, WALCAST_SINK_PG_URL: services.pgUrl, WALCAST_SINK_TOPICS: topic, WALCAST_SINK_GROUP_ID: `${prefix}-sink`, WALCAST_SINK_TABLE_NAME_FORMAT: `${target}.\${source.table}`, WALCAST_SINK_OFFSETS_TABLE: offsetsTable, WALCAST_LOG_LEVEL: process.env.SINK_LOG ?? 'info' });
+  const sink = start(['sink'], { ...common, WALCAST_SINK_PG_URL: services.pgUrl, WALCAST_SINK_TOPICS: topic, WALCAST_SINK_GROUP_ID: `${prefix}-sink`, WALCAST_SINK_TABLE_NAME_FORMAT: `${target}.\${source.table}`, WALCAST_SINK_OFFSETS_TABLE: offsetsTable, WALCAST_LOG_LEVEL: process.env.SINK_LOG ?? 'info' }, process.env.SINK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SINK_CPU_PROF}`] : []);
   const t0 = Date.now();
   let firstBatchAt = 0;
   await waitFor('the first batch', async () => {

@@ -85,6 +85,9 @@ export class BatchApplier {
   private readonly stages = new Map<string, string>();
   /** Staging tables created on this connection: names are never reused, even after a savepoint dropped one. */
   private stagesCreated = 0;
+  /** Target table names by topic and source table. */
+  private readonly names = new Map<string, TargetName>();
+  private lastName: { topic: string; db: string; schema: string; table: string; name: TargetName } | null = null;
   /** Staging tables filled in the current transaction: a second segment of the same shape must not see the first's rows. */
   private readonly filled = new Set<string>();
 
@@ -102,8 +105,19 @@ export class BatchApplier {
   }
 
   targetName(change: SinkChange): TargetName {
-    const parts = this.formatParts.map((p) => substitute(p, change));
-    return parts.length === 1 ? { schema: null, table: parts[0]! } : { schema: parts.slice(0, -1).join('.'), table: parts[parts.length - 1]! };
+    // Per change on the hot path: most batches hold one table, so the last answer first (strings
+    // compared, no key built), then the substitution once per topic and source table.
+    const last = this.lastName;
+    if (last && last.topic === change.topic && last.db === change.source.db && last.schema === change.source.schema && last.table === change.source.table) return last.name;
+    const id = `${change.topic}\u0000${change.source.db}\u0000${change.source.schema}\u0000${change.source.table}`;
+    let name = this.names.get(id);
+    if (!name) {
+      const parts = this.formatParts.map((p) => substitute(p, change));
+      name = parts.length === 1 ? { schema: null, table: parts[0]! } : { schema: parts.slice(0, -1).join('.'), table: parts[parts.length - 1]! };
+      this.names.set(id, name);
+    }
+    this.lastName = { topic: change.topic, db: change.source.db, schema: change.source.schema, table: change.source.table, name };
+    return name;
   }
 
   /**
@@ -115,7 +129,11 @@ export class BatchApplier {
     const work = await this.plan(client, changes);
     let rows = 0;
     this.filled.clear();
-    await client.query('begin');
+    // Not waiting for the WAL flush is safe here: rows and offsets are one transaction, so a
+    // target crash that loses it loses both, and the sink applies those records again from Kafka
+    // (Kafka's group offsets are only a hint; the sink seeks back to the offsets table). A batch
+    // with dead letters commits synchronously (dead-letters.ts): they leave for Kafka after it.
+    await client.query('begin; set local synchronous_commit = off');
     try {
       const owned = await this.options.offsets.advance(client, position.topic, position.partition, position.epoch, position.expected, position.next);
       if (!owned) {

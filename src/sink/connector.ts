@@ -101,6 +101,7 @@ export class SinkConnector implements Connector {
     let consumer: Consumer | null = null;
     let registry: SchemaRegistryClient | null = null;
     let topics: TopicManager | null = null;
+    let session: SinkSession | null = null;
     let failSession: (error: unknown) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => {
       failSession = reject;
@@ -150,7 +151,7 @@ export class SinkConnector implements Connector {
         // What an earlier session committed to the outbox and did not get to publish.
         await deadLetters.publish(client);
       }
-      const session = new SinkSession({
+      const current = new SinkSession({
         config,
         client,
         consumer,
@@ -160,22 +161,24 @@ export class SinkConnector implements Connector {
         log,
         decoder: new ChangeDecoder(registry, config.toastPlaceholder),
         deadLetters,
+        fail: (error) => failSession(error),
       });
+      session = current;
       consumer.on(consumer.events.CRASH, (event) => failSession(event.payload.error));
-      consumer.on(consumer.events.GROUP_JOIN, (event) => session.joined(Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}/${p}`))));
+      consumer.on(consumer.events.GROUP_JOIN, (event) => current.joined(Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}/${p}`))));
       await consumer.connect();
       await consumer.subscribe({ topics: config.topics.length > 0 ? config.topics : [config.topicsRegex!], fromBeginning: true });
-      const applyPause = (paused: boolean): void => session.setPaused(paused);
+      const applyPause = (paused: boolean): void => current.setPaused(paused);
       const unsubscribe = context.onPauseChange(applyPause);
       try {
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: 1,
-          eachBatch: (payload) => session.eachBatch(payload),
+          eachBatch: (payload) => current.eachBatch(payload),
         });
         context.running();
-        if (context.isPaused()) session.setPaused(true);
+        if (context.isPaused()) current.setPaused(true);
         log.info({ group: config.groupId, topics: config.topics.length > 0 ? config.topics : String(config.topicsRegex), partitions: stats.partitions }, 'sink running');
         await Promise.race([failed, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
       } finally {
@@ -183,6 +186,8 @@ export class SinkConnector implements Connector {
       }
     } finally {
       await consumer?.disconnect().catch(() => undefined);
+      // An apply still in flight finishes (or fails) before its connection is closed.
+      await session?.drain();
       await topics?.disconnect().catch(() => undefined);
       await client?.end().catch(() => undefined);
       registry?.close();
@@ -201,6 +206,8 @@ interface SessionParts {
   decoder: ChangeDecoder;
   /** The outbox of dead letters (WALCAST_ERRORS_TOLERANCE=all), else null. */
   deadLetters: SinkDeadLetters | null;
+  /** Ends the session: an apply that failed after its eachBatch returned. */
+  fail(error: unknown): void;
 }
 
 /** A record that could not be decoded or applied. */
@@ -224,6 +231,8 @@ class SinkSession {
   private assigned: string[] = [];
   private lastGroupCommit = 0;
   private readonly groupOffsets = new Map<string, { topic: string; partition: number; offset: string }>();
+  /** The apply in flight (never rejects: a failure ends the session through `fail`). */
+  private inflight: Promise<void> = Promise.resolve();
 
   constructor(parts: SessionParts) {
     this.parts = parts;
@@ -263,6 +272,13 @@ class SinkSession {
     return state;
   }
 
+  /**
+   * Decoding a batch (CPU here) overlaps the previous batch's PostgreSQL transaction (work in the
+   * server): eachBatch starts the apply and returns, so that kafkajs hands over the next batch
+   * while it runs. Everything that touches the connection waits for the apply in flight first,
+   * so transactions still run one at a time, in offset order, each from the offset the previous
+   * one committed; a failed apply ends the session (the offsets table is the truth).
+   */
   async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
     if (!isRunning() || isStale()) return;
@@ -270,7 +286,11 @@ class SinkSession {
     const key = `${topic}/${partition}`;
     const { stats, log } = this.parts;
     let state = this.partitions.get(key);
-    if (!state || state.join !== this.joins) state = await this.claim(topic, partition);
+    if (!state || state.join !== this.joins) {
+      // The claim reads the offsets row: after the apply in flight has committed it.
+      await this.inflight;
+      state = await this.claim(topic, partition);
+    }
     // kafkajs keeps the offset it fetched from, untyped: the records are contiguous from there.
     const fetchedOffset = (batch as Batch & { fetchedOffset: string }).fetchedOffset;
     const fetched = BigInt(fetchedOffset);
@@ -286,66 +306,85 @@ class SinkSession {
     const { changes, failures } = await this.decodeBatch(batch, state.position);
     const decodeMs = Number(process.hrtime.bigint() - decodeStarted) / 1e6;
     stats.recordsConsumed += batch.messages.length;
-    if (changes.length > 0 || failures.length > 0) {
-      const started = process.hrtime.bigint();
-      const position = { topic, partition, epoch: state.epoch, expected: state.persisted, next };
-      const letters: KafkaRecord[] = failures.map((failure) => this.deadLetter(topic, partition, failure));
-      let result: Awaited<ReturnType<BatchApplier['apply']>>;
-      try {
-        result = await this.applier.apply(this.parts.client, changes, position, (client) => this.parts.deadLetters?.insert(client, letters) ?? Promise.resolve());
-      } catch (error) {
-        if (!refusedRecord(error)) throw error;
-        // Which record? Apply the batch again in parts down to the ones the target refuses.
-        log.warn({ topic, partition, err: error }, 'the target refused a batch: applying it in parts to find the records at fault');
-        const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
-        result = await this.applier.applyIsolating(this.parts.client, changes, position, refusedRecord, async (client, refused) => {
-          const applyFailures = refused.map(({ change, error: cause }): RecordFailure => ({
-            message: byOffset.get(change.offset)!,
-            stage: 'TASK_PUT',
-            error: cause,
-            table: this.applier.targetName(change).table,
-          }));
-          if (applyFailures.length > 0 && !this.parts.deadLetters) throw this.stopError(topic, partition, applyFailures[0]!);
-          letters.push(...applyFailures.map((failure) => this.deadLetter(topic, partition, failure)));
-          await this.parts.deadLetters?.insert(client, letters);
-        });
-      }
-      if (result === 'fenced') {
-        stats.fencedBatches += 1;
-        this.partitions.delete(key);
-        log.warn({ topic, partition }, 'another sink process of the group claimed this partition (rebalance): batch rolled back, partition paused until this process rejoins the group');
-        this.resumeFenced.push(pause());
-        return;
-      }
-      if (letters.length > 0) {
-        this.parts.connectorStats.deadLettered += letters.length;
-        log.warn({ topic, partition, records: letters.length, deadLetterTopic: this.parts.config.errors.deadLetterQueueTopicName }, 'records sent to the dead-letter topic (WALCAST_ERRORS_TOLERANCE=all)');
-        await this.parts.deadLetters!.publish(this.parts.client);
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      log.debug({ topic, partition, records: batch.messages.length, changes: changes.length, rows: result.rows, decodeMs, applyMs: seconds * 1000 }, 'batch applied');
-      state.persisted = next;
-      stats.applyLatency.observe(seconds);
-      stats.batchSize.observe(changes.length);
-      stats.batches += 1;
-      stats.changesApplied += changes.length;
-      stats.rowsWritten += result.rows;
-      for (const { table, counts } of result.tables) {
-        const dot = table.indexOf('.');
-        const counter = stats.tables.forTable(table.slice(0, dot), table.slice(dot + 1));
-        for (const op of ['c', 'u', 'd', 'r', 't'] as const) counter.committed[op] += counts[op];
-      }
-      stats.lastAppliedAt = Date.now();
-      const last = changes[changes.length - 1]!;
-      if (last.sourceTsMs !== null) stats.millisBehindSource = Math.max(0, Date.now() - last.sourceTsMs);
-    }
+    await this.inflight;
+    // The previous batch of this partition was fenced (partition paused), or a rebalance came meanwhile.
+    if (this.partitions.get(key) !== state || !isRunning() || isStale()) return;
     // A batch wholly below the recorded position (a fetch from an older group offset) must not move it back.
     if (state.position === null || next > state.position) state.position = next;
     stats.lagRecords.set(key, Math.max(0, Number(BigInt(batch.highWatermark) - next)));
     resolveOffset(batch.lastOffset());
-    this.groupOffsets.set(key, { topic, partition, offset: next.toString() });
+    if (changes.length > 0 || failures.length > 0) {
+      const applying = state;
+      this.inflight = this.applyBatch({ batch, state: applying, next, changes, failures, decodeMs, pause }).catch((error: unknown) => this.parts.fail(error));
+    } else {
+      this.groupOffsets.set(key, { topic, partition, offset: next.toString() });
+    }
     await heartbeat();
     await this.commitGroupOffsets();
+  }
+
+  /** Resolves once nothing is in flight on the connection (before it is closed). */
+  async drain(): Promise<void> {
+    await this.inflight;
+  }
+
+  private async applyBatch(work: { batch: Batch; state: PartitionState; next: bigint; changes: SinkChange[]; failures: RecordFailure[]; decodeMs: number; pause: () => () => void }): Promise<void> {
+    const { batch, state, next, changes, failures, decodeMs, pause } = work;
+    const { topic, partition } = batch;
+    const key = `${topic}/${partition}`;
+    const { stats, log } = this.parts;
+    const started = process.hrtime.bigint();
+    const position = { topic, partition, epoch: state.epoch, expected: state.persisted, next };
+    const letters: KafkaRecord[] = failures.map((failure) => this.deadLetter(topic, partition, failure));
+    let result: Awaited<ReturnType<BatchApplier['apply']>>;
+    try {
+      result = await this.applier.apply(this.parts.client, changes, position, (client) => this.parts.deadLetters?.insert(client, letters) ?? Promise.resolve());
+    } catch (error) {
+      if (!refusedRecord(error)) throw error;
+      // Which record? Apply the batch again in parts down to the ones the target refuses.
+      log.warn({ topic, partition, err: error }, 'the target refused a batch: applying it in parts to find the records at fault');
+      const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
+      result = await this.applier.applyIsolating(this.parts.client, changes, position, refusedRecord, async (client, refused) => {
+        const applyFailures = refused.map(({ change, error: cause }): RecordFailure => ({
+          message: byOffset.get(change.offset)!,
+          stage: 'TASK_PUT',
+          error: cause,
+          table: this.applier.targetName(change).table,
+        }));
+        if (applyFailures.length > 0 && !this.parts.deadLetters) throw this.stopError(topic, partition, applyFailures[0]!);
+        letters.push(...applyFailures.map((failure) => this.deadLetter(topic, partition, failure)));
+        await this.parts.deadLetters?.insert(client, letters);
+      });
+    }
+    if (result === 'fenced') {
+      stats.fencedBatches += 1;
+      if (this.partitions.get(key) === state) this.partitions.delete(key);
+      log.warn({ topic, partition }, 'another sink process of the group claimed this partition (rebalance): batch rolled back, partition paused until this process rejoins the group');
+      this.resumeFenced.push(pause());
+      return;
+    }
+    state.persisted = next;
+    this.groupOffsets.set(key, { topic, partition, offset: next.toString() });
+    if (letters.length > 0) {
+      this.parts.connectorStats.deadLettered += letters.length;
+      log.warn({ topic, partition, records: letters.length, deadLetterTopic: this.parts.config.errors.deadLetterQueueTopicName }, 'records sent to the dead-letter topic (WALCAST_ERRORS_TOLERANCE=all)');
+      await this.parts.deadLetters!.publish(this.parts.client);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    log.debug({ topic, partition, records: batch.messages.length, changes: changes.length, rows: result.rows, decodeMs, applyMs: seconds * 1000 }, 'batch applied');
+    stats.applyLatency.observe(seconds);
+    stats.batchSize.observe(changes.length);
+    stats.batches += 1;
+    stats.changesApplied += changes.length;
+    stats.rowsWritten += result.rows;
+    for (const { table, counts } of result.tables) {
+      const dot = table.indexOf('.');
+      const counter = stats.tables.forTable(table.slice(0, dot), table.slice(dot + 1));
+      for (const op of ['c', 'u', 'd', 'r', 't'] as const) counter.committed[op] += counts[op];
+    }
+    stats.lastAppliedAt = Date.now();
+    const last = changes[changes.length - 1];
+    if (last && last.sourceTsMs !== null) stats.millisBehindSource = Math.max(0, Date.now() - last.sourceTsMs);
   }
 
   private async decodeBatch(batch: Batch, from: bigint | null): Promise<{ changes: SinkChange[]; failures: RecordFailure[] }> {

@@ -75,6 +75,9 @@ export class SinkDeadLetters {
   /** Inside the batch's transaction: its dead letters go in (or out) with its rows and offsets. */
   async insert(client: pg.ClientBase, records: readonly KafkaRecord[]): Promise<void> {
     if (records.length === 0) return;
+    // Durable before they are published: a commit lost in a crash of the target would be applied
+    // again, its dead letters published twice. (It also flushes every earlier asynchronous commit.)
+    await client.query('set local synchronous_commit = on');
     const params: unknown[] = [this.options.groupId];
     const rows = records.map((record) => {
       const headers = Object.fromEntries(Object.entries(record.headers ?? {}).map(([name, value]) => [name, value.toString('utf8')]));
