@@ -22,7 +22,11 @@ const db = new pg.Client({ connectionString: services.pgUrl });
 const field = (type: string, name: string, optional: boolean, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type, optional, field: name, ...extra });
 const rowFields = [field('int32', 'id', false), field('string', 'first_name', false), field('int32', 'credit', true)];
 
-/** Debezium 3.x's value for the PostgreSQL connector, as JsonConverter writes it with schemas.enable=true. */
+/**
+ * Debezium's value for the PostgreSQL connector, as JsonConverter writes it with schemas.enable=true:
+ * the shape of published 2.7.x output (source with sequence, ts_us, ts_ns; the event.block
+ * transaction struct; envelope version 2, ts_us/ts_ns beside ts_ms), with 3.x's snapshot values.
+ */
 function debeziumValue(op: 'c' | 'u' | 'd', before: Record<string, unknown> | null, after: Record<string, unknown> | null, lsn: number): Buffer {
   const schema = {
     type: 'struct',
@@ -49,7 +53,6 @@ function debeziumValue(op: 'c' | 'u' | 'd', before: Record<string, unknown> | nu
         ],
         optional: false,
         name: 'io.debezium.connector.postgresql.Source',
-        version: 1,
         field: 'source',
       },
       {
