@@ -6,14 +6,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { countSnapshotTopic, KafkaAdmin, measureLatency, scanTopic, type SnapshotCount } from './lib/kafka.ts';
+import { countPgstreamTopic, countSnapshotTopic, KafkaAdmin, measureLatency, scanTopic, type SnapshotCount } from './lib/kafka.ts';
 import { BackendCpu, Db, formatLsn, ident } from './lib/pg.ts';
 import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
 import { prepareBaseline, type Baseline } from './lib/baseline.ts';
 import { baselineLine, computeBaselineComparison, computeRatios, computeSnapshotRatios, markdown, snapshotLine, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
 import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
-import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
-import { createTable, fillSnapshotTable, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
+import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startPgstream, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
+import { createTable, fillSnapshotTable, isPgstream, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
 import { summarizeProfile } from './tools/cpuprofile-summary.ts';
 
 // ------------------------------------------------------------------ options
@@ -21,7 +21,8 @@ const USAGE = `usage: npm run bench -- [options]
   --quick                 small sizes (100k rows instead of 1M, a 300k-row snapshot instead of 5M, 10 s live load) for development
   --workloads a,b,...     only these workloads (a, b, b2, c, d, e)
   --only walcast,...      only these systems: walcast, walcast-baseline (with --baseline), walsender, kafka (= kafkajs + kafka-perf),
-                          kafkajs, kafka-perf, debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro, copy;
+                          kafkajs, kafka-perf, pgstream (= pgstream + pgstream-2500), pgstream-2500,
+                          debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro, copy;
                           in (e) walcast = walcast-snapshot-t1,-t2,-t4 and debezium-json/-avro include their -t2 rows
   --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
   --baseline REF          also measure walcast as of git commit REF (system walcast-baseline: built clean in
@@ -74,6 +75,9 @@ const SYSTEM_ALIASES: Record<string, SystemId[]> = {
   'debezium-json-t2': ['debezium-json-t2'],
   'debezium-avro-t2': ['debezium-avro-t2'],
   copy: ['copy'],
+  pgstream: ['pgstream', 'pgstream-2500'],
+  'pgstream-100': ['pgstream'],
+  'pgstream-2500': ['pgstream-2500'],
 };
 
 function parseArgs(argv: string[]): Args {
@@ -136,6 +140,7 @@ function parseArgs(argv: string[]): Args {
 const SLOT_CODES: Record<SystemId, string> = {
   walcast: 'wc', 'walcast-baseline': 'wb', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da',
   'walcast-snapshot-t1': 'w1', 'walcast-snapshot-t2': 'w2', 'walcast-snapshot-t4': 'w4', 'debezium-json-t2': 'dj2', 'debezium-avro-t2': 'da2', copy: 'cp',
+  pgstream: 'ps', 'pgstream-2500': 'ps2',
 };
 const RUN_PREFIX = 'wcbench_';
 const runStarted = Date.now();
@@ -199,6 +204,8 @@ const DEPENDS_ON: Record<SystemId, Array<keyof Identities>> = {
   'debezium-json-t2': ['postgres', 'kafka'],
   'debezium-avro-t2': ['postgres', 'kafka', 'registry'],
   copy: ['postgres'],
+  pgstream: ['postgres', 'kafka'],
+  'pgstream-2500': ['postgres', 'kafka'],
 };
 
 /**
@@ -263,14 +270,30 @@ function job(w: WorkloadSpec, system: SystemId, repeat: number, attempt = 1): Cd
   return { name, slot: name, publication: `${runId}_${w.id}`, schema: runId, table: w.table, topicPrefix: name };
 }
 
-// ------------------------------------------------------------------ CDC systems (walcast, Debezium)
+// ------------------------------------------------------------------ CDC systems (walcast, pgstream, Debezium)
+/**
+ * pgstream's Kafka writer: its defaults (100 messages, 1.5 MiB per batch), and batches of 2,500
+ * kept under the broker's 1 MiB message limit (its JSON is ~400-600 B a row, so 2,500 rows can
+ * pass 1 MiB: the byte limit then closes the batch first).
+ */
+const PGSTREAM_BATCHES = {
+  pgstream: { size: null, bytes: null },
+  'pgstream-2500': { size: 2500, bytes: 1_000_000 },
+} as const;
+
+/** The output plugin a system's slot needs. */
+function slotPlugin(system: SystemId): 'pgoutput' | 'wal2json' {
+  return isPgstream(system) ? 'wal2json' : 'pgoutput';
+}
+
 async function startCdc(system: SystemId, j: CdcJob): Promise<CdcProcess> {
   let cdc: CdcProcess;
   if (system === 'walcast') cdc = await startWalcast(tooling, j);
   else if (system === 'walcast-baseline') {
     if (!baseline) throw new Error('walcast-baseline needs --baseline <git-ref>');
     cdc = await startWalcast(tooling, j, baseline.dir);
-  } else cdc = await startDebezium(tooling, j, system === 'debezium-avro' ? 'avro' : 'json');
+  } else if (isPgstream(system)) cdc = startPgstream(tooling, j, PGSTREAM_BATCHES[system === 'pgstream' ? 'pgstream' : 'pgstream-2500']);
+  else cdc = await startDebezium(tooling, j, system === 'debezium-avro' ? 'avro' : 'json');
   children.add(cdc.proc);
   return cdc;
 }
@@ -346,11 +369,19 @@ async function catchupCdc(w: WorkloadSpec, system: SystemId, repeat: number, j: 
     if (walcastLike) {
       const metric = await scrapeEvents(cdc.metricsPort);
       if (metric !== null) m.notes.push(`walcast_events_total ${metric}`);
-    } else {
+    } else if (!isPgstream(system)) {
       m.verified = { method: 'topic end offset (non-transactional producer)', expected: written.events, seen, ok: seen === written.events };
     }
   } finally {
     await stopCdc(cdc);
+  }
+  if (isPgstream(system)) {
+    // its topic also gets the server's logical decoding messages (other sessions'): count rows alone
+    const end = await kafka.highWatermark(cdc.topic);
+    const count = await countPgstreamTopic(services.brokers, cdc.topic, end, j.schema, j.table);
+    m.verified = { method: 'consumer count of the table\'s row events (other records: logical messages)', expected: written.events, seen: count.rows, ok: count.rows === written.events };
+    if (count.other > 0) m.notes.push(`${count.other} other records in the topic (logical decoding messages of other sessions on the server, which wal2json passes on)`);
+    if (count.records > 0) m.notes.push(`average record ${Math.round(count.keyBytes / count.records)}+${Math.round(count.valueBytes / count.records)} B`);
   }
   if (isWalcast(system)) {
     // The exact count a read_committed consumer gets (after the timed window).
@@ -506,11 +537,11 @@ async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, 
   await createTable(db, schema, w);
   const publication = `${runId}_${w.id}`;
   await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
-  const slotSystems = systems.filter((s) => isWalcast(s) || s === 'walsender' || s.startsWith('debezium'));
+  const slotSystems = systems.filter((s) => isWalcast(s) || s === 'walsender' || s.startsWith('debezium') || isPgstream(s));
   for (const s of slotSystems) {
     for (let r = 1; r <= repeat; r++) {
       const { slot } = job(w, s, r);
-      await db.createSlot(slot);
+      await db.createSlot(slot, slotPlugin(s));
       slots.add(slot);
     }
   }
@@ -623,7 +654,7 @@ async function runLive(w: WorkloadSpec, systems: SystemId[], repeat: number, out
 
 async function liveOne(w: WorkloadSpec, system: SystemId, j: CdcJob, base: number, m: Measurement): Promise<void> {
   const table = `${ident(j.schema)}.${ident(j.table)}`;
-  await db.createSlot(j.slot);
+  await db.createSlot(j.slot, slotPlugin(system));
   slots.add(j.slot);
   const topic = `${j.topicPrefix}.${j.schema}.${j.table}`;
   await kafka.createTopic(topic, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
@@ -1004,6 +1035,27 @@ function fetchJars(): Pick<Tooling, 'connectLibs' | 'pluginPath' | 'debeziumAvai
   };
 }
 
+/**
+ * pgstream v1.3.1 built from its Go module and Debian's wal2json for this server's major version
+ * (bench/lib/fetch-pgstream.sh, cached under ~/.cache/walcast/bench), or why not.
+ */
+async function preparePgstream(): Promise<{ binary: string; wal2jsonDir: string } | { error: string }> {
+  const major = Math.floor(Number((await db.query<{ v: string }>("select current_setting('server_version_num') as v"))[0]?.v) / 10000);
+  log(`building/fetching pgstream 1.3.1 and wal2json for PostgreSQL ${major} (bench/lib/fetch-pgstream.sh)`);
+  const r = spawnSync('bash', [join(BENCH, 'lib', 'fetch-pgstream.sh'), String(major), join(ROOT, '.local', 'bench', 'pglib')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const kv: Record<string, string> = {};
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
+  }
+  if (kv['PGSTREAM_ERROR']) return { error: kv['PGSTREAM_ERROR'] };
+  if (r.status !== 0 || !kv['PGSTREAM_BIN'] || !kv['WAL2JSON_DIR']) return { error: `bench/lib/fetch-pgstream.sh exited with ${r.status ?? r.signal}` };
+  return { binary: kv['PGSTREAM_BIN'], wal2jsonDir: kv['WAL2JSON_DIR'] };
+}
+
 function javaVersion(java: string): string {
   const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
   return /version "([^"]+)"/.exec(r.stderr ?? '')?.[1] ?? 'unknown';
@@ -1045,8 +1097,11 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const specs = workloadSpecs({ quick: args.quick, liveSeconds: args.liveSeconds ?? (args.quick ? 10 : 30), liveTxnRows: args.liveTxnRows });
   const chosen = specs.filter((w) => !args.workloads || args.workloads.includes(w.id));
-  const systemsFor = (w: WorkloadSpec): SystemId[] =>
+  /** Why pgstream cannot run here (no Go toolchain, no wal2json for this server...): its rows are skipped. */
+  let pgstreamUnavailable: string | null = null;
+  const wanted = (w: WorkloadSpec): SystemId[] =>
     w.systems.filter((s) => (!args.only || args.only.includes(s)) && (s !== 'walcast-baseline' || args.baseline !== null));
+  const systemsFor = (w: WorkloadSpec): SystemId[] => wanted(w).filter((s) => !(pgstreamUnavailable !== null && isPgstream(s)));
   const complete = !args.quick && !args.workloads && !args.only && args.walcastNodeFlags.length === 0 && Object.keys(args.walcastEnv).length === 0 && args.baseline === null;
   const notes: string[] = [];
   // first: a baseline that cannot be built (unknown ref, other dependencies) stops the run before anything starts
@@ -1081,6 +1136,7 @@ async function main(): Promise<void> {
     services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, apicurioConverter: jars.apicurioConverter,
     walcastNodeFlags: [...args.walcastNodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [])],
     walcastEnv: args.walcastEnv,
+    pgstream: null,
   };
   servicePorts = {
     postgres: Number(new URL(services.pgUrl).port || 5432),
@@ -1091,6 +1147,17 @@ async function main(): Promise<void> {
 
   db = await Db.connect(services.pgUrl);
   kafka = await KafkaAdmin.connect(services.brokers);
+  if (chosen.some((w) => systemsFor(w).some(isPgstream))) {
+    const prepared = await preparePgstream();
+    if ('error' in prepared) {
+      pgstreamUnavailable = prepared.error;
+      notes.push(`pgstream skipped: ${prepared.error}`);
+      log(`pgstream skipped: ${prepared.error}`);
+    } else {
+      tooling.pgstream = prepared;
+      await db.addLibraryDir(prepared.wal2jsonDir);
+    }
+  }
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopRequested) process.exit(130);
     stopRequested = signal;
@@ -1112,6 +1179,13 @@ async function main(): Promise<void> {
       const meta: BenchResults['workloads'][number] = { id: w.id, title: w.title, short: w.short, mode: w.mode, rows: w.rows, txnRows: w.txnRows, note: w.note };
       workloadMeta.push(meta);
       const systems = systemsFor(w);
+      if (pgstreamUnavailable !== null) {
+        for (const system of wanted(w).filter(isPgstream)) {
+          const m = emptyMeasurement(w.id, system, 1, 'skipped');
+          m.error = `pgstream unavailable: ${pgstreamUnavailable}`;
+          measurements.push(m);
+        }
+      }
       if (systems.length === 0) continue;
       try {
         await stableServices();
@@ -1156,7 +1230,8 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), kernel: `Linux ${release()}` },
     versions: {
       walcast: `${pkg.version} (${startRevision}${walcastLauncherFlags().length ? `, node ${walcastLauncherFlags().join(' ')}` : ''})`, node: process.version, kafkajs: kafkajsVersion, PostgreSQL: pgVersion, Kafka: '4.3.1', 'Kafka Connect': '4.3.1',
-      Debezium: '3.7.0.Final', 'Apicurio Registry': '3.3.3', 'Apicurio converter': !needsJars ? 'not used' : jars.apicurioConverter ? '2.6.13.Final' : 'unavailable',
+      Debezium: '3.7.0.Final',
+      ...(tooling.pgstream ? { pgstream: '1.3.1 (wal2json from Debian)' } : {}), 'Apicurio Registry': '3.3.3', 'Apicurio converter': !needsJars ? 'not used' : jars.apicurioConverter ? '2.6.13.Final' : 'unavailable',
       Java: javaVersion(join(services.java21Home, 'bin', 'java')),
       ...(baseline ? { 'walcast baseline': `${baseline.ref} (${baseline.short})` } : {}),
     },
@@ -1170,6 +1245,9 @@ async function main(): Promise<void> {
     notes: [
       ...notes,
       ...(stopRequested ? [`Interrupted (${stopRequested}) after ${Math.round((Date.now() - runStarted) / 1000)} s: nothing was measured afterwards; a measurement in progress then is kept if it completed, else marked skipped.`] : []),
+      ...(tooling.pgstream
+        ? ['pgstream: `pgstream run --log-level info` (its default level, debug, logs per batch), wal2json slot created by the run, `add-tables` = the workload\'s table, Kafka writer with its defaults (batches of 100, 1.5 MiB) and with PGSTREAM_KAFKA_WRITER_BATCH_SIZE=2500 + BATCH_BYTES=1000000; one topic, keyed by schema (its default), plain JSON, no registry, at-least-once.']
+        : []),
       'Debezium exactly-once (exactly.once.source.support) exists only in distributed Connect; standalone, as here, runs at-least-once (its default).',
       'Debezium Avro: Apicurio\'s converter 2.6.13.Final (the newest on Maven Central that resolves; 3.3.3 has no jar there) through the registry\'s v2 API, Confluent wire format (as-confluent). Confluent\'s own converter is not on Maven Central.',
       'Debezium JVM: connect-standalone.sh defaults (-Xms256m -Xmx2g, G1); Connect start-up (~10 s) is reported separately, not in rows/s.',

@@ -21,6 +21,8 @@ export interface Tooling {
   walcastNodeFlags: string[];
   /** Extra WALCAST_* settings (experiments); the defaults otherwise. */
   walcastEnv: Record<string, string>;
+  /** pgstream's binary and the directory holding wal2json.so (bench/lib/fetch-pgstream.sh); null: not available. */
+  pgstream: { binary: string; wal2jsonDir: string } | null;
 }
 
 export function freePort(): Promise<number> {
@@ -316,4 +318,53 @@ export async function runProducerPerf(t: Tooling, name: string, o: { topic: stri
   const summary = result.output.split('\n').filter((l) => /records sent,/.test(l)).pop() ?? '';
   const m = /records sent, ([\d.]+) records\/sec/.exec(summary);
   return { ...result, recordsPerSec: m ? Number(m[1]) : null, summary };
+}
+
+/** pgstream's Kafka writer batch settings: its defaults (100 messages), or larger batches. */
+export interface PgstreamBatch {
+  /** Messages per batch (PGSTREAM_KAFKA_WRITER_BATCH_SIZE); null: pgstream's default (100). */
+  size: number | null;
+  /** Bytes per batch (PGSTREAM_KAFKA_WRITER_BATCH_BYTES); null: pgstream's default (1.5 MiB). */
+  bytes: number | null;
+}
+
+/**
+ * A PostgreSQL URL with `dynamic_library_path` as a startup parameter (pgx sends unknown URL
+ * parameters as runtime parameters): the walsender loads wal2json from the benchmark's copy, and
+ * nothing is set on the shared server or database. Needs a superuser (the bench's admin role is).
+ */
+export function withLibraryPath(url: string, dir: string): string {
+  const u = new URL(url);
+  u.searchParams.set('dynamic_library_path', `$libdir:${dir}`);
+  return u.toString();
+}
+
+/**
+ * xataio/pgstream v1.3.1 (Go) from a wal2json slot to its Kafka writer: one JSON message per row
+ * change, non-transactional (at-least-once), no schema registry. The slot is created beforehand by
+ * the run (with wal2json, as `pgstream init` would); `add-tables` filters at the source as
+ * walcast's publication does.
+ */
+export function startPgstream(t: Tooling, job: CdcJob, batch: PgstreamBatch): CdcProcess {
+  if (!t.pgstream) throw new Error('pgstream is not available (see the fetch-pgstream output above)');
+  const topic = `${job.topicPrefix}.${job.schema}.${job.table}`;
+  const env: Record<string, string> = {
+    ...baseEnv(),
+    PGSTREAM_POSTGRES_LISTENER_URL: withLibraryPath(t.services.pgUrl, t.pgstream.wal2jsonDir),
+    PGSTREAM_POSTGRES_REPLICATION_SLOT_NAME: job.slot,
+    PGSTREAM_POSTGRES_REPLICATION_PLUGIN_ADD_TABLES: `${job.schema}.${job.table}`,
+    PGSTREAM_KAFKA_WRITER_SERVERS: t.services.brokers.join(','),
+    PGSTREAM_KAFKA_TOPIC_NAME: topic,
+    PGSTREAM_HEALTH_CHECK_ENABLED: 'false',
+    ...(batch.size !== null ? { PGSTREAM_KAFKA_WRITER_BATCH_SIZE: String(batch.size) } : {}),
+    ...(batch.bytes !== null ? { PGSTREAM_KAFKA_WRITER_BATCH_BYTES: String(batch.bytes) } : {}),
+  };
+  const proc = spawnWatched(t.pgstream.binary, ['run', '--log-level', 'info'], { env, cwd: t.runDir, logFile: join(t.runDir, `${job.name}.log`) });
+  return {
+    proc,
+    streaming: line(proc, /logical replication started/, 60_000, 'pgstream "logical replication started"'),
+    topic,
+    metricsPort: null,
+    snapshot: null,
+  };
 }

@@ -8,11 +8,13 @@ import { ident, parseLsn } from './lib/pg.ts';
 export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e';
 export type SystemId =
   | 'walcast' | 'walcast-baseline' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro'
+  // xataio/pgstream (wal2json -> Kafka, JSON): its default Kafka writer batches (100) and batches of 2,500
+  | 'pgstream' | 'pgstream-2500'
   // (e) only: walcast's snapshot at 1, 2 and 4 threads, Debezium's at snapshot.max.threads=2, the source's COPY ceiling
   | 'walcast-snapshot-t1' | 'walcast-snapshot-t2' | 'walcast-snapshot-t4' | 'debezium-json-t2' | 'debezium-avro-t2' | 'copy';
 
 /** `walcast-baseline` runs only with `--baseline <git-ref>`. */
-export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'walcast-baseline', 'kafkajs', 'kafka-perf', 'debezium-json', 'debezium-avro'];
+export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'walcast-baseline', 'kafkajs', 'kafka-perf', 'pgstream', 'pgstream-2500', 'debezium-json', 'debezium-avro'];
 
 /** Workload (e): the COPY ceiling, walcast at 1, 2 and 4 threads, Debezium at its default threads and at 2. */
 export const SNAPSHOT_SYSTEMS: SystemId[] = ['copy', 'walcast-snapshot-t1', 'walcast-snapshot-t2', 'walcast-snapshot-t4', 'debezium-avro', 'debezium-avro-t2', 'debezium-json', 'debezium-json-t2'];
@@ -38,6 +40,11 @@ export function isWalcast(system: SystemId): boolean {
   return system === 'walcast' || system === 'walcast-baseline';
 }
 
+/** pgstream, at either batch setting. */
+export function isPgstream(system: SystemId): boolean {
+  return system === 'pgstream' || system === 'pgstream-2500';
+}
+
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   walcast: 'walcast (Avro + registry, exactly-once)',
   'walcast-baseline': 'walcast baseline (the --baseline commit, same flags and configuration)',
@@ -46,6 +53,8 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
   'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',
   'debezium-json': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter',
   'debezium-avro': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter',
+  pgstream: 'pgstream 1.3.1 (wal2json -> Kafka writer, JSON), default batches of 100',
+  'pgstream-2500': 'pgstream 1.3.1 (wal2json -> Kafka writer, JSON), batches of 2,500',
   'walcast-snapshot-t1': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=1 (initial_only, Avro + registry, exactly-once)',
   'walcast-snapshot-t2': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=2 (the default)',
   'walcast-snapshot-t4': 'walcast snapshot, WALCAST_SNAPSHOT_MAX_THREADS=4',
@@ -135,7 +144,7 @@ export function workloadSpecs(s: Sizes): WorkloadSpec[] {
       txnRows: s.liveTxnRows,
       rate,
       seconds: s.liveSeconds,
-      systems: ['walcast', 'walcast-baseline', 'debezium-json', 'debezium-avro'],
+      systems: ['walcast', 'walcast-baseline', 'pgstream', 'pgstream-2500', 'debezium-json', 'debezium-avro'],
       note: 'latency = Kafka LogAppendTime - source.ts_us (PostgreSQL commit time)',
     },
     {

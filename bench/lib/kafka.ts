@@ -106,6 +106,37 @@ export async function scanTopic(
   return scan;
 }
 
+/** What a pgstream topic holds: row events of the table, and everything else (logical messages). */
+export interface PgstreamCount extends TopicScan {
+  rows: number;
+  other: number;
+}
+
+/**
+ * Reads a pgstream topic (read_committed, though pgstream does not use transactions) up to
+ * `records` and counts the table's row events. wal2json also passes on every logical decoding
+ * message written on the server (add-tables filters rows only): on a shared server, other
+ * sessions' pg_logical_emit_message() calls land in the topic too.
+ */
+export async function countPgstreamTopic(brokers: string[], topic: string, records: number, schema: string, table: string): Promise<PgstreamCount> {
+  let rows = 0;
+  let other = 0;
+  const scan = await scanTopic(brokers, topic, records, {
+    onRecord: ({ value }) => {
+      type Event = { action?: unknown; schema?: unknown; table?: unknown };
+      let event: Event | null;
+      try {
+        event = value ? (JSON.parse(value.toString('utf8')) as Event) : null;
+      } catch {
+        event = null;
+      }
+      if (event && (event.action === 'I' || event.action === 'U' || event.action === 'D') && event.schema === schema && event.table === table) rows += 1;
+      else other += 1;
+    },
+  });
+  return { ...scan, rows, other };
+}
+
 export interface LatencyStats {
   count: number;
   p50: number;
@@ -123,10 +154,25 @@ function field(value: unknown, ...path: string[]): unknown {
 }
 
 /**
+ * pgstream's event ({action, timestamp, columns: [{name, value}], ...}): wal2json's commit
+ * timestamp, PostgreSQL's text with microseconds and a zone offset ("2026-12-02 01:02:03.123456+00"),
+ * and the row's id. null for any other shape.
+ */
+export function pgstreamCommit(event: unknown): { commitMs: number; id: unknown } | null {
+  if (event === null || typeof event !== 'object' || !('action' in event) || !('timestamp' in event)) return null;
+  const { timestamp, columns } = event as { timestamp: unknown; columns?: Array<{ name?: unknown; value?: unknown }> };
+  const m = typeof timestamp === 'string' ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d+))?([+-]\d\d)(?::?(\d\d))?$/.exec(timestamp) : null;
+  if (!m) return null;
+  const seconds = Date.parse(`${m[1]}T${m[2]}${m[4]}:${m[5] ?? '00'}`);
+  const fraction = m[3] ? Number(`0.${m[3]}`) * 1000 : 0;
+  return { commitMs: seconds + fraction, id: columns?.find((c) => c.name === 'id')?.value };
+}
+
+/**
  * Commit-to-append latency of every record of a live run: Kafka's LogAppendTime (the topic is
  * created with message.timestamp.type=LogAppendTime) minus the PostgreSQL commit time carried in
  * the event (source.ts_us). Avro (Confluent wire format, schemas from the registry) or JSON
- * (Debezium's JsonConverter envelope {schema, payload}). Rows with id <= `skipIdsUpTo` (warm-up) are ignored.
+ * (Debezium's JsonConverter envelope {schema, payload}; pgstream's event, pgstreamCommit()). Rows with id <= `skipIdsUpTo` (warm-up) are ignored.
  */
 export async function measureLatency(brokers: string[], registryUrl: string, topic: string, expected: number, skipIdsUpTo: number): Promise<{ scan: TopicScan; latency: LatencyStats }> {
   const decoder = new WireDecoder(registryUrl);
@@ -145,10 +191,11 @@ export async function measureLatency(brokers: string[], registryUrl: string, top
         return;
       }
       if (decoded && typeof decoded === 'object' && 'payload' in decoded && 'schema' in decoded) decoded = (decoded as { payload: unknown }).payload;
+      const pgstream = pgstreamCommit(decoded);
       const tsUs = field(decoded, 'source', 'ts_us');
       const tsMs = field(decoded, 'source', 'ts_ms');
-      const id = field(decoded, 'after', 'id');
-      const commitMs = typeof tsUs === 'number' || typeof tsUs === 'bigint' ? Number(tsUs) / 1000 : typeof tsMs === 'number' ? tsMs : NaN;
+      const id = pgstream ? pgstream.id : field(decoded, 'after', 'id');
+      const commitMs = pgstream ? pgstream.commitMs : typeof tsUs === 'number' || typeof tsUs === 'bigint' ? Number(tsUs) / 1000 : typeof tsMs === 'number' ? tsMs : NaN;
       if (!Number.isFinite(commitMs)) {
         undecodable += 1;
         return;

@@ -26,6 +26,8 @@ export class Db {
   private broken = false;
   private readonly url: string;
   private readonly applicationName: string;
+  /** Session settings applied again on every new connection (e.g. dynamic_library_path for wal2json). */
+  private readonly settings: string[] = [];
 
   private constructor(client: pg.Client, url: string, applicationName: string) {
     this.client = client;
@@ -57,6 +59,7 @@ export class Db {
       client.on('error', () => undefined);
       try {
         await client.connect();
+        for (const sql of this.settings) await client.query(sql);
         this.client = client;
         this.broken = false;
         this.watch(client);
@@ -85,8 +88,18 @@ export class Db {
     await this.client.end().catch(() => undefined);
   }
 
-  async createSlot(slot: string): Promise<void> {
-    await this.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  /**
+   * Lets this session load output plugins from `dir` too (pgstream's wal2json: creating or copying
+   * a slot loads its plugin in the session that does it). A session setting, not the server's.
+   */
+  async addLibraryDir(dir: string): Promise<void> {
+    const sql = `set dynamic_library_path = '$libdir:${dir.replace(/'/g, "''")}'`;
+    await this.query(sql);
+    this.settings.push(sql);
+  }
+
+  async createSlot(slot: string, plugin: 'pgoutput' | 'wal2json' = 'pgoutput'): Promise<void> {
+    await this.query('select pg_create_logical_replication_slot($1, $2)', [slot, plugin]);
   }
 
   async slotInfo(slot: string): Promise<{ confirmed: bigint | null; activePid: number | null } | null> {

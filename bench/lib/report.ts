@@ -38,6 +38,8 @@ export interface Ratios {
   walcastRowsPerSec: number | null;
   vsDebeziumJson: number | null;
   vsDebeziumAvro: number | null;
+  /** walcast / pgstream's faster batch setting. */
+  vsPgstream?: number | null;
   vsWalsender: number | null;
   vsKafkajs: number | null;
   vsKafkaPerf: number | null;
@@ -171,6 +173,7 @@ export function computeRatios(summary: Measurement[], workloads: WorkloadId[]): 
       walcastRowsPerSec: wc,
       vsDebeziumJson: r(rate('debezium-json')),
       vsDebeziumAvro: r(rate('debezium-avro')),
+      vsPgstream: r(Math.max(rate('pgstream') ?? 0, rate('pgstream-2500') ?? 0) || null),
       vsWalsender: r(rate('walsender')),
       vsKafkajs: r(rate('kafkajs')),
       vsKafkaPerf: r(rate('kafka-perf')),
@@ -282,6 +285,8 @@ const SHORT: Record<SystemId, string> = {
   'kafka-perf': 'Kafka alone (Java perf tool)',
   'debezium-json': 'Debezium + JSON',
   'debezium-avro': 'Debezium + Avro (Apicurio)',
+  pgstream: 'pgstream (JSON, batches of 100)',
+  'pgstream-2500': 'pgstream (JSON, batches of 2,500)',
   'walcast-snapshot-t1': 'walcast, 1 thread',
   'walcast-snapshot-t2': 'walcast, 2 threads (default)',
   'walcast-snapshot-t4': 'walcast, 4 threads',
@@ -335,10 +340,10 @@ export function markdown(r: BenchResults): string {
     lines.push('');
     lines.push('## Ratios (same run)');
     lines.push('');
-    lines.push('| workload | walcast rows/s | / Debezium JSON | / Debezium Avro | / walsender ceiling | / Kafka ceiling (kafkajs) | / Kafka ceiling (Java) | / lower ceiling |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| workload | walcast rows/s | / pgstream (best batch) | / Debezium JSON | / Debezium Avro | / walsender ceiling | / Kafka ceiling (kafkajs) | / Kafka ceiling (Java) | / lower ceiling |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const x of r.ratios) {
-      lines.push(`| (${x.workload}) | ${fmtInt(x.walcastRowsPerSec)} | ${fmtRatio(x.vsDebeziumJson)} | ${fmtRatio(x.vsDebeziumAvro)} | ${fmtRatio(x.vsWalsender)} | ${fmtRatio(x.vsKafkajs)} | ${fmtRatio(x.vsKafkaPerf)} | ${fmtRatio(x.vsLowerCeiling)} |`);
+      lines.push(`| (${x.workload}) | ${fmtInt(x.walcastRowsPerSec)} | ${fmtRatio(x.vsPgstream ?? null)} | ${fmtRatio(x.vsDebeziumJson)} | ${fmtRatio(x.vsDebeziumAvro)} | ${fmtRatio(x.vsWalsender)} | ${fmtRatio(x.vsKafkajs)} | ${fmtRatio(x.vsKafkaPerf)} | ${fmtRatio(x.vsLowerCeiling)} |`);
     }
     lines.push('');
     lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
@@ -350,7 +355,7 @@ export function markdown(r: BenchResults): string {
       const m = r.summary.find((x) => x.workload === w.id && x.system === s && x.status === 'ok' && x.latencyMs);
       return m?.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} ms` : '–';
     };
-    lines.push(`Latency (${w.id}), p50 / p99: walcast ${lat('walcast')}, Debezium JSON ${lat('debezium-json')}, Debezium Avro ${lat('debezium-avro')}.`);
+    lines.push(`Latency (${w.id}), p50 / p99: walcast ${lat('walcast')}, pgstream ${lat('pgstream')} (batches of 2,500: ${lat('pgstream-2500')}), Debezium JSON ${lat('debezium-json')}, Debezium Avro ${lat('debezium-avro')}.`);
   }
   lines.push('');
   if (r.targets.length) {
@@ -366,7 +371,7 @@ export function markdown(r: BenchResults): string {
   lines.push('- Catch-up workloads are written once while every CDC system is stopped; each system has its own slot on that WAL and reads it in turn.');
   lines.push('  rows/s = events / (the system reports streaming -> last event visible): walcast, when its slot\'s confirmed_flush_lsn passes the last');
   lines.push('  transaction (it acknowledges only after the Kafka commit; the count is then verified by a read_committed consumer);');
-  lines.push('  Debezium, when its topic holds every event (non-transactional: end offset = records); pg_recvlogical, process run time to --endpos.');
+  lines.push('  Debezium and pgstream, when the topic holds every event (non-transactional: end offset = records); pg_recvlogical, process run time to --endpos.');
   lines.push('- Kafka alone: the same number of records of walcast\'s average key/value size, produced transactionally (kafkajs: walcast\'s');
   lines.push('  transaction and request sizes; Java: `ProducerPerformance --transaction-duration-ms 100`, value-only records of the same total size).');
   if (r.workloads.some((w) => w.mode === 'snapshot')) {
@@ -449,6 +454,8 @@ const COLORS: Record<SystemId, string> = {
   'debezium-json-t2': '#fdae6b',
   'debezium-avro': '#d62728',
   'debezium-avro-t2': '#f28e8e',
+  pgstream: '#2ca02c',
+  'pgstream-2500': '#98df8a',
 };
 
 function esc(s: string): string {
