@@ -76,11 +76,30 @@ export interface ColumnCodec {
   /** The PostgreSQL type the codec was built for, as pg_type names it. */
   readonly pgTypeName: string;
   /**
+   * For the hot path (src/encode/avro-text.ts): the shape of this codec's text when a writer may
+   * turn the text's bytes into Avro directly, for the texts it recognises, with exactly the value
+   * fromText() gives; it hands every other text to fromText(). Absent: always fromText().
+   */
+  readonly textForm?: TextForm;
+  /**
    * The codec of the widened shape, which holds every value PostgreSQL accepts for the type;
    * this codec itself when it is widened already or its declared shape holds them all.
    */
   widened(): ColumnCodec;
 }
+
+/**
+ * integer: an optional minus and decimal digits, within [min, max] (int2, int4, int8, oid);
+ * boolean: "t" or "f"; text: the value is the text itself (fromText is the identity);
+ * timestamp: ISO DateStyle, with a zone offset when `zone`; decimal: a numeric(p,s) as an Avro
+ * decimal of `scale` and `precision` (decimal.handling.mode precise).
+ */
+export type TextForm =
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'text' }
+  | { kind: 'timestamp'; zone: boolean }
+  | { kind: 'decimal'; scale: number; precision: number };
 
 export interface CodecOptions {
   /**
@@ -229,6 +248,7 @@ interface Template {
   alternatives?: AvroSchemaObject[];
   fromText: (text: string) => unknown;
   toJson: (value: unknown) => JsonValue;
+  textForm?: TextForm;
 }
 
 /** A codec before codecFor() attaches widened() and freezes it. */
@@ -239,30 +259,39 @@ const STRING_BRANCH: AvroSchemaObject = { type: 'string' };
 const text = (value: string): string => value;
 
 function stringTemplate(schema: AvroSchemaObject = { type: 'string' }, fromText: (text: string) => unknown = text): Template {
-  return { schema, fromText, toJson: identityJson };
+  return { schema, fromText, toJson: identityJson, ...(fromText === text ? { textForm: TEXT_FORM } : {}) };
 }
+
+const TEXT_FORM: TextForm = Object.freeze({ kind: 'text' });
 
 /** Codecs of the built-in scalar types, by OID; undefined for types that fall back to string. */
 function builtinTemplate(type: PgType, typeMod: number, options: Required<CodecOptions>): Template | undefined {
   const name = type.name;
   switch (type.oid) {
     case Oid.bool:
-      return { schema: { type: 'boolean' }, fromText: (t) => parseBool(name, t), toJson: identityJson };
+      return { schema: { type: 'boolean' }, fromText: (t) => parseBool(name, t), toJson: identityJson, textForm: { kind: 'boolean' } };
     case Oid.int2:
       return {
         schema: { type: 'int', 'connect.type': 'int16' },
         fromText: (t) => parseSmallInt(name, t, -32768, 32767),
         toJson: identityJson,
+        textForm: { kind: 'integer', min: -32768, max: 32767 },
       };
     case Oid.int4:
-      return { schema: { type: 'int' }, fromText: (t) => parseSmallInt(name, t, -2147483648, 2147483647), toJson: identityJson };
+      return {
+        schema: { type: 'int' },
+        fromText: (t) => parseSmallInt(name, t, -2147483648, 2147483647),
+        toJson: identityJson,
+        textForm: { kind: 'integer', min: -2147483648, max: 2147483647 },
+      };
     case Oid.int8:
-      return { schema: { type: 'long' }, fromText: (t) => parseBigInt(name, t), toJson: longJson };
+      // (a 15-digit text is the most the text writer reads: well inside int64)
+      return { schema: { type: 'long' }, fromText: (t) => parseBigInt(name, t), toJson: longJson, textForm: { kind: 'integer', min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER } };
     case Oid.oid:
     case Oid.xid:
     case Oid.cid:
       // Unsigned 32-bit: a long, as Debezium publishes oid.
-      return { schema: { type: 'long' }, fromText: (t) => parseBigInt(name, t, 0n, 0xffffffffn), toJson: longJson };
+      return { schema: { type: 'long' }, fromText: (t) => parseBigInt(name, t, 0n, 0xffffffffn), toJson: longJson, textForm: { kind: 'integer', min: 0, max: 0xffffffff } };
     case Oid.float4:
       return { schema: { type: 'float' }, fromText: (t) => parseFloat4(name, t), toJson: float4Json };
     case Oid.float8:
@@ -321,7 +350,7 @@ function builtinTemplate(type: PgType, typeMod: number, options: Required<CodecO
           toJson: (v) => (typeof v === 'string' ? v : longJson(v)),
         };
       }
-      return { schema, fromText: (t) => parseTimestamp(name, t, withZone), toJson: longJson };
+      return { schema, fromText: (t) => parseTimestamp(name, t, withZone), toJson: longJson, textForm: { kind: 'timestamp', zone: withZone } };
     }
     case Oid.interval:
       return stringTemplate(connectNamed('string', 'io.debezium.time.Interval'), (t) => formatInterval(parseInterval(name, t)));
@@ -374,7 +403,7 @@ function numericTemplate(name: string, typeMod: number, options: Required<CodecO
       toJson: decimalJson,
     };
   }
-  return { schema: decimalSchema(precision, scale), fromText: decimal, toJson: decimalJson };
+  return { schema: decimalSchema(precision, scale), fromText: decimal, toJson: decimalJson, textForm: { kind: 'decimal', scale, precision } };
 }
 
 function isSpecialNumeric(text: string): boolean {
@@ -418,6 +447,7 @@ function finish(template: Template, typeName: string, lengthOid: number, typeMod
     fromText: template.fromText,
     toJson: template.toJson,
     pgTypeName: typeName,
+    ...(template.textForm && !template.alternatives ? { textForm: template.textForm } : {}),
   };
 }
 
@@ -539,6 +569,7 @@ function build(
       fromText: base.fromText,
       toJson: base.toJson,
       pgTypeName: type.name,
+      ...(base.textForm ? { textForm: base.textForm } : {}),
     };
   }
 

@@ -3,9 +3,10 @@
  * (encoded by avsc directly: the registry client's per-message encode is far slower).
  */
 import avsc from 'avsc';
-import type { ChangeEvent } from '../events/change-events.ts';
-import { widenedFieldsOf, type EventSchema } from '../events/table-schema.ts';
+import type { ChangeEvent, RowChange } from '../events/change-events.ts';
+import { widenedFieldsOf, type EventSchema, type TableSchema } from '../events/table-schema.ts';
 import { avroTypeOptions } from './avro-logical-types.ts';
+import { AvroRowWriter, type RowRecordSink } from './avro-rows.ts';
 import { AvroOut, avroWriter, type AvroWrite } from './avro-writer.ts';
 import type { EventEncoder } from './encoder.ts';
 import type { SchemaRegistryClient } from './registry.ts';
@@ -15,6 +16,12 @@ interface PreparedSchema {
   keyHeader: Buffer | null;
   valueWrite: AvroWrite;
   valueHeader: Buffer;
+  /** A table's events straight from its tuples (avro-rows.ts); null for other schemas. */
+  rows: AvroRowWriter | null;
+}
+
+function isTable(schema: EventSchema): schema is TableSchema {
+  return Array.isArray((schema as TableSchema).columns);
 }
 
 function header(id: number): Buffer {
@@ -29,8 +36,11 @@ export class AvroEncoder implements EventEncoder {
   private readonly prepared = new Map<string, PreparedSchema>();
   /** Per schema object: the hot path's lookup without building a string key per event. */
   private readonly bySchema = new WeakMap<EventSchema, PreparedSchema>();
-  /** Header and body are encoded here, then copied out once (toBuffer + concat copied twice). */
-  private readonly out = new AvroOut(64 * 1024);
+  /**
+   * Header and body are encoded here, and each record handed out as a view of it (AvroOut's
+   * arena: no copy per record; toBuffer + concat copied twice).
+   */
+  private readonly out = new AvroOut(256 * 1024);
 
   constructor(registry: SchemaRegistryClient) {
     this.registry = registry;
@@ -41,11 +51,16 @@ export class AvroEncoder implements EventEncoder {
     if (this.prepared.has(memoKey)) return;
     const valueId = await this.registry.register(`${schema.topic}-value`, JSON.stringify(schema.envelopeAvro));
     const keyId = schema.keyAvro ? await this.registry.register(`${schema.topic}-key`, JSON.stringify(schema.keyAvro)) : null;
+    const keyType = schema.keyAvro ? avsc.Type.forSchema(schema.keyAvro as avsc.Schema, avroTypeOptions()) : null;
+    const valueType = avsc.Type.forSchema(schema.envelopeAvro as avsc.Schema, avroTypeOptions());
+    const keyHeader = keyId === null ? null : header(keyId);
+    const valueHeader = header(valueId);
     this.prepared.set(memoKey, {
-      keyWrite: schema.keyAvro ? avroWriter(avsc.Type.forSchema(schema.keyAvro as avsc.Schema, avroTypeOptions())) : null,
-      keyHeader: keyId === null ? null : header(keyId),
-      valueWrite: avroWriter(avsc.Type.forSchema(schema.envelopeAvro as avsc.Schema, avroTypeOptions())),
-      valueHeader: header(valueId),
+      keyWrite: keyType ? avroWriter(keyType) : null,
+      keyHeader,
+      valueWrite: avroWriter(valueType),
+      valueHeader,
+      rows: isTable(schema) ? AvroRowWriter.compile(schema, valueType, keyType, valueHeader, keyHeader) : null,
     });
   }
 
@@ -66,12 +81,18 @@ export class AvroEncoder implements EventEncoder {
 
   private encode(write: AvroWrite, header: Buffer, value: unknown): Buffer {
     const { out } = this;
-    out.pos = 0;
-    out.ensure(header.length);
-    header.copy(out.buf, 0);
-    out.pos = header.length;
-    write(out, value);
-    return out.take();
+    out.begin();
+    try {
+      out.ensure(header.length);
+      header.copy(out.buf, out.pos);
+      out.pos += header.length;
+      write(out, value);
+    } catch (error) {
+      // a value the writer refused: its partial bytes are not a record
+      out.abandon();
+      throw error;
+    }
+    return out.claim();
   }
 
   encodeKey(event: ChangeEvent): Buffer | null {
@@ -79,6 +100,16 @@ export class AvroEncoder implements EventEncoder {
     const prepared = this.get(event.schema);
     if (!prepared.keyWrite || !prepared.keyHeader) return null;
     return this.encode(prepared.keyWrite, prepared.keyHeader, event.key);
+  }
+
+  /** Can encodeRow() the table's changes (its schema prepared, and of the shape avro-rows.ts writes). */
+  encodesRows(table: TableSchema): boolean {
+    return this.get(table).rows !== null;
+  }
+
+  /** A row change's records (the event, then its tombstone), as encodeKey/encodeValue would make them. */
+  encodeRow(change: RowChange, sink: RowRecordSink): void {
+    this.get(change.table).rows!.write(this.out, change, sink);
   }
 
   encodeValue(event: ChangeEvent): Buffer | null {

@@ -14,12 +14,23 @@ import avsc from 'avsc';
 import type { Decimal } from '../decode/numeric.ts';
 import { BIGINT_LONG, DecimalType } from './avro-logical-types.ts';
 
-/** The output buffer and position; grows as needed. */
+/**
+ * The output buffer and position; grows as needed. Two ways to get the bytes out: take() copies
+ * everything written since position 0; begin()/claim() hand out each record as a view of the
+ * buffer, which is then used as an arena (no copy, no allocation but the view's object): a
+ * claimed range is never written again, and a new buffer is started between records once the
+ * current one runs low, so the records of a produce request share a few buffers, which live as
+ * long as some record of theirs does.
+ */
 export class AvroOut {
   buf: Buffer;
   pos = 0;
+  /** Where the record being written started (begin()). */
+  private mark = 0;
+  private readonly size: number;
 
   constructor(size = 64 * 1024) {
+    this.size = size;
     this.buf = Buffer.allocUnsafe(size);
   }
 
@@ -27,6 +38,7 @@ export class AvroOut {
     if (this.pos + n > this.buf.length) this.grow(n);
   }
 
+  /** Keeps every offset: writers remember positions inside the record being written. */
   private grow(n: number): void {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
@@ -39,6 +51,27 @@ export class AvroOut {
     this.buf.copy(out, 0, 0, this.pos);
     return out;
   }
+
+  /** Starts a record for claim(); in a new buffer when less than a quarter of this one is left. */
+  begin(): void {
+    if (this.buf.length - this.pos < this.size >> 2) {
+      this.buf = Buffer.allocUnsafe(this.size);
+      this.pos = 0;
+    }
+    this.mark = this.pos;
+  }
+
+  /** Drops what was written since begin() (a value was refused part-way). */
+  abandon(): void {
+    this.pos = this.mark;
+  }
+
+  /** The record written since begin(), as a view that later writes never touch. */
+  claim(): Buffer {
+    const view = this.buf.subarray(this.mark, this.pos);
+    this.mark = this.pos;
+    return view;
+  }
 }
 
 /** Writes `value` at out.pos and advances it. */
@@ -50,13 +83,12 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** Below this magnitude zig-zag (2|n| + 1) is still an exact double. */
 const FAST_NUMBER = 2 ** 52;
-const FAST_BIGINT = 2n ** 52n;
 /** Decimals below this magnitude: up to 6 bytes, exact double arithmetic (as toTwosComplement). */
 const FAST_DECIMAL = 0x800000000000;
 const FAST_DECIMAL_BIG = 0x800000000000n;
 
 /** Zig-zag varint of an integer-valued number (|n| < 2^52: 2|n| + 1 exact). */
-function writeLong(out: AvroOut, n: number): void {
+export function writeLong(out: AvroOut, n: number): void {
   out.ensure(10);
   const buf = out.buf;
   let pos = out.pos;
@@ -206,9 +238,15 @@ function tryWriter(type: avsc.Type): TryWrite | null {
         else writeBigLong(out, BigInt(v));
         return true;
       }
-      if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) return false;
-      if (v > -FAST_BIGINT && v < FAST_BIGINT) {
-        writeLong(out, Number(v));
+      if (typeof v !== 'bigint') return false;
+      // Most longs (ids, epoch microseconds) are small: one conversion decides, no BigInt
+      // comparison. Number() rounds monotonically and 2^52 is a double, so a result inside
+      // (-2^52, 2^52) means the bigint itself is inside, and exactly that number.
+      const n = Number(v);
+      if (n > -FAST_NUMBER && n < FAST_NUMBER) {
+        writeLong(out, n);
+      } else if (v < INT64_MIN || v > INT64_MAX) {
+        return false;
       } else if (v === lastBig) {
         // Nanosecond timestamps: the same value for a whole transaction or millisecond.
         out.ensure(lastBytes.length);

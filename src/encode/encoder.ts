@@ -1,5 +1,6 @@
-import type { ChangeEvent } from '../events/change-events.ts';
-import type { EventSchema } from '../events/table-schema.ts';
+import type { ChangeEvent, RowChange } from '../events/change-events.ts';
+import type { EventSchema, TableSchema } from '../events/table-schema.ts';
+import type { RowRecordSink } from './avro-rows.ts';
 
 /** Turns change events into Kafka key/value bytes (Avro with the registry, or JSON). */
 export interface EventEncoder {
@@ -12,4 +13,12 @@ export interface EventEncoder {
   widenedFields(topic: string): Promise<ReadonlySet<string>>;
   encodeKey(event: ChangeEvent): Buffer | null;
   encodeValue(event: ChangeEvent): Buffer | null;
+  /**
+   * Encoders that write a table's row changes straight from pgoutput's tuples (no event objects)
+   * have these two: whether `table` (prepared) can be encoded so, and the records of one change
+   * (the event, then its tombstone), byte for byte what encodeKey/encodeValue give for the events
+   * ChangeEventBuilder builds from the same message.
+   */
+  encodesRows?(table: TableSchema): boolean;
+  encodeRow?(change: RowChange, sink: RowRecordSink): void;
 }

@@ -3,7 +3,7 @@
  * ready for the encoder). Pure: no I/O, so every op and edge case is unit-testable.
  */
 import type { AvroSchema } from '../decode/codec.ts';
-import { UNCHANGED_TOAST, type TupleValue } from '../source/cdc/pgoutput.ts';
+import { UNCHANGED_TOAST, type RawTuple, type TupleValue } from '../source/cdc/pgoutput.ts';
 import type { EventSchema, TableSchema } from './table-schema.ts';
 
 export type Row = Record<string, unknown>;
@@ -76,7 +76,7 @@ function baseType(schema: AvroSchema): AvroSchema {
 }
 
 /** Debezium's unavailable-value placeholder, where the column's Avro type can carry it. */
-function toastPlaceholder(schema: AvroSchema, placeholder: string): unknown {
+export function toastPlaceholder(schema: AvroSchema, placeholder: string): unknown {
   const type = baseType(schema);
   if (type === 'string') return placeholder;
   if (type === 'bytes' && !(typeof schema === 'object' && schema !== null && 'logicalType' in schema)) return Buffer.from(placeholder);
@@ -89,7 +89,7 @@ function toastPlaceholder(schema: AvroSchema, placeholder: string): unknown {
 }
 
 /** Values every event of one transaction shares, computed once per transaction (hot path). */
-interface TransactionConstants {
+export interface TransactionConstants {
   tx: TransactionContext;
   tsMs: number;
   tsUs: number;
@@ -98,8 +98,29 @@ interface TransactionConstants {
   sequencePrefix: string;
 }
 
+/**
+ * A row change whose event is not built as objects: an encoder that writes Avro straight from
+ * pgoutput's tuples (src/encode/avro-rows.ts) makes its records from this, with the same values
+ * the event's fields would hold. Only the shapes that need no comparison of old and new values:
+ * inserts, updates without an old tuple, deletes (each followed by a tombstone when enabled and the
+ * table has a key).
+ */
+export interface RowChange {
+  table: TableSchema;
+  op: 'c' | 'u' | 'd';
+  lsn: bigint;
+  constants: TransactionConstants;
+  totalOrder: number;
+  dataCollectionOrder: number;
+  /** The before-image (deletes) or the after-image (inserts, updates). */
+  tuple: RawTuple;
+  /** A tombstone follows (deletes, with tombstones on and a keyed table). */
+  tombstone: boolean;
+  options: EventOptions;
+}
+
 export class ChangeEventBuilder {
-  private readonly options: EventOptions;
+  readonly options: EventOptions;
   private constants: TransactionConstants | null = null;
   private nowMs = 0;
   private nowNs = 0n;
@@ -137,7 +158,31 @@ export class ChangeEventBuilder {
     return key;
   }
 
-  private transactionConstants(tx: TransactionContext): TransactionConstants {
+  /**
+   * The RowChange of a row message whose image is `tuple` (insert, update without an old tuple,
+   * delete), counted in the transaction's orders as envelope() counts an event; null when the
+   * tuple does not match the table (the event path reports that) or a key column carries no text.
+   */
+  rowChange(table: TableSchema, tx: TransactionContext, lsn: bigint, op: 'c' | 'u' | 'd', tuple: RawTuple): RowChange | null {
+    if (tuple.length !== table.columns.length) return null;
+    for (const i of table.keyIndexes) if (tuple.spans[2 * i + 1]! < 0) return null;
+    tx.totalOrder += 1;
+    const tableOrder = (tx.orderByTable.get(table.relationId) ?? 0) + 1;
+    tx.orderByTable.set(table.relationId, tableOrder);
+    return {
+      table,
+      op,
+      lsn,
+      constants: this.transactionConstants(tx),
+      totalOrder: tx.totalOrder,
+      dataCollectionOrder: tableOrder,
+      tuple,
+      tombstone: op === 'd' && this.options.tombstones && table.keyIndexes.length > 0,
+      options: this.options,
+    };
+  }
+
+  transactionConstants(tx: TransactionContext): TransactionConstants {
     if (this.constants?.tx === tx) return this.constants;
     const commitMicros = Number(tx.commitTimeMicros);
     this.constants = {

@@ -5,7 +5,7 @@ import { emptyStats } from '../../src/connector.ts';
 import { ReplicationQueue } from '../../src/source/cdc/replication-queue.ts';
 import type { ReplicationItem } from '../../src/source/cdc/replication-stream.ts';
 
-const message = (lsn: bigint, size = 100): ReplicationItem => ({ kind: 'message', lsn, size, message: { tag: 'type', typeOid: 1, schema: 's', name: 'n' } });
+const message = (lsn: bigint, size = 100): ReplicationItem => ({ kind: 'message', lsn, size, frame: Buffer.alloc(size) });
 const keepalive = (walEnd: bigint): ReplicationItem => ({ kind: 'keepalive', walEnd, replyRequested: false });
 
 function queue(maxMessages: number, maxBytes = 1 << 30) {

@@ -6,7 +6,7 @@
 import { ValueDecodeError } from '../../decode/errors.ts';
 import { IncompatibleSchemaError } from '../../encode/registry.ts';
 import { WalcastError } from '../../errors.ts';
-import { ChangeEventBuilder, type ChangeEvent, type TransactionContext } from '../../events/change-events.ts';
+import { ChangeEventBuilder, type ChangeEvent, type RowChange, type TransactionContext } from '../../events/change-events.ts';
 import { buildTableSchema, messageEventSchema, tableTopic, type EventSchema, type TableColumn, type TableSchema } from '../../events/table-schema.ts';
 import type { Logger } from '../../log.ts';
 import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
@@ -14,7 +14,7 @@ import type { Lsn } from '../../pg/lsn.ts';
 import { selectsTable } from '../../pg/table-filter.ts';
 import type { TableEventCounters, TableEventCounts } from '../../stats/table-events.ts';
 import type { RowMessage } from './row-failures.ts';
-import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, LogicalMessage, RelationMessage, TruncateMessage, TupleValue, UpdateMessage } from './pgoutput.ts';
+import { isRawRow, type BeginMessage, type CommitMessage, type DeleteMessage, type InsertMessage, type LogicalMessage, type RawTuple, type RelationMessage, type TruncateMessage, type TupleValue, type UpdateMessage } from './pgoutput.ts';
 
 export interface ChangeOptions {
   topicPrefix: string;
@@ -36,6 +36,11 @@ export interface ChangeOptions {
   skipBelow: Lsn | null;
   /** Where row changes are counted by table and operation. */
   counters: TableEventCounters;
+  /**
+   * The encoder writes this table's row changes straight from their tuples (EventEncoder's
+   * encodesRows): then row() gives RowChanges for the shapes that allow it instead of events.
+   */
+  encodesRows?: (table: TableSchema) => boolean;
   log: Logger;
 }
 
@@ -49,6 +54,9 @@ interface CapturedTable {
   counts: TableEventCounts;
   /** What the shape is built from (Relation message, catalog details, widened fields). */
   state: RelationState;
+  /** The shape for which the encoder was last asked whether it encodes rows, and its answer. */
+  rawFor?: TableSchema;
+  raw?: boolean;
 }
 
 /** What a table's schema is built from: its last Relation message, catalog details, widened fields. */
@@ -160,7 +168,7 @@ export class ChangeTranslator {
    * path: synchronous, except for a table's first change after a new shape, which waits for its
    * topic and schema registration.
    */
-  row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | null | Promise<ChangeEvent[] | null> {
+  row(lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | RowChange | null | Promise<ChangeEvent[] | RowChange | null> {
     const captured = this.capturedFor(message.relationId);
     if (this.skipping || !captured) return null;
     if (!captured.ready) return this.prepare(captured).then(() => this.rowEvents(captured, lsn, message));
@@ -168,10 +176,23 @@ export class ChangeTranslator {
   }
 
   /** Counted once built: a row that fails to build is not counted, one rewound (rewindRow) is uncounted. */
-  private rowEvents({ table, counts }: CapturedTable, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] {
+  private rowEvents(captured: CapturedTable, lsn: Lsn, message: InsertMessage | UpdateMessage | DeleteMessage): ChangeEvent[] | RowChange {
+    const { table, counts } = captured;
     const tx = this.requireTx();
     this.rowOrderMark = tx.totalOrder;
     this.rowCounted = null;
+    if (isRawRow(message) && this.encodesRows(captured)) {
+      // Inserts, updates without an old tuple and deletes need no comparison of old and new values:
+      // the encoder writes them from the tuple (src/encode/avro-rows.ts).
+      const op = message.tag === 'insert' ? 'c' : message.tag === 'update' ? 'u' : 'd';
+      const tuple: RawTuple | null = message.tag === 'delete' ? message.oldRaw : message.tag === 'update' && message.oldRaw !== null ? null : message.newRaw;
+      const change = tuple ? this.builder.rowChange(table, tx, lsn, op, tuple) : null;
+      if (change) {
+        counts.count(op);
+        this.rowCounted = counts;
+        return change;
+      }
+    }
     let events: ChangeEvent[];
     switch (message.tag) {
       case 'insert':
@@ -189,6 +210,14 @@ export class ChangeTranslator {
     }
     this.rowCounted = counts;
     return events;
+  }
+
+  private encodesRows(captured: CapturedTable): boolean {
+    if (captured.rawFor !== captured.table) {
+      captured.rawFor = captured.table;
+      captured.raw = this.options.encodesRows?.(captured.table) ?? false;
+    }
+    return captured.raw === true;
   }
 
   /**

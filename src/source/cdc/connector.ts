@@ -330,6 +330,7 @@ export class CdcConnector implements Connector {
           await encoder.prepare(schema);
         },
         widenedFields: (topic) => encoder.widenedFields(topic),
+        ...(encoder.encodesRows ? { encodesRows: (table) => encoder.encodesRows!(table) } : {}),
         skipBelow: offset?.lsn ?? null,
         counters: context.stats.tableEvents,
         log,

@@ -91,6 +91,11 @@ class Reader {
     this.offset += n;
     return b;
   }
+  skip(n: number): void {
+    if (n < 0) throw new PgoutputDecodeError(`negative length ${n} at offset ${this.offset}`);
+    this.need(n);
+    this.offset += n;
+  }
   text(n: number): string {
     if (n < 0) throw new PgoutputDecodeError(`negative length ${n} at offset ${this.offset}`);
     this.need(n);
@@ -99,6 +104,126 @@ class Reader {
     return s;
   }
   done(): boolean { return this.offset === this.buf.length; }
+}
+
+/** RawTuple lengths of values that carry no text. */
+export const RAW_NULL = -1;
+export const RAW_UNCHANGED_TOAST = -2;
+
+/**
+ * A tuple as it lies in its frame: where each value's text is, and no string made yet. The Avro
+ * row writer (src/encode/avro-rows.ts) encodes most values straight from these bytes; values()
+ * gives the usual strings, once, for everything else.
+ */
+export class RawTuple {
+  readonly buf: Buffer;
+  /** Per column i: [2i] the text's offset in `buf`, [2i + 1] its length, or RAW_NULL / RAW_UNCHANGED_TOAST. */
+  readonly spans: Int32Array;
+  private strings: TupleValue[] | null = null;
+
+  constructor(buf: Buffer, spans: Int32Array) {
+    this.buf = buf;
+    this.spans = spans;
+  }
+
+  get length(): number {
+    return this.spans.length >> 1;
+  }
+
+  /** The values as decodePgoutput() gives them (UTF-8 text, null, UNCHANGED_TOAST). */
+  values(): TupleValue[] {
+    if (this.strings) return this.strings;
+    const { buf, spans } = this;
+    const values = new Array<TupleValue>(spans.length >> 1);
+    for (let i = 0; i < values.length; i++) {
+      const length = spans[2 * i + 1]!;
+      values[i] = length === RAW_NULL ? null : length === RAW_UNCHANGED_TOAST ? UNCHANGED_TOAST : buf.toString('utf8', spans[2 * i]!, spans[2 * i]! + length);
+    }
+    this.strings = values;
+    return values;
+  }
+}
+
+function rawTuple(r: Reader, buf: Buffer): RawTuple {
+  const count = r.i16();
+  if (count < 0) throw new PgoutputDecodeError(`negative column count ${count}`);
+  const spans = new Int32Array(count * 2);
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8();
+    switch (kind) {
+      case 0x6e: spans[2 * i + 1] = RAW_NULL; break; // n
+      case 0x75: spans[2 * i + 1] = RAW_UNCHANGED_TOAST; break; // u
+      case 0x74: { // t
+        const length = r.i32();
+        spans[2 * i] = r.offset;
+        r.skip(length);
+        spans[2 * i + 1] = length;
+        break;
+      }
+      case 0x62: throw new PgoutputDecodeError('binary tuple data received; walcast requests text format');
+      default: throw new PgoutputDecodeError(`unknown tuple data kind 0x${kind.toString(16)} for column ${i}`);
+    }
+  }
+  return new RawTuple(buf, spans);
+}
+
+/**
+ * Row messages of decodeFrame(): the tuples stay raw (`newRaw`, `oldRaw`) and become strings
+ * only when something reads `newTuple` / `oldTuple`.
+ */
+class RawInsert implements InsertMessage {
+  readonly tag = 'insert' as const;
+  readonly relationId: number;
+  readonly newRaw: RawTuple;
+  constructor(relationId: number, newRaw: RawTuple) {
+    this.relationId = relationId;
+    this.newRaw = newRaw;
+  }
+  get newTuple(): TupleValue[] {
+    return this.newRaw.values();
+  }
+}
+
+class RawUpdate implements UpdateMessage {
+  readonly tag = 'update' as const;
+  readonly relationId: number;
+  readonly oldTupleKind: 'K' | 'O' | null;
+  readonly oldRaw: RawTuple | null;
+  readonly newRaw: RawTuple;
+  constructor(relationId: number, oldTupleKind: 'K' | 'O' | null, oldRaw: RawTuple | null, newRaw: RawTuple) {
+    this.relationId = relationId;
+    this.oldTupleKind = oldTupleKind;
+    this.oldRaw = oldRaw;
+    this.newRaw = newRaw;
+  }
+  get oldTuple(): TupleValue[] | null {
+    return this.oldRaw ? this.oldRaw.values() : null;
+  }
+  get newTuple(): TupleValue[] {
+    return this.newRaw.values();
+  }
+}
+
+class RawDelete implements DeleteMessage {
+  readonly tag = 'delete' as const;
+  readonly relationId: number;
+  readonly oldTupleKind: 'K' | 'O';
+  readonly oldRaw: RawTuple;
+  constructor(relationId: number, oldTupleKind: 'K' | 'O', oldRaw: RawTuple) {
+    this.relationId = relationId;
+    this.oldTupleKind = oldTupleKind;
+    this.oldRaw = oldRaw;
+  }
+  get oldTuple(): TupleValue[] {
+    return this.oldRaw.values();
+  }
+}
+
+/** A row message whose tuples decodeFrame() left raw. */
+export type RawRowMessage = RawInsert | RawUpdate | RawDelete;
+
+export function isRawRow(message: PgoutputMessage): message is RawRowMessage {
+  return message instanceof RawInsert || message instanceof RawUpdate || message instanceof RawDelete;
 }
 
 function tuple(r: Reader): TupleValue[] {
@@ -122,6 +247,19 @@ const micros = (pgMicros: bigint): bigint => pgMicros + PG_EPOCH_MICROS;
 
 /** Decodes one pgoutput message (the payload of an XLogData frame). */
 export function decodePgoutput(buf: Buffer): PgoutputMessage {
+  return decode(buf, false);
+}
+
+/**
+ * As decodePgoutput(), but row messages keep their tuples raw (RawTuple; `newTuple` and
+ * `oldTuple` still read as strings): the stream's decoder. `buf` must not change while the
+ * message is in use.
+ */
+export function decodeFrame(buf: Buffer): PgoutputMessage {
+  return decode(buf, true);
+}
+
+function decode(buf: Buffer, raw: boolean): PgoutputMessage {
   const r = new Reader(buf);
   const tag = r.u8();
   let msg: PgoutputMessage;
@@ -159,28 +297,31 @@ export function decodePgoutput(buf: Buffer): PgoutputMessage {
       const relationId = r.u32();
       const marker = r.u8();
       if (marker !== 0x4e) throw new PgoutputDecodeError(`insert: expected 'N', got 0x${marker.toString(16)}`);
-      msg = { tag: 'insert', relationId, newTuple: tuple(r) };
+      msg = raw ? new RawInsert(relationId, rawTuple(r, buf)) : { tag: 'insert', relationId, newTuple: tuple(r) };
       break;
     }
     case 0x55: { // U
       const relationId = r.u32();
       let marker = r.u8();
       let oldTuple: TupleValue[] | null = null;
+      let oldRaw: RawTuple | null = null;
       let oldTupleKind: 'K' | 'O' | null = null;
       if (marker === 0x4b || marker === 0x4f) {
         oldTupleKind = marker === 0x4b ? 'K' : 'O';
-        oldTuple = tuple(r);
+        if (raw) oldRaw = rawTuple(r, buf);
+        else oldTuple = tuple(r);
         marker = r.u8();
       }
       if (marker !== 0x4e) throw new PgoutputDecodeError(`update: expected 'N', got 0x${marker.toString(16)}`);
-      msg = { tag: 'update', relationId, oldTuple, oldTupleKind, newTuple: tuple(r) };
+      msg = raw ? new RawUpdate(relationId, oldTupleKind, oldRaw, rawTuple(r, buf)) : { tag: 'update', relationId, oldTuple, oldTupleKind, newTuple: tuple(r) };
       break;
     }
     case 0x44: { // D
       const relationId = r.u32();
       const marker = r.u8();
       if (marker !== 0x4b && marker !== 0x4f) throw new PgoutputDecodeError(`delete: expected 'K' or 'O', got 0x${marker.toString(16)}`);
-      msg = { tag: 'delete', relationId, oldTupleKind: marker === 0x4b ? 'K' : 'O', oldTuple: tuple(r) };
+      const oldTupleKind = marker === 0x4b ? 'K' : 'O';
+      msg = raw ? new RawDelete(relationId, oldTupleKind, rawTuple(r, buf)) : { tag: 'delete', relationId, oldTupleKind, oldTuple: tuple(r) };
       break;
     }
     case 0x54: { // T

@@ -2,34 +2,51 @@
  * The replication connection: START_REPLICATION on a pgoutput slot, XLogData and keepalive
  * frames in, standby status updates out.
  *
- * pg-logical-replication owns the connection and the COPY BOTH plumbing; walcast plugs in its own
- * pgoutput decoder and answers keepalives itself, because the library's periodic timer would
- * acknowledge LSNs that Kafka has not committed yet (GUIDE, invariant 1).
+ * pg-logical-replication opens the connection and starts COPY BOTH; walcast reads the frames
+ * itself and answers keepalives itself, because the library's periodic timer would acknowledge
+ * LSNs that Kafka has not committed yet (GUIDE, invariant 1), and because the library's frame
+ * handler costs per message what walcast's hot path cannot afford: the LSN formatted as a string
+ * (walcast parsed it back), and a promise from its acknowledge step even when that is disabled.
+ *
+ * A frame is queued as a copy of its bytes and decoded (pgoutput.ts) only when the stream loop
+ * takes it: the queue holds up to WALCAST_MAX_BUFFERED_MESSAGES frames while catching up, and a
+ * decoded message (its object, tuple array and one string per value) is several times the heap
+ * of its bytes, all of which the garbage collector copied at every scavenge.
  */
+import type { EventEmitter } from 'node:events';
 import type { Client, ClientConfig } from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
-import { decodePgoutput, type PgoutputMessage } from './pgoutput.ts';
-import { formatLsn, parseLsn, type Lsn } from '../../pg/lsn.ts';
+import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
 
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;
 
+/** CopyData frames of the streaming replication protocol. */
+const XLOG_DATA = 0x77; // w
+const KEEPALIVE = 0x6b; // k
+/** XLogData: 'w', start LSN, end LSN, send time, then the pgoutput message. */
+const XLOG_HEADER_BYTES = 25;
+
 export type ReplicationItem =
-  | { kind: 'message'; lsn: Lsn; size: number; message: PgoutputMessage }
+  /** `frame`: one pgoutput message, undecoded (decodePgoutput()), in a buffer of its own. */
+  | { kind: 'message'; lsn: Lsn; size: number; frame: Buffer }
   | { kind: 'keepalive'; walEnd: Lsn; replyRequested: boolean };
 
-interface DecodedFrame {
-  message?: PgoutputMessage;
-  error?: Error;
-  size: number;
-}
+/** pg's Connection: the 'copyData' events of COPY BOTH. */
+type CopyDataSource = Pick<EventEmitter, 'on' | 'removeAllListeners'>;
 
-/** Satisfies pg-logical-replication's plugin contract (its base class is not exported). */
+/**
+ * Satisfies pg-logical-replication's plugin contract (its base class is not exported). The
+ * library calls start() once its own 'copyData' listener is attached: start() replaces it with
+ * walcast's reader before the first frame can arrive.
+ */
 class WalcastPgoutputPlugin {
   readonly options: { publication: string };
-  constructor(options: { publication: string }) {
+  private readonly onFrame: (chunk: Buffer) => void;
+  constructor(options: { publication: string }, onFrame: (chunk: Buffer) => void) {
     this.options = options;
+    this.onFrame = onFrame;
   }
 
   get name(): string {
@@ -37,6 +54,9 @@ class WalcastPgoutputPlugin {
   }
 
   start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
+    const connection = (client as unknown as { connection: CopyDataSource }).connection;
+    connection.removeAllListeners('copyData');
+    connection.on('copyData', ({ chunk }: { chunk: Buffer }) => this.onFrame(chunk));
     // publication_names is parsed as a list of identifiers inside a string literal.
     const publications = quoteLiteral(quoteIdent(this.options.publication));
     return client.query(
@@ -45,14 +65,9 @@ class WalcastPgoutputPlugin {
     );
   }
 
-  // Called synchronously from the socket's data handler: an exception here would be uncaught,
-  // so decoding errors travel as values to the pipeline, which stops cleanly.
-  parse(buffer: Buffer): DecodedFrame {
-    try {
-      return { message: decodePgoutput(buffer), size: buffer.length };
-    } catch (error) {
-      return { error: error as Error, size: buffer.length };
-    }
+  /** Part of the library's contract; never called, since start() takes the frames over. */
+  parse(buffer: Buffer): Buffer {
+    return buffer;
   }
 }
 
@@ -84,25 +99,31 @@ export class ReplicationStream {
     this.service = new LogicalReplicationService(options.connection, {
       acknowledge: { auto: false, timeoutSeconds: 0 },
     });
-    this.service.on('data', (lsn: string, frame: DecodedFrame) => {
-      if (frame.error) {
-        options.onError(frame.error);
-        return;
-      }
-      options.onItem({ kind: 'message', lsn: parseLsn(lsn), size: frame.size, message: frame.message! });
-    });
-    this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
-      options.onItem({ kind: 'keepalive', walEnd: parseLsn(lsn), replyRequested: shouldRespond });
-    });
     this.service.on('error', (error: Error) => {
       if (!this.stopped) options.onError(error);
     });
   }
 
+  /**
+   * One CopyData frame, synchronously from the socket's data handler. `chunk` is a view into the
+   * protocol parser's buffer, which later reads overwrite: the message is copied out.
+   */
+  private readonly onFrame = (chunk: Buffer): void => {
+    const kind = chunk[0];
+    if (kind === XLOG_DATA && chunk.length >= XLOG_HEADER_BYTES) {
+      const frame = Buffer.from(chunk.subarray(XLOG_HEADER_BYTES));
+      this.options.onItem({ kind: 'message', lsn: chunk.readBigUInt64BE(1), size: frame.length, frame });
+    } else if (kind === KEEPALIVE && chunk.length >= 18) {
+      this.options.onItem({ kind: 'keepalive', walEnd: chunk.readBigUInt64BE(1), replyRequested: chunk[17] !== 0 });
+    } else {
+      this.options.onError(new Error(`unexpected replication frame 0x${(kind ?? 0).toString(16)} of ${chunk.length} bytes`));
+    }
+  };
+
   /** Resolves once the server has accepted START_REPLICATION. */
   async start(): Promise<void> {
     const started = new Promise<void>((resolve) => this.service.once('start', () => resolve()));
-    const plugin = new WalcastPgoutputPlugin({ publication: this.options.publication });
+    const plugin = new WalcastPgoutputPlugin({ publication: this.options.publication }, this.onFrame);
     const subscribed = this.service.subscribe(plugin, this.options.slot, formatLsn(this.options.startLsn));
     this.ended = subscribed.then(
       () => undefined,

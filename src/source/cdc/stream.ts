@@ -23,7 +23,7 @@ import { SnapshotRequestError, type ConnectorStats } from '../../connector.ts';
 import { ValueDecodeError } from '../../decode/errors.ts';
 import { AvroEncodeError } from '../../encode/avro-writer.ts';
 import type { EventEncoder } from '../../encode/encoder.ts';
-import type { ChangeEvent } from '../../events/change-events.ts';
+import type { ChangeEvent, RowChange } from '../../events/change-events.ts';
 import type { TableSchema } from '../../events/table-schema.ts';
 import { deadLetterRecord, DeadLetterTooLargeError } from '../../kafka/dead-letter.ts';
 import type { TransactionalDelivery } from '../../kafka/delivery.ts';
@@ -33,7 +33,7 @@ import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
 import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
-import type { DeleteMessage, InsertMessage, LogicalMessage, PgoutputMessage, UpdateMessage } from './pgoutput.ts';
+import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
 import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage, type SnapshotRow } from './row-failures.ts';
@@ -210,7 +210,8 @@ export class CdcStream {
       }
       if (item.kind === 'keepalive') this.keepalive(item.walEnd, item.replyRequested);
       else {
-        const waiting = this.handle(item.lsn, item.message);
+        // Decoded only now (replication-stream.ts): a frame that does not decode ends the session.
+        const waiting = this.handle(item.lsn, decodeFrame(item.frame));
         if (waiting) await waiting;
       }
     }
@@ -547,10 +548,21 @@ export class CdcStream {
     }
   }
 
-  private add(events: ChangeEvent[]): Promise<void> | undefined {
+  /** The records of a RowChange, as the encoder makes them. */
+  private rowTopic = '';
+  private readonly appendRow = (key: Buffer | null, value: Buffer | null): void => {
+    this.delivery.append({ topic: this.rowTopic, key, value });
+  };
+
+  private add(events: ChangeEvent[] | RowChange): Promise<void> | undefined {
     const { delivery } = this;
     if (!delivery.inTransaction) return delivery.begin().then(() => this.add(events));
     const { encoder } = this.options;
+    if (!Array.isArray(events)) {
+      this.rowTopic = events.table.topic;
+      encoder.encodeRow!(events, this.appendRow);
+      return delivery.flushIfFull();
+    }
     for (const event of events) {
       delivery.append({ topic: event.schema.topic, key: encoder.encodeKey(event), value: encoder.encodeValue(event) });
     }
