@@ -16,7 +16,7 @@ import { toastPlaceholder, type EventOptions, type RowChange, type TransactionCo
 import type { TableSchema } from '../events/table-schema.ts';
 import { RAW_NULL, RAW_UNCHANGED_TOAST, type RawTuple } from '../source/cdc/pgoutput.ts';
 import { readText, writeText } from './avro-text.ts';
-import { AvroOut, avroWriter, type AvroWrite } from './avro-writer.ts';
+import { AvroOut, avroWriter, writeLong, type AvroWrite } from './avro-writer.ts';
 
 interface RecordField {
   name: string;
@@ -42,21 +42,34 @@ const SOURCE_FIELDS = ['version', 'connector', 'name', 'ts_ms', 'snapshot', 'db'
 const TRANSACTION_FIELDS = ['id', 'total_order', 'data_collection_order'];
 
 /**
- * The bytes of the fields every event of one transaction shares: the source block's first six
- * fields (version .. db) and its ts_us .. txId, the transaction block's id.
+ * The bytes every event of one transaction shares, in one buffer: the source block's first six
+ * fields (version .. db) up to `middle`, its ts_us .. txId up to `transaction`, the transaction
+ * block's union index and id up to `sequence`, then the text of Debezium's sequence before the
+ * event's LSN (`["<previous commit LSN>","`).
  */
 interface TransactionBytes {
   constants: TransactionConstants;
   options: EventOptions;
-  sourceHead: Buffer;
-  sourceMiddle: Buffer;
-  transactionHead: Buffer;
+  bytes: Buffer;
+  middle: number;
+  transaction: number;
+  sequence: number;
 }
 
-function copyInto(out: AvroOut, bytes: Buffer): void {
-  out.ensure(bytes.length);
-  bytes.copy(out.buf, out.pos);
-  out.pos += bytes.length;
+/** `"]`, the end of Debezium's sequence text. */
+const SEQUENCE_END = [0x22, 0x5d];
+
+function copyInto(out: AvroOut, bytes: Buffer, start = 0, end = bytes.length): void {
+  out.ensure(end - start);
+  bytes.copy(out.buf, out.pos, start, end);
+  out.pos += end - start;
+}
+
+/** Decimal digits of a non-negative safe integer. */
+function digitCount(n: number): number {
+  let digits = 1;
+  while (n >= 10 ** digits && digits < 16) digits++;
+  return digits;
 }
 
 interface Column {
@@ -96,6 +109,8 @@ export class AvroRowWriter {
   private readonly imageRow: number;
   /** The source block's field writers, in SOURCE_FIELDS order. */
   private readonly source: AvroWrite[];
+  /** The union index byte of a sequence text (["null", "string"]), -1 if the field is not that union. */
+  private readonly sequenceByte: number;
   /** The transaction field: the union index byte of its block, the block's field writers. */
   private readonly transactionIndex: number;
   private readonly transaction: AvroWrite[];
@@ -130,6 +145,7 @@ export class AvroRowWriter {
       return { codec: c.codec, write: avroWriter(value[i]!.type), form, valueByte, placeholder: null, placeholderText: null };
     });
     this.source = source.map((f) => avroWriter(f.type));
+    this.sequenceByte = nullableByte(source[6]!.type);
     this.transactionIndex = transaction.index << 1;
     this.transaction = transaction.fields.map((f) => avroWriter(f.type));
     const writeOp = avroWriter(envelope[4]!.type);
@@ -260,33 +276,63 @@ export class AvroRowWriter {
     }
   }
 
-  /** The segments of `constants`' transaction, with the values ChangeEventBuilder.source() and envelope() give. */
+  /** The bytes of `constants`' transaction, with the values ChangeEventBuilder.source() and envelope() give. */
   private transactionSegments(constants: TransactionConstants, options: EventOptions): TransactionBytes {
     const cached = this.transactionBytes;
     if (cached && cached.constants === constants && cached.options === options) return cached;
-    const { source, table } = this;
-    const sourceHead = this.bytes((out) => {
-      source[0]!(out, options.version);
-      source[1]!(out, 'postgresql');
-      source[2]!(out, options.connectorName);
-      source[3]!(out, constants.tsMs);
-      source[4]!(out, 'false');
-      source[5]!(out, options.database);
-    });
-    const sourceMiddle = this.bytes((out) => {
-      source[7]!(out, constants.tsUs);
-      source[8]!(out, constants.tsNs);
-      source[9]!(out, table.schema);
-      source[10]!(out, table.table);
-      source[11]!(out, constants.tx.xid);
-    });
-    const transactionHead = this.bytes((out) => {
-      out.ensure(1);
-      out.buf[out.pos++] = this.transactionIndex;
-      this.transaction[0]!(out, constants.id);
-    });
-    this.transactionBytes = { constants, options, sourceHead, sourceMiddle, transactionHead };
+    const { source, table, scratch } = this;
+    scratch.pos = 0;
+    source[0]!(scratch, options.version);
+    source[1]!(scratch, 'postgresql');
+    source[2]!(scratch, options.connectorName);
+    source[3]!(scratch, constants.tsMs);
+    source[4]!(scratch, 'false');
+    source[5]!(scratch, options.database);
+    const middle = scratch.pos;
+    source[7]!(scratch, constants.tsUs);
+    source[8]!(scratch, constants.tsNs);
+    source[9]!(scratch, table.schema);
+    source[10]!(scratch, table.table);
+    source[11]!(scratch, constants.tx.xid);
+    const transaction = scratch.pos;
+    scratch.ensure(1);
+    scratch.buf[scratch.pos++] = this.transactionIndex;
+    this.transaction[0]!(scratch, constants.id);
+    const sequence = scratch.pos;
+    // the prefix is ASCII (digits, quotes, brackets, "null"): its bytes are its characters
+    const prefix = constants.sequencePrefix;
+    scratch.ensure(prefix.length);
+    scratch.pos += scratch.buf.write(prefix, scratch.pos, 'latin1');
+    this.transactionBytes = { constants, options, bytes: scratch.take(), middle, transaction, sequence };
     return this.transactionBytes;
+  }
+
+  /**
+   * Debezium's sequence, `<prefix><event LSN>"]`, as the ["null", "string"] field's bytes,
+   * without making the string (the LSN's decimal digits written in place).
+   */
+  private writeSequence(out: AvroOut, segments: TransactionBytes, lsn: bigint): void {
+    const n = Number(lsn);
+    if (this.sequenceByte < 0 || !(n <= Number.MAX_SAFE_INTEGER)) {
+      this.source[6]!(out, `${segments.constants.sequencePrefix}${lsn}"]`);
+      return;
+    }
+    const prefixLength = segments.bytes.length - segments.sequence;
+    const digits = digitCount(n);
+    out.ensure(1);
+    out.buf[out.pos++] = this.sequenceByte;
+    writeLong(out, prefixLength + digits + 2);
+    copyInto(out, segments.bytes, segments.sequence);
+    out.ensure(digits + 2);
+    const { buf } = out;
+    let rest = n;
+    for (let at = out.pos + digits - 1; at >= out.pos; at--) {
+      buf[at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    out.pos += digits;
+    buf[out.pos++] = SEQUENCE_END[0]!;
+    buf[out.pos++] = SEQUENCE_END[1]!;
   }
 
   private writeEnvelope(out: AvroOut, change: RowChange): Buffer {
@@ -306,13 +352,13 @@ export class AvroRowWriter {
     // source, as ChangeEventBuilder.source(): sequence and lsn are the event's own
     const segments = this.transactionSegments(constants, options);
     const { source } = this;
-    copyInto(out, segments.sourceHead);
-    source[6]!(out, `${constants.sequencePrefix}${lsn}"]`);
-    copyInto(out, segments.sourceMiddle);
+    copyInto(out, segments.bytes, 0, segments.middle);
+    this.writeSequence(out, segments, lsn);
+    copyInto(out, segments.bytes, segments.middle, segments.transaction);
     source[12]!(out, Number(lsn));
     source[13]!(out, null);
     // transaction, as ChangeEventBuilder.envelope()
-    copyInto(out, segments.transactionHead);
+    copyInto(out, segments.bytes, segments.transaction, segments.sequence);
     this.transaction[1]!(out, change.totalOrder);
     this.transaction[2]!(out, change.dataCollectionOrder);
     copyInto(out, this.opBytes[op]);

@@ -114,12 +114,18 @@ function writeBigLong(out: AvroOut, n: bigint): void {
   out.ensure(10);
   const buf = out.buf;
   let pos = out.pos;
-  let z = n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
-  while (z >= 0x80n) {
-    buf[pos++] = Number(z & 0x7fn) | 0x80;
-    z >>= 7n;
+  // The zig-zag value in two 32-bit halves, then 7-bit groups with number arithmetic: a BigInt
+  // operation per group allocated a BigInt each.
+  const z = n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+  let hi = Number(z >> 32n);
+  let lo = Number(z & 0xffffffffn);
+  while (hi > 0 || lo >= 0x80) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = (lo >>> 7) | ((hi & 0x7f) << 25);
+    lo >>>= 0;
+    hi >>>= 7;
   }
-  buf[pos++] = Number(z);
+  buf[pos++] = lo;
   out.pos = pos;
 }
 

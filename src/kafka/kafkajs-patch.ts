@@ -27,11 +27,15 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
   const result: Record<number, M[]> = {};
   if (partitionMetadata.length === 0) return result;
   // walcast's topics mostly have one partition: then the group is a single copy, not an array
-  // grown a push at a time.
+  // grown a push at a time. The partitioner is still asked (a custom one may refuse a message);
+  // its argument object is one per request, not one per message (it is read, not kept: kafkajs'
+  // partitioners destructure it).
   const partitions = new Int32Array(messages.length);
+  const args = { topic, partitionMetadata, message: messages[0]! };
   let single = true;
   for (let i = 0; i < messages.length; i++) {
-    partitions[i] = partitioner({ topic, partitionMetadata, message: messages[i]! });
+    args.message = messages[i]!;
+    partitions[i] = partitioner(args);
     if (partitions[i] !== partitions[0]) single = false;
   }
   if (single && messages.length > 0) {

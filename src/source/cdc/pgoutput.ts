@@ -61,9 +61,16 @@ export class PgoutputDecodeError extends Error {
 
 class Reader {
   offset = 0;
-  private readonly buf: Buffer;
+  private buf: Buffer;
   constructor(buf: Buffer) {
     this.buf = buf;
+  }
+
+  /** Starts over on another message (one reader serves every decode: decoding never nests). */
+  reset(buf: Buffer): this {
+    this.buf = buf;
+    this.offset = 0;
+    return this;
   }
 
   private need(n: number): void {
@@ -259,8 +266,10 @@ export function decodeFrame(buf: Buffer): PgoutputMessage {
   return decode(buf, true);
 }
 
+const READER = new Reader(Buffer.alloc(0));
+
 function decode(buf: Buffer, raw: boolean): PgoutputMessage {
-  const r = new Reader(buf);
+  const r = READER.reset(buf);
   const tag = r.u8();
   let msg: PgoutputMessage;
   switch (tag) {
