@@ -160,7 +160,9 @@ function field(value: unknown, ...path: string[]): unknown {
  */
 export function pgstreamCommit(event: unknown): { commitMs: number; id: unknown } | null {
   if (event === null || typeof event !== 'object' || !('action' in event) || !('timestamp' in event)) return null;
-  const { timestamp, columns } = event as { timestamp: unknown; columns?: Array<{ name?: unknown; value?: unknown }> };
+  const { action, timestamp, columns } = event as { action: unknown; timestamp: unknown; columns?: Array<{ name?: unknown; value?: unknown }> };
+  // row events only: logical messages of other sessions on the server land in the topic too
+  if (action !== 'I' && action !== 'U' && action !== 'D') return null;
   const m = typeof timestamp === 'string' ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d+))?([+-]\d\d)(?::?(\d\d))?$/.exec(timestamp) : null;
   if (!m) return null;
   const seconds = Date.parse(`${m[1]}T${m[2]}${m[4]}:${m[5] ?? '00'}`);
@@ -192,6 +194,7 @@ export async function measureLatency(brokers: string[], registryUrl: string, top
       }
       if (decoded && typeof decoded === 'object' && 'payload' in decoded && 'schema' in decoded) decoded = (decoded as { payload: unknown }).payload;
       const pgstream = pgstreamCommit(decoded);
+      if (pgstream === null && decoded !== null && typeof decoded === 'object' && 'action' in decoded) return; // a logical message
       const tsUs = field(decoded, 'source', 'ts_us');
       const tsMs = field(decoded, 'source', 'ts_ms');
       const id = pgstream ? pgstream.id : field(decoded, 'after', 'id');
