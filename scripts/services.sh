@@ -574,7 +574,9 @@ ensure_kafka() {
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_LOG" 2>&1 </dev/null) &
   pid=$!
   echo "$pid" >"$RUN/kafka.pid"
-  wait_until 60 "$pid" "'Kafka Server started' in $KAFKA_LOG" grep -q 'Kafka Server started' "$KAFKA_LOG"
+  # Three minutes: a broker holding a few thousand test partitions (the suite creates them) took
+  # over 60 s to reload its logs after a kill -9 on a loaded machine.
+  wait_until 180 "$pid" "'Kafka Server started' in $KAFKA_LOG" grep -q 'Kafka Server started' "$KAFKA_LOG"
   wait_until 10 "$pid" "port $KAFKA_PORT" port_open "$KAFKA_PORT"
   wait_until 10 "$pid" "ports $KAFKA_SASL_SSL_PORT and $KAFKA_SSL_PORT" port_open "$KAFKA_SASL_SSL_PORT"
   wait_until 10 "$pid" "port $KAFKA_SSL_PORT" port_open "$KAFKA_SSL_PORT"
