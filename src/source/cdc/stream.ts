@@ -570,24 +570,12 @@ export class CdcStream {
   }
 
   private async commitBatch(): Promise<void> {
-    const waiting = this.progressWaiters.splice(0);
-    let result;
-    try {
-      result = await this.delivery.commit();
-    } catch (error) {
-      this.progressWaiters.unshift(...waiting);
-      throw error;
-    }
-    if (!result) {
-      this.progressWaiters.unshift(...waiting);
-      return;
-    }
+    const result = await this.recording(() => this.delivery.commit(), (r) => r !== null && r.recorded);
+    if (!result) return;
     const { lsn } = result.position;
     if (lsn > this.delivered) this.delivered = lsn;
     if (result.recorded) this.recorded = lsn;
     if (result.recorded) this.lastRecordAt = Date.now();
-    if (result.recorded) for (const w of waiting) w.resolve();
-    else this.progressWaiters.unshift(...waiting);
     this.acknowledge();
   }
 
@@ -595,16 +583,26 @@ export class CdcStream {
   private async recordPosition(): Promise<void> {
     const lsn = this.delivered;
     this.lastRecordAt = Date.now();
-    const waiting = this.progressWaiters.splice(0);
-    try {
-      await this.delivery.commitPosition({ lsn, txId: null });
-    } catch (error) {
-      this.progressWaiters.unshift(...waiting);
-      throw error;
-    }
+    await this.recording(() => this.delivery.commitPosition({ lsn, txId: null }), () => true);
     this.recorded = lsn;
-    for (const w of waiting) w.resolve();
     this.acknowledge();
+  }
+
+  /**
+   * Runs a commit for the snapshot-progress waiters registered before it began: they are resolved
+   * when it recorded the position (with the progress), and wait for the next commit otherwise.
+   */
+  private async recording<T>(commit: () => Promise<T>, recorded: (result: T) => boolean): Promise<T> {
+    const waiting = this.progressWaiters.splice(0);
+    let done = false;
+    try {
+      const result = await commit();
+      done = recorded(result);
+      return result;
+    } finally {
+      if (done) for (const w of waiting) w.resolve();
+      else this.progressWaiters.unshift(...waiting);
+    }
   }
 
   private acknowledge(): void {
