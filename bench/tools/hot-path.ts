@@ -5,7 +5,11 @@
  * encoder, in chunks of 1,000 records. Repeatable on a loaded machine (CPU time of
  * this process), so a change to the hot path can be measured before the full benchmark.
  *
- *   node bench/tools/hot-path.ts [rows=500000] [rounds=5] [--events]
+ * With --snapshot: the same rows as a snapshot reads them (COPY's text in chunks of 12,700 rows,
+ * the rows of a 1 MiB chunk of this table) into op r records (--events: as strings into
+ * ChangeEventBuilder.read()'s events, the snapshot path before COPY).
+ *
+ *   node bench/tools/hot-path.ts [rows=500000] [rounds=5] [--events] [--snapshot]
  *
  * Prints µs of CPU per row for each round and the median.
  */
@@ -16,9 +20,12 @@ import { ChangeEventBuilder, type TransactionContext } from '../../src/events/ch
 import { buildTableSchema } from '../../src/events/table-schema.ts';
 import { encodeProduceRequest, type ProduceMessage } from '../../src/kafka/produce-request.ts';
 import { decodeFrame, isRawRow } from '../../src/source/cdc/pgoutput.ts';
+import { parseCopyText } from '../../src/source/snapshot/copy-text.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const viaEvents = process.argv.includes('--events');
+const snapshot = process.argv.includes('--snapshot');
+const CHUNK_ROWS = 12_700;
 const rows = Number(args[0] ?? 500_000);
 const rounds = Number(args[1] ?? 5);
 
@@ -40,9 +47,13 @@ const table = buildTableSchema({
   lookupType: builtinType,
 });
 
+function rowValues(id: number): string[] {
+  return [String(id), String(id % 10000), ((id % 100000) / 100).toFixed(2), `order ${id}`, '2026-12-02 01:02:03.123456+00', id % 2 === 0 ? 't' : 'f'];
+}
+
 /** An Insert message as pgoutput sends it (text format). */
 function insertFrame(id: number): Buffer {
-  const values = [String(id), String(id % 10000), ((id % 100000) / 100).toFixed(2), `order ${id}`, '2026-12-02 01:02:03.123456+00', id % 2 === 0 ? 't' : 'f'];
+  const values = rowValues(id);
   const parts: Buffer[] = [];
   const head = Buffer.alloc(1 + 4 + 1 + 2);
   head.write('I', 0, 'latin1');
@@ -60,7 +71,14 @@ function insertFrame(id: number): Buffer {
   return Buffer.concat(parts);
 }
 
-const frames = Array.from({ length: rows }, (_, i) => insertFrame(i + 1));
+const frames = snapshot ? [] : Array.from({ length: rows }, (_, i) => insertFrame(i + 1));
+/** COPY's text of each chunk (no value of these rows needs an escape). */
+const copyChunks = snapshot
+  ? Array.from({ length: Math.ceil(rows / CHUNK_ROWS) }, (_, c) => {
+      const ids = Array.from({ length: Math.min(CHUNK_ROWS, rows - c * CHUNK_ROWS) }, (_, i) => c * CHUNK_ROWS + i + 1);
+      return ids.map((id) => `${rowValues(id).join('\t')}\n`).join('');
+    })
+  : [];
 const registry = { register: async () => 1, latestSchema: async () => null } as unknown as SchemaRegistryClient;
 const encoder = new AvroEncoder(registry);
 await encoder.prepare(table);
@@ -71,7 +89,41 @@ const sink = (key: Buffer | null, value: Buffer | null): void => {
   chunk.push({ key, value });
 };
 
+function flush(): number {
+  const n = encodeProduceRequest({ acks: -1, timeout: 30000, transactionalId: 'bench', producerId: 1n, producerEpoch: 0, compression: 0, topicData: [{ topic: table.topic, partitions: [{ partition: 0, firstSequence: 0, messages: chunk }] }] }).length;
+  chunk = [];
+  return n;
+}
+
+/** A snapshot's rows: COPY text (its bytes as received) to records. */
+function snapshotRound(): number {
+  const t0 = process.cpuUsage();
+  let bytes = 0;
+  const lsn = 0x1_0000_0000n;
+  const readAtMs = 1_796_173_323_000;
+  for (const text of copyChunks) {
+    const received = Buffer.from(text, 'latin1');
+    if (viaEvents) {
+      const strings = parseCopyText(received, table.columns.length).map((t) => t.values());
+      for (let i = 0; i < strings.length; i++) {
+        const event = builder.read(table, lsn, strings[i]!, 'true', readAtMs);
+        chunk.push({ key: encoder.encodeKey(event), value: encoder.encodeValue(event) });
+        if (chunk.length === 1000) bytes += flush();
+      }
+    } else {
+      for (const tuple of parseCopyText(received, table.columns.length)) {
+        encoder.encodeRead(builder.rowRead(table, lsn, tuple, 'true', readAtMs)!, sink);
+        if (chunk.length === 1000) bytes += flush();
+      }
+    }
+  }
+  const used = process.cpuUsage(t0);
+  if (bytes === 0) throw new Error('nothing encoded');
+  return (used.user + used.system) / rows;
+}
+
 function round(): number {
+  if (snapshot) return snapshotRound();
   const t0 = process.cpuUsage();
   let tx: TransactionContext | null = null;
   let bytes = 0;

@@ -3,7 +3,7 @@
  * (encoded by avsc directly: the registry client's per-message encode is far slower).
  */
 import avsc from 'avsc';
-import type { ChangeEvent, RowChange } from '../events/change-events.ts';
+import type { ChangeEvent, RowChange, RowRead } from '../events/change-events.ts';
 import { widenedFieldsOf, type EventSchema, type TableSchema } from '../events/table-schema.ts';
 import { avroTypeOptions } from './avro-logical-types.ts';
 import { AvroRowWriter, type RowRecordSink } from './avro-rows.ts';
@@ -110,6 +110,11 @@ export class AvroEncoder implements EventEncoder {
   /** A row change's records (the event, then its tombstone), as encodeKey/encodeValue would make them. */
   encodeRow(change: RowChange, sink: RowRecordSink): void {
     this.get(change.table).rows!.write(this.out, change, sink);
+  }
+
+  /** A snapshot row's records (its op r event), as encodeKey/encodeValue would make them. */
+  encodeRead(read: RowRead, sink: RowRecordSink): void {
+    this.get(read.table).rows!.writeRead(this.out, read, sink);
   }
 
   encodeValue(event: ChangeEvent): Buffer | null {

@@ -12,7 +12,7 @@
  */
 import type avsc from 'avsc';
 import type { ColumnCodec, TextForm } from '../decode/codec.ts';
-import { toastPlaceholder, type EventOptions, type RowChange, type TransactionConstants } from '../events/change-events.ts';
+import { toastPlaceholder, type EventOptions, type RowChange, type RowRead, type TransactionConstants } from '../events/change-events.ts';
 import type { TableSchema } from '../events/table-schema.ts';
 import { RAW_NULL, RAW_UNCHANGED_TOAST, type RawTuple } from '../source/cdc/pgoutput.ts';
 import { readText, writeText } from './avro-text.ts';
@@ -127,6 +127,15 @@ export class AvroRowWriter {
   /** Bytes of the op field, by op. */
   private readonly opBytes: Record<RowChange['op'], Buffer>;
   private readonly writeTimes: [AvroWrite, AvroWrite, AvroWrite];
+  /** The union index byte of a null transaction block (snapshot reads have none). */
+  private readonly transactionNull: number;
+  private readonly writeOp: AvroWrite;
+  /**
+   * A snapshot read's bytes from its source block to its op, by marker, for the reads of one
+   * chunk (`readTailFor`): they differ only in the marker.
+   */
+  private readTails = new Map<string, Buffer>();
+  private readTailFor: { lsn: bigint; readAtMs: number; options: EventOptions } | null = null;
   /** ts_ms, ts_us and ts_ns of the envelope for `nowMs`. */
   private nowMs = -1;
   private nowBytes: Buffer = Buffer.alloc(0);
@@ -147,8 +156,10 @@ export class AvroRowWriter {
     this.source = source.map((f) => avroWriter(f.type));
     this.sequenceByte = nullableByte(source[6]!.type);
     this.transactionIndex = transaction.index << 1;
+    this.transactionNull = (1 - transaction.index) << 1;
     this.transaction = transaction.fields.map((f) => avroWriter(f.type));
     const writeOp = avroWriter(envelope[4]!.type);
+    this.writeOp = writeOp;
     this.opBytes = { c: this.bytes((out) => writeOp(out, 'c')), u: this.bytes((out) => writeOp(out, 'u')), d: this.bytes((out) => writeOp(out, 'd')) };
     this.writeTimes = [avroWriter(envelope[5]!.type), avroWriter(envelope[6]!.type), avroWriter(envelope[7]!.type)];
     const keyFields = keyType ? fieldsOf(keyType)! : null;
@@ -204,6 +215,60 @@ export class AvroRowWriter {
       out.abandon();
       throw error;
     }
+  }
+
+  /** Writes a snapshot row's records (its op r event), as encodeKey/encodeValue write ChangeEventBuilder.read()'s event. */
+  writeRead(out: AvroOut, read: RowRead, sink: RowRecordSink): void {
+    try {
+      this.decode(read.tuple, read.options.toastPlaceholder);
+      const key = this.writeKeyRecord(out, read.tuple);
+      out.begin();
+      copyInto(out, this.valueHeader);
+      out.ensure(1);
+      out.buf[out.pos++] = this.imageNull;
+      this.writeImage(out, read.tuple);
+      copyInto(out, this.readTail(read));
+      this.writeNow(out);
+      sink(key, out.claim());
+    } catch (error) {
+      out.abandon();
+      throw error;
+    }
+  }
+
+  /** The source block as ChangeEventBuilder.read() fills it, a null transaction and op r. */
+  private readTail(read: RowRead): Buffer {
+    const { lsn, readAtMs, options, marker } = read;
+    const key = this.readTailFor;
+    if (!key || key.lsn !== lsn || key.readAtMs !== readAtMs || key.options !== options) {
+      this.readTailFor = { lsn, readAtMs, options };
+      this.readTails = new Map();
+    }
+    let tail = this.readTails.get(marker);
+    if (tail) return tail;
+    const { source, table } = this;
+    const readAtMicros = readAtMs * 1000;
+    tail = this.bytes((scratch) => {
+      source[0]!(scratch, options.version);
+      source[1]!(scratch, 'postgresql');
+      source[2]!(scratch, options.connectorName);
+      source[3]!(scratch, readAtMs);
+      source[4]!(scratch, marker);
+      source[5]!(scratch, options.database);
+      source[6]!(scratch, `[null,"${lsn}"]`);
+      source[7]!(scratch, readAtMicros);
+      source[8]!(scratch, BigInt(readAtMicros) * 1000n);
+      source[9]!(scratch, table.schema);
+      source[10]!(scratch, table.table);
+      source[11]!(scratch, null);
+      source[12]!(scratch, Number(lsn));
+      source[13]!(scratch, null);
+      scratch.ensure(1);
+      scratch.buf[scratch.pos++] = this.transactionNull;
+      this.writeOp(scratch, 'r');
+    });
+    this.readTails.set(marker, tail);
+    return tail;
   }
 
   private text(tuple: RawTuple, i: number): string {
@@ -362,7 +427,12 @@ export class AvroRowWriter {
     this.transaction[1]!(out, change.totalOrder);
     this.transaction[2]!(out, change.dataCollectionOrder);
     copyInto(out, this.opBytes[op]);
-    // ts_ms, ts_us, ts_ns: now, as ChangeEventBuilder.envelope()
+    this.writeNow(out);
+    return out.claim();
+  }
+
+  /** ts_ms, ts_us, ts_ns of the envelope: now, as ChangeEventBuilder.envelope() and read(). */
+  private writeNow(out: AvroOut): void {
     const nowMs = Date.now();
     if (nowMs !== this.nowMs) {
       this.nowMs = nowMs;
@@ -374,6 +444,5 @@ export class AvroRowWriter {
       });
     }
     copyInto(out, this.nowBytes);
-    return out.claim();
   }
 }

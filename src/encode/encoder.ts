@@ -1,4 +1,4 @@
-import type { ChangeEvent, RowChange } from '../events/change-events.ts';
+import type { ChangeEvent, RowChange, RowRead } from '../events/change-events.ts';
 import type { EventSchema, TableSchema } from '../events/table-schema.ts';
 import type { RowRecordSink } from './avro-rows.ts';
 
@@ -21,4 +21,6 @@ export interface EventEncoder {
    */
   encodesRows?(table: TableSchema): boolean;
   encodeRow?(change: RowChange, sink: RowRecordSink): void;
+  /** As encodeRow, for a snapshot row (its op r event, ChangeEventBuilder.read()'s). */
+  encodeRead?(read: RowRead, sink: RowRecordSink): void;
 }

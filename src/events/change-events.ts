@@ -119,6 +119,20 @@ export interface RowChange {
   options: EventOptions;
 }
 
+/**
+ * A snapshot row whose op r event is not built as objects (src/encode/avro-rows.ts writes it from
+ * the tuple), with the values ChangeEventBuilder.read() would give the event's fields.
+ */
+export interface RowRead {
+  table: TableSchema;
+  lsn: bigint;
+  tuple: RawTuple;
+  /** source.snapshot: Debezium's marker (first, true, last_in_data_collection, incremental...). */
+  marker: string;
+  readAtMs: number;
+  options: EventOptions;
+}
+
 export class ChangeEventBuilder {
   readonly options: EventOptions;
   private constants: TransactionConstants | null = null;
@@ -292,6 +306,12 @@ export class ChangeEventBuilder {
    * value (first, first_in_data_collection, true, last_in_data_collection, last); `readAtMs` is
    * when the chunk was read, `lsn` the position of the chunk in the stream.
    */
+  /** As read(), for the encoders that write from the tuple; null when the tuple does not fit the table. */
+  rowRead(table: TableSchema, lsn: bigint, tuple: RawTuple, marker: string, readAtMs: number): RowRead | null {
+    if (tuple.length !== table.columns.length) return null;
+    return { table, lsn, tuple, marker, readAtMs, options: this.options };
+  }
+
   read(table: TableSchema, lsn: bigint, tuple: TupleValue[], marker: string, readAtMs: number): ChangeEvent {
     const after = this.row(table, tuple, null);
     const readAtMicros = readAtMs * 1000;

@@ -397,7 +397,8 @@ const rows: Array<Record<string, string>> = [
   },
 ];
 
-const walcastEnv = (): Record<string, string> => it.env();
+const httpPort = 20000 + Math.floor(Math.random() * 20000);
+const walcastEnv = (): Record<string, string> => it.env({ WALCAST_HTTP_PORT: String(httpPort), WALCAST_HTTP_HOST: '127.0.0.1' });
 
 const { db } = it;
 const topic = it.topic;
@@ -586,6 +587,39 @@ describe('type matrix', () => {
       big_arr: [PLACEHOLDER],
       n: 2,
     });
+  });
+
+  test('a snapshot of the same rows (COPY\'s text, escapes and all) publishes what the stream published, as op r', async () => {
+    assert.ok(actual.size > 0, 'no records were read');
+    const tables = ['types', 'toast_full', 'toast_default'];
+    const done = walcast.waitForLog((l) => l.msg === 'snapshot complete', 120_000, 'snapshot complete');
+    const response = await fetch(`http://127.0.0.1:${httpPort}/connectors/${it.prefix}/snapshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ 'data-collections': tables.map((t) => `${schema}.${t}`) }),
+    });
+    assert.equal(response.status, 202, await response.text());
+    await done;
+    const streamed = rows.length + toastRecords.length;
+    const records = await readAll(tables.map(topic), streamed + rows.length + 2);
+    const reads = records.filter((r) => r.value?.op === 'r');
+    const mismatches: string[] = [];
+    for (const r of reads.filter((x) => x.topic === topic('types'))) {
+      const after = r.value!.after as Record<string, unknown>;
+      const id = after.id as number;
+      const want = actual.get(id);
+      for (const [name, value] of Object.entries(after)) {
+        if (!want || !sameRendered(value, want[name])) mismatches.push(`row ${id} ${name}: streamed ${show(want?.[name])}, snapshot ${show(value)}`);
+      }
+    }
+    assert.deepEqual(mismatches, []);
+    assert.equal(reads.filter((x) => x.topic === topic('types')).length, rows.length, 'one read per row');
+    for (const table of ['toast_full', 'toast_default']) {
+      const [read] = reads.filter((x) => x.topic === topic(table));
+      const after = read!.value!.after as Record<string, unknown>;
+      const want = toastValues.get(table)!;
+      assert.ok(after.big === want.big && sameRendered(after.big_bytes, want.big_bytes) && sameRendered(after.big_arr, want.big_arr), `${table}: the snapshot reads the real values`);
+    }
   });
 
   test('stops cleanly', async () => {

@@ -15,6 +15,8 @@ import type { SchemaRegistryClient } from '../../src/encode/registry.ts';
 import { ChangeEventBuilder, type EventOptions, type TransactionContext } from '../../src/events/change-events.ts';
 import { buildTableSchema, type TableSchema } from '../../src/events/table-schema.ts';
 import { decodeFrame, decodePgoutput, isRawRow, RawTuple, UNCHANGED_TOAST, type TupleValue } from '../../src/source/cdc/pgoutput.ts';
+import { parseCopyText } from '../../src/source/snapshot/copy-text.ts';
+import { copyText } from '../helpers/copy-text.ts';
 
 const OPTIONS: EventOptions = { connectorName: 'demo', database: 'shop', version: '0.1.0-test', tombstones: true, toastPlaceholder: '__debezium_unavailable_value' };
 const NUMERIC_10_2 = ((10 << 16) | 2) + 4;
@@ -302,6 +304,45 @@ describe('Avro rows straight from tuples = the event path', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('snapshot reads: every text of every type, from COPY\'s text, = ChangeEventBuilder.read()\'s event', async () => {
+    const MARKERS = ['first', 'true', 'last_in_data_collection', 'last', 'incremental'];
+    for (const [widened, primaryKey] of [[[], ['id']], [MATRIX.map((c) => c.name).slice(1), ['id']], [[], []]] as Array<[string[], string[]]>) {
+      const t = table(widened, primaryKey);
+      const encoder = await encoderFor(t);
+      const base: Array<string | null> = MATRIX.map((c) => c.texts[0]!);
+      let n = 0;
+      for (let i = 0; i < MATRIX.length; i++) {
+        for (const text of [...MATRIX[i]!.texts, null]) {
+          if (i === 0 && text === null) continue;
+          const values = base.map((v, j) => (j === i ? text : v));
+          const marker = MARKERS[n % MARKERS.length]!;
+          // LSNs past 2^53 too; reads of one chunk share an LSN and a read time
+          const lsn = n % 7 === 6 ? 2n ** 60n + BigInt(n) : BigInt(1000 + (n >> 2));
+          const readAtMs = 1_733_000_000_000 + (n >> 3);
+          n++;
+          let expected: Outcome;
+          try {
+            const event = new ChangeEventBuilder(OPTIONS).read(t, lsn, values, marker, readAtMs);
+            expected = { records: [[encoder.encodeKey(event)?.toString('hex') ?? null, encoder.encodeValue(event)?.toString('hex') ?? null]] };
+          } catch (error) {
+            expected = { error: `${(error as Error).name}: ${(error as Error).message}` };
+          }
+          const [tuple] = parseCopyText(Buffer.from(copyText([values]), 'utf8'), values.length);
+          const read = new ChangeEventBuilder(OPTIONS).rowRead(t, lsn, tuple!, marker, readAtMs)!;
+          const got: Array<[string | null, string | null]> = [];
+          let outcome: Outcome;
+          try {
+            encoder.encodeRead(read, (key, value) => got.push([key?.toString('hex') ?? null, value?.toString('hex') ?? null]));
+            outcome = { records: got };
+          } catch (error) {
+            outcome = { error: `${(error as Error).name}: ${(error as Error).message}` };
+          }
+          assert.deepEqual(outcome, expected, `${MATRIX[i]!.name} = ${JSON.stringify(text)}`);
+        }
+      }
+    }
   });
 
   test('raw tuples read as the strings decodePgoutput gives', () => {

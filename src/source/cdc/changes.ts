@@ -6,7 +6,7 @@
 import { ValueDecodeError } from '../../decode/errors.ts';
 import { IncompatibleSchemaError } from '../../encode/registry.ts';
 import { WalcastError } from '../../errors.ts';
-import { ChangeEventBuilder, type ChangeEvent, type RowChange, type TransactionContext } from '../../events/change-events.ts';
+import { ChangeEventBuilder, type ChangeEvent, type RowChange, type RowRead, type TransactionContext } from '../../events/change-events.ts';
 import { buildTableSchema, messageEventSchema, tableTopic, type EventSchema, type TableColumn, type TableSchema } from '../../events/table-schema.ts';
 import type { Logger } from '../../log.ts';
 import { catalogRelation, type Catalog } from '../../pg/catalog.ts';
@@ -424,11 +424,22 @@ export class ChangeTranslator {
     return (this.tables.get(relationId)?.table.keyIndexes.length ?? 0) > 0;
   }
 
-  /** Snapshot rows as op r events; the first and last carry the chunk's snapshot markers. */
-  readEvents(table: TableSchema, lsn: Lsn, rows: Array<Array<string | null>>, markers: { first: string; middle: string; last: string }, readAtMs: number): ChangeEvent[] {
-    const last = rows.length - 1;
-    // Counted once every row is built: a chunk built again (a column widened for it) counts once.
-    const events = rows.map((row, i) => this.builder.read(table, lsn, row, i === 0 ? markers.first : i === last ? markers.last : markers.middle, readAtMs));
+  /**
+   * A snapshot row for the encoder that writes it from its tuple, counted; null when the table's
+   * events are built as objects (readEvents()).
+   */
+  readRow(table: TableSchema, lsn: Lsn, tuple: RawTuple, marker: string, readAtMs: number): RowRead | null {
+    const captured = this.tables.get(table.relationId);
+    if (!captured || captured.table !== table || !this.encodesRows(captured)) return null;
+    const read = this.builder.rowRead(table, lsn, tuple, marker, readAtMs);
+    if (read) captured.counts.count('r');
+    return read;
+  }
+
+  /** Snapshot rows as op r events, row i with the snapshot marker markerOf(i). */
+  readEvents(table: TableSchema, lsn: Lsn, rows: TupleValue[][], markerOf: (i: number) => string, readAtMs: number): ChangeEvent[] {
+    // Counted once every row is built: a slice built again (a column widened for it) counts once.
+    const events = rows.map((row, i) => this.builder.read(table, lsn, row, markerOf(i), readAtMs));
     const counts = this.tables.get(table.relationId)?.counts;
     if (counts) for (let i = 0; i < rows.length; i++) counts.count('r');
     return events;

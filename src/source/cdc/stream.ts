@@ -33,7 +33,7 @@ import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
 import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
-import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type UpdateMessage } from './pgoutput.ts';
+import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type RawTuple, type TupleValue, type UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
 import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage, type SnapshotRow } from './row-failures.ts';
@@ -480,7 +480,7 @@ export class CdcStream {
       return;
     }
     await this.translator.snapshotTable(chunk.relationId);
-    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row) ?? '');
+    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row.values()) ?? '');
     if (rows === null) {
       snapshotter.retry(chunk);
       return;
@@ -491,31 +491,75 @@ export class CdcStream {
   }
 
   /**
-   * A chunk's rows as op r events, built and appended a slice at a time: a whole chunk's events
-   * built at once outlived the young generation (the collector then took a fifth of the snapshot's
-   * CPU). Snapshot rows are held to the same rules as streamed ones: a value that needs its
-   * column's widened shape widens the column (rows appended before it keep the narrow shape, as in
-   * the stream), and a row that cannot be published goes by WALCAST_ERRORS_TOLERANCE.
+   * A chunk's rows as op r events. Snapshot rows are held to the same rules as streamed ones: a
+   * value that needs its column's widened shape widens the column (rows appended before it keep
+   * the narrow shape, as in the stream), and a row that cannot be published goes by
+   * WALCAST_ERRORS_TOLERANCE.
    */
-  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, rows: Array<Array<string | null>>): Promise<void> {
+  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, rows: RawTuple[]): Promise<void> {
     const markers = snapshotter.markers(chunk, rows.length);
     const last = rows.length - 1;
-    for (let start = 0; start <= last; start += SNAPSHOT_SLICE_ROWS) {
-      const end = Math.min(start + SNAPSHOT_SLICE_ROWS, rows.length);
-      const sliceMarkers = { first: start === 0 ? markers.first : markers.middle, middle: markers.middle, last: end - 1 === last ? markers.last : markers.middle };
-      await this.publishSlice(chunk.relationId, lsn, rows.slice(start, end), sliceMarkers, chunk.readAtMs);
+    const markerOf = (i: number): string => (i === 0 ? markers.first : i === last ? markers.last : markers.middle);
+    const { relationId, readAtMs } = chunk;
+    let at = 0;
+    while (at < rows.length) {
+      const table = await this.translator.snapshotTable(relationId);
+      at = await this.appendReads(table, lsn, rows, at, markerOf, readAtMs);
+      if (at >= rows.length) break;
+      // the table's events are built as objects (JSON, or a shape the row writer does not know)
+      const end = Math.min(at + SNAPSHOT_SLICE_ROWS, rows.length);
+      const from = at;
+      await this.publishSlice(relationId, lsn, rows.slice(from, end).map((row) => row.values()), (i) => markerOf(from + i), readAtMs);
+      at = end;
     }
   }
 
-  /** One slice of a chunk: built first (one try per failure, not per row), then appended row by row. */
-  private async publishSlice(relationId: number, lsn: Lsn, read: Array<Array<string | null>>, markers: { first: string; middle: string; last: string }, readAtMs: number): Promise<void> {
+  /**
+   * Rows from `start` written straight from their tuples by the encoder (no event objects).
+   * Returns where it stopped: the end, or a row to take again with the table's current shape (a
+   * column was widened for it, or its events are built as objects).
+   */
+  private async appendReads(table: TableSchema, lsn: Lsn, rows: RawTuple[], start: number, markerOf: (i: number) => string, readAtMs: number): Promise<number> {
+    const { translator, delivery } = this;
+    const { encoder } = this.options;
+    if (!encoder.encodeRead) return start;
+    this.rowTopic = table.topic;
+    for (let i = start; i < rows.length; i++) {
+      const read = translator.readRow(table, lsn, rows[i]!, markerOf(i), readAtMs);
+      if (!read) return i;
+      if (!delivery.inTransaction) await delivery.begin();
+      try {
+        encoder.encodeRead(read, this.appendRow);
+      } catch (error) {
+        translator.uncountRead(table.relationId);
+        const message: SnapshotRow = { tag: 'read', relationId: table.relationId, newTuple: rows[i]!.values() };
+        if (error instanceof ValueDecodeError) {
+          const failure = await this.decodeFailure(table, message, lsn);
+          if (failure === null) throw error;
+          if (failure === 'widened') return i;
+          await this.rowFailed(failure);
+        } else if (error instanceof RecordTooLargeError || error instanceof AvroEncodeError) {
+          await this.rowFailed(this.publishFailure(error, table, message, lsn));
+        } else throw error;
+        this.rowTopic = table.topic;
+        continue;
+      }
+      const waiting = delivery.flushIfFull();
+      if (waiting) await waiting;
+    }
+    return rows.length;
+  }
+
+  /** Rows as events, built first (one try per failure, not per row), then appended one by one. */
+  private async publishSlice(relationId: number, lsn: Lsn, read: TupleValue[][], sliceMarkerOf: (i: number) => string, readAtMs: number): Promise<void> {
     const { translator } = this;
     let rows = read;
+    let markerOf = sliceMarkerOf;
     let events: ChangeEvent[] | null = null;
     while (events === null) {
       const table = await translator.snapshotTable(relationId);
       try {
-        events = translator.readEvents(table, lsn, rows, markers, readAtMs);
+        events = translator.readEvents(table, lsn, rows, markerOf, readAtMs);
       } catch (error) {
         if (!(error instanceof ValueDecodeError)) throw error;
         const at = rows.findIndex((row) => translator.diagnoseRow({ tag: 'read', relationId, newTuple: row }) !== null);
@@ -525,6 +569,9 @@ export class CdcStream {
         if (failure === null) throw error;
         if (failure === 'widened') continue;
         await this.rowFailed(failure);
+        // the rows after it keep their markers
+        const previous = markerOf;
+        markerOf = (i) => previous(i < at ? i : i + 1);
         rows = rows.filter((_, i) => i !== at);
         if (rows.length === 0) return;
       }

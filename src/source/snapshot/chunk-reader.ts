@@ -1,16 +1,17 @@
 /**
  * Reads one snapshot chunk on its own connection: low watermark, a short REPEATABLE READ
- * transaction over a range of heap blocks (a TID range scan), high watermark. Values stay the
- * text PostgreSQL's output functions render, as pgoutput sends them, so the stream's codecs decode
- * both identically (connections come from pg/connect.ts, which pins the settings they depend on).
+ * transaction over a range of heap blocks (a TID range scan), high watermark. The rows are read
+ * with COPY's text format: the text PostgreSQL's output functions render, as pgoutput sends it,
+ * so the stream's codecs decode both identically (connections come from pg/connect.ts, which pins
+ * the settings they depend on), kept as bytes (copy-text.ts).
  */
 import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
+import { RawTuple } from '../cdc/pgoutput.ts';
+import { parseCopyText } from './copy-text.ts';
 import type { BlockRange } from './progress.ts';
 import { WATERMARK_PREFIX, watermarkContent } from './windows.ts';
-
-/** Values as text: the global pg-types parsers would turn them into lossy JS values. */
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 export interface ChunkQuery {
   owner: string;
@@ -57,13 +58,30 @@ export function snapshotXmax(snapshot: string): number {
 }
 
 export interface ChunkRows {
-  rows: Array<Array<string | null>>;
+  rows: RawTuple[];
+  /** Tables without a key: each row version's xmin (low 32 bits), by row. */
+  xmins: number[] | null;
   /** The file node the rows were read from, and the table's size in blocks then. */
   fileNode: number;
   blocksNow: number;
   inProgress: number[];
   xmax: number;
   readAtMs: number;
+}
+
+/** The COPY's output, whole. */
+async function copyOut(client: pg.Client, sql: string): Promise<Buffer> {
+  const stream = client.query(copyStreams.to(sql));
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** Takes the xmin column off the rows of a table without a key. */
+function splitXmins(read: RawTuple[], withXmin: boolean): { rows: RawTuple[]; xmins: number[] | null } {
+  if (!withXmin) return { rows: read, xmins: null };
+  const xmins = read.map((row) => Number(row.buf.toString('latin1', row.spans[row.spans.length - 2]!, row.spans[row.spans.length - 2]! + row.spans[row.spans.length - 1]!)));
+  return { rows: read.map((row) => new RawTuple(row.buf, row.spans.subarray(0, -2))), xmins };
 }
 
 /**
@@ -78,7 +96,7 @@ export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (r
     // The first statement fixes the transaction's snapshot: this one reports it.
     const snapshot = (await client.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
     const readAtMs = Date.now();
-    const result = await client.query<Array<string | null>>({ text: chunkSql(query), rowMode: 'array', types: RAW_TEXT });
+    const text = await copyOut(client, `copy (${chunkSql(query)}) to stdout`);
     // After the SELECT, whose lock is held until commit, no rewrite can come between the rows
     // read and the file node reported: they are the same file.
     const file = (await client.query<{ file_node: number; blocks: number }>(
@@ -86,7 +104,8 @@ export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (r
          from pg_class c where c.oid = to_regclass($1)`,
       [`${quoteIdent(query.schema)}.${quoteIdent(query.table)}`],
     )).rows[0];
-    rows = { rows: result.rows, fileNode: file?.file_node ?? 0, blocksNow: file?.blocks ?? 0, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
+    const read = parseCopyText(text, query.columns.length + (query.withXmin ? 1 : 0));
+    rows = { ...splitXmins(read, query.withXmin), fileNode: file?.file_node ?? 0, blocksNow: file?.blocks ?? 0, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

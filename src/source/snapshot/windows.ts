@@ -23,6 +23,7 @@
  * Watermarks are logical decoding messages (pg_logical_emit_message, non-transactional) with
  * prefix WATERMARK_PREFIX; they are never published.
  */
+import type { RawTuple } from '../cdc/pgoutput.ts';
 import type { BlockRange, TableProgress } from './progress.ts';
 
 export const WATERMARK_PREFIX = 'walcast.watermark';
@@ -45,14 +46,16 @@ export function watermarkContent(owner: string, chunkId: string, mark: Watermark
   return JSON.stringify(json);
 }
 
-/** A chunk as read, waiting for its high watermark in the stream. */
-export interface ChunkRead {
+/** A chunk as read, waiting for its high watermark in the stream (rows: RawTuples; tests use plain arrays). */
+export interface ChunkRead<Row = RawTuple> {
   id: string;
   relationId: number;
   table: TableProgress;
   range: BlockRange;
   /** Column values as PostgreSQL's output functions render them (as pgoutput does), in column order. */
-  rows: Array<Array<string | null>>;
+  rows: Row[];
+  /** Tables without a key: each row version's xmin (low 32 bits), by row (see above). */
+  xmins: number[] | null;
   /** xids (low 32 bits) in progress at the chunk's snapshot. */
   inProgress: number[];
   /** The snapshot's xmax (low 32 bits): it sees no xid at or above it. */
@@ -60,7 +63,7 @@ export interface ChunkRead {
   /** The table's file node the rows were read from (progress counts only chunks of its current one). */
   fileNode: number;
   readAtMs: number;
-  /** The table has no primary key: each row ends with its xmin (see above). */
+  /** The table has no primary key (see above). */
   keyless: boolean;
 }
 
@@ -172,7 +175,7 @@ export class ChunkWindows {
    * chunk must be read again (spoiled, or the race above). `keyOf` gives a row's key text, the
    * same text touch() received for the stream's changes.
    */
-  high(chunk: ChunkRead, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> | null {
+  high<Row>(chunk: ChunkRead<Row>, keyOf: (row: Row) => string): Row[] | null {
     const window = this.discard(chunk.id);
     if (!window || window.spoiled) return null;
     if (window.latestXid !== null && !xidPrecedes(window.latestXid, chunk.xmax)) return null;
@@ -182,7 +185,7 @@ export class ChunkWindows {
     }
     if (chunk.keyless) return this.keyless(chunk, window, keyOf);
     if (window.touched.size === 0) return chunk.rows;
-    const kept: Array<Array<string | null>> = [];
+    const kept: Row[] = [];
     for (const row of chunk.rows) {
       const key = keyOf(row);
       const count = window.touched.get(key);
@@ -204,11 +207,12 @@ export class ChunkWindows {
     return window;
   }
 
-  private keyless(chunk: ChunkRead, window: Window, keyOf: (row: Array<string | null>) => string): Array<Array<string | null>> {
-    const kept: Array<Array<string | null>> = [];
-    for (const withXmin of chunk.rows) {
-      if (this.streamedXids.has(Number(withXmin[withXmin.length - 1]))) continue;
-      const row = withXmin.slice(0, -1);
+  private keyless<Row>(chunk: ChunkRead<Row>, window: Window, keyOf: (row: Row) => string): Row[] {
+    const kept: Row[] = [];
+    const { rows, xmins } = chunk;
+    for (let i = 0; i < rows.length; i++) {
+      if (xmins && this.streamedXids.has(xmins[i]!)) continue;
+      const row = rows[i]!;
       const key = window.touched.size === 0 ? undefined : keyOf(row);
       const count = key === undefined ? undefined : window.touched.get(key);
       if (count === undefined) kept.push(row);
