@@ -15,12 +15,13 @@ import { WALCAST_VERSION } from './version.ts';
 import { debeziumPostgresPlugin, walcastCdcPlugin } from './worker/cdc-plugins.ts';
 import { ConfigCipher } from './worker/config-secrets.ts';
 import { jdbcSourcePlugin } from './worker/poll-plugin.ts';
+import { debeziumJdbcSinkPlugin } from './worker/sink-plugin.ts';
 import { ConfigStore } from './worker/config-store.ts';
 import type { ConnectorPlugin } from './worker/plugins.ts';
 import { Worker } from './worker/worker.ts';
 
 /** The connector classes `walcast worker` accepts (GET /connector-plugins). */
-export const PLUGINS: readonly ConnectorPlugin[] = [walcastCdcPlugin, debeziumPostgresPlugin, jdbcSourcePlugin];
+export const PLUGINS: readonly ConnectorPlugin[] = [walcastCdcPlugin, debeziumPostgresPlugin, jdbcSourcePlugin, debeziumJdbcSinkPlugin];
 
 export async function workerCommand(): Promise<number> {
   let config: WorkerConfig;

@@ -7,7 +7,7 @@ import type { PgConnection } from '../pg/connect.ts';
 import type { ConfigProblem } from '../worker/config-providers.ts';
 import type { ConfigKey } from '../worker/plugins.ts';
 import { converterOf } from './converters.ts';
-import { pgConnectionFrom } from './security.ts';
+import { jdbcConnection } from './jdbc-url.ts';
 
 export const JDBC_SOURCE_CLASS = 'io.confluent.connect.jdbc.JdbcSourceConnector';
 
@@ -70,37 +70,9 @@ function integer(config: Record<string, string>, name: string, fallback: number,
   return value;
 }
 
-/** jdbc:postgresql://host:port/db?params as walcast's PostgreSQL connection; the JDBC user and password parameters move out of the URL. */
-function connectionFrom(config: Record<string, string>, problems: ConfigProblem[]): { connection: PgConnection; searchPath: string[] | null } | null {
-  const jdbc = config['connection.url']?.trim() ?? '';
-  if (!jdbc.startsWith('jdbc:postgresql://')) {
-    problems.push({ key: 'connection.url', message: `connection.url must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/database); walcast reads PostgreSQL only` });
-    return null;
-  }
-  let url: URL;
-  try {
-    url = new URL(jdbc.slice('jdbc:'.length).replace(/^postgresql:/, 'postgres:'));
-  } catch {
-    problems.push({ key: 'connection.url', message: 'connection.url is not a valid URL' });
-    return null;
-  }
-  const user = config['connection.user'] ?? url.searchParams.get('user') ?? '';
-  const password = config['connection.password'] ?? url.searchParams.get('password') ?? '';
-  const currentSchema = url.searchParams.get('currentSchema');
-  for (const moved of ['user', 'password', 'currentSchema']) url.searchParams.delete(moved);
-  const unknown = [...url.searchParams.keys()].filter((k) => !['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword'].includes(k));
-  if (unknown.length > 0) problems.push({ key: 'connection.url', message: `connection.url: parameter(s) ${unknown.join(', ')} not supported (walcast takes currentSchema, sslmode, sslrootcert, sslcert, sslkey, sslpassword)` });
-  if (user) url.username = encodeURIComponent(user);
-  const pgProblems: string[] = [];
-  const connection = pgConnectionFrom({ url: url.toString(), password, sslMode: '', sslRootCert: '', sslCert: '', sslKey: '', sslKeyPassword: '' }, pgProblems);
-  for (const message of pgProblems) problems.push({ key: 'connection.url', message: message.replaceAll('WALCAST_PG_URL', 'connection.url') });
-  const searchPath = currentSchema === null ? null : currentSchema.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return { connection, searchPath };
-}
-
 /** The polling source's settings, or null with the problems named by setting. */
 export function jdbcSourceConfig(name: string, config: Record<string, string>, problems: ConfigProblem[]): PollSourceConfig | null {
-  const pg = connectionFrom(config, problems);
+  const pg = jdbcConnection(config, 'connection.user', problems);
   const mode = (config.mode ?? '').trim() as PollMode;
   if (!MODES.includes(mode)) {
     problems.push({ key: 'mode', message: config.mode === undefined ? 'Missing required configuration "mode" which has no default value.' : `mode=${config.mode}: walcast polls in ${MODES.join(', ')} (query mode is not supported)` });

@@ -317,6 +317,14 @@ export function loadSinkConfig(env: ConfigSource = process.env): { worker: Worke
   return { worker, sink };
 }
 
+/** One sink's settings from a map of WALCAST_SINK_* names (a connector of `walcast worker`), named `name`. */
+export function loadSinkConnectorConfig(source: ConfigSource, worker: WorkerConfig, name: string): SinkConfig {
+  const problems: string[] = [];
+  const sink = sinkFrom(source, worker, problems);
+  if (!sink) throw new ConfigError(problems);
+  return { ...sink, name };
+}
+
 /** The process settings alone (connector variables in `source` are ignored). */
 export function loadWorkerConfig(source: ConfigSource): WorkerConfig {
   const problems: string[] = [];

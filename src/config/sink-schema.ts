@@ -48,7 +48,7 @@ export const sinkSchema = {
     env: 'WALCAST_SINK_GROUP_ID',
   },
   tableNameFormat: {
-    doc: 'Target table of a change, from its source (Debezium\'s collection.name.format): `${source.schema}`, `${source.table}`, `${source.db}` and `${topic}` are replaced; a dot separates schema and table. One part only: a table in the role\'s search_path.',
+    doc: 'Target table of a change, from its source (Debezium\'s collection.name.format): `${source.schema}`, `${source.table}`, `${source.db}`, `${topic}` and `${topic_underscored}` (the topic with its dots as underscores, what Debezium\'s JDBC sink makes of `${topic}`) are replaced; a dot outside `${...}` separates schema and table. One part only: a table in the role\'s search_path.',
     format: nonEmpty('WALCAST_SINK_TABLE_NAME_FORMAT'),
     default: '${source.schema}.${source.table}',
     env: 'WALCAST_SINK_TABLE_NAME_FORMAT',

@@ -52,8 +52,16 @@ export interface ApplierOptions {
 
 /** Where `${...}` of the table name format come from. */
 function substitute(part: string, change: SinkChange): string {
-  return part.replace(/\$\{(source\.schema|source\.table|source\.db|topic)\}/g, (_, name: string) =>
-    name === 'topic' ? change.topic : name === 'source.db' ? change.source.db : name === 'source.schema' ? change.source.schema : change.source.table,
+  return part.replace(/\$\{(source\.schema|source\.table|source\.db|topic|topic_underscored)\}/g, (_, name: string) =>
+    name === 'topic'
+      ? change.topic
+      : name === 'topic_underscored'
+        ? change.topic.replaceAll('.', '_')
+        : name === 'source.db'
+          ? change.source.db
+          : name === 'source.schema'
+            ? change.source.schema
+            : change.source.table,
   );
 }
 

@@ -10,7 +10,7 @@ import { configVariables } from '../config/schema.ts';
 import { CdcConnector } from '../source/cdc/connector.ts';
 import { WALCAST_VERSION } from '../version.ts';
 import type { ConfigProblem, ConnectorConfigMap } from './config-providers.ts';
-import { checkTasksMax, type ConfigKey, type Configured, type ConnectorPlugin, type PluginContext } from './plugins.ts';
+import { checkTasksMax, renamedProblems, type ConfigKey, type Configured, type ConnectorPlugin, type PluginContext } from './plugins.ts';
 
 /**
  * The CDC connector a map of WALCAST_* names configures, named `name`. Problems name the setting
@@ -26,14 +26,7 @@ export function configureCdc(name: string, walcast: ConfigSource, context: Plugi
     return { problems, create: () => new CdcConnector({ ...config, name }) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const named = new Set(problems.map((p) => p.key));
-    for (const problem of error.problems) {
-      const variable = /^(WALCAST_[A-Z0-9_]+)/.exec(problem)?.[1];
-      const setting = variable ? settingOf(variable) : '';
-      // A setting already refused by the mapping (a missing host makes the URL missing too) is named once.
-      if (setting !== '' && named.has(setting)) continue;
-      problems.push({ key: setting, message: variable && setting !== variable ? problem.replaceAll(variable, setting) : problem });
-    }
+    problems.push(...renamedProblems(error, settingOf, problems));
     return { problems };
   }
 }

@@ -5,7 +5,7 @@
  *
  * Also the shape of Connect's `PUT /connector-plugins/<class>/config/validate` answer.
  */
-import type { WorkerConfig } from '../config/load.ts';
+import type { ConfigError, WorkerConfig } from '../config/load.ts';
 import type { Connector, ConnectorType } from '../connector.ts';
 import type { ConfigProblem, ConnectorConfigMap } from './config-providers.ts';
 import { isSecretKey, maskConfig } from './config-secrets.ts';
@@ -63,6 +63,24 @@ export function checkTasksMax(config: ConnectorConfigMap, problems: ConfigProble
   const text = config['tasks.max'];
   if (text === undefined) return;
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1) problems.push({ key: 'tasks.max', message: `Invalid value ${text} for configuration tasks.max: must be an integer of at least 1` });
+}
+
+/**
+ * walcast's own validation problems (naming WALCAST_* variables) as problems of the settings the
+ * user wrote: `settingOf` turns a variable back into its setting. A setting `already` refused by
+ * the mapping (a missing host makes the URL missing too) is named once.
+ */
+export function renamedProblems(error: ConfigError, settingOf: (variable: string) => string, already: readonly ConfigProblem[]): ConfigProblem[] {
+  const named = new Set(already.map((p) => p.key));
+  const out: ConfigProblem[] = [];
+  for (const problem of error.problems) {
+    // The first variable a problem names is the one it is about ("set one of A and B": A).
+    const variable = /\b(WALCAST_[A-Z0-9_]+)/.exec(problem)?.[1];
+    const setting = variable ? settingOf(variable) : '';
+    if (setting !== '' && named.has(setting)) continue;
+    out.push({ key: setting, message: problem.replace(/\bWALCAST_[A-Z0-9_]+\b/g, (v) => settingOf(v)) });
+  }
+  return out;
 }
 
 export function findPlugin(plugins: readonly ConnectorPlugin[], name: string): ConnectorPlugin | undefined {

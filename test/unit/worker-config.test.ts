@@ -9,6 +9,9 @@ import { ConfigCipher, HIDDEN, isSecretKey, keepHiddenSecrets, maskConfig } from
 import { findPlugin, unsupportedSettings, validationBody, type ConnectorPlugin } from '../../src/worker/plugins.ts';
 import { scrub } from '../../src/secrets.ts';
 import { debeziumPostgresSettings, debeziumSettingOf } from '../../src/config/debezium-postgres.ts';
+import { debeziumJdbcSinkSettings } from '../../src/config/debezium-jdbc-sink.ts';
+import { loadWorkerConfig } from '../../src/config/load.ts';
+import { debeziumJdbcSinkPlugin } from '../../src/worker/sink-plugin.ts';
 
 describe('config providers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'walcast-providers-'));
@@ -136,5 +139,39 @@ describe('Debezium PostgresConnector names', () => {
       problems,
     );
     assert.deepEqual(problems.map((p) => p.key), ['topic.prefix', 'table.include.list', 'plugin.name', 'value.converter.schemas.enable']);
+  });
+});
+
+describe('Debezium JDBC sink names', () => {
+  const worker = loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k:9092', WALCAST_SCHEMA_REGISTRY_URL: 'http://registry:8081' });
+  const context = { worker, env: {} };
+  const base = {
+    'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
+    'connection.url': 'jdbc:postgresql://db:5432/reports?sslmode=disable',
+    'connection.username': 'sink',
+    'connection.password': 'pw',
+    'topics.regex': 'shop\\.public\\..*',
+    'primary.key.mode': 'record_key',
+  };
+
+  test("map onto the sink's settings with Debezium's defaults; ${topic} has its dots as underscores", () => {
+    const problems: Array<{ key: string; message: string }> = [];
+    const walcast = debeziumJdbcSinkSettings({ ...base, 'insert.mode': 'upsert', 'delete.enabled': 'true' }, worker.registry.url, problems);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(walcast, {
+      WALCAST_SINK_PG_URL: 'postgres://sink@db:5432/reports?sslmode=disable', WALCAST_SINK_PG_PASSWORD: 'pw', WALCAST_SINK_TOPICS_REGEX: 'shop\\.public\\..*',
+      WALCAST_SINK_DELETE_ENABLED: 'true', WALCAST_SINK_TRUNCATE_ENABLED: 'false', WALCAST_SINK_SCHEMA_EVOLUTION: 'none', WALCAST_SINK_TABLE_NAME_FORMAT: '${topic_underscored}',
+    });
+    const configured = debeziumJdbcSinkPlugin.configure('orders-sink', { ...base, 'collection.name.format': 'reports.${source.table}' }, context);
+    assert.deepEqual(configured.problems, []);
+    assert.ok(configured.create);
+  });
+
+  test('what walcast cannot honour is refused by setting, unknown settings by name', () => {
+    const config = { ...base, 'primary.key.mode': 'none', 'insert.mode': 'update', topics: 'a', 'database.time_zone': 'Europe/Paris', 'connection.pool.max_size': '10', 'batch.size': '500' };
+    const configured = debeziumJdbcSinkPlugin.configure('s', config, context);
+    assert.deepEqual(configured.problems.map((p) => p.key).sort(), ['database.time_zone', 'insert.mode', 'primary.key.mode', 'topics']);
+    assert.equal(configured.create, undefined);
+    assert.deepEqual(unsupportedSettings(debeziumJdbcSinkPlugin, config).map((p) => p.key), ['connection.pool.max_size', 'batch.size']);
   });
 });
