@@ -197,6 +197,8 @@ export interface ConnectorStatus {
   stats: ConnectorStats | null;
   /** Stopped by the operator (PUT /connectors/<name>/stop): Connect's STOPPED, with no tasks. */
   stoppedByOperator?: boolean;
+  /** The worker that runs it, when another worker of the group does (its status comes from the status topic). */
+  workerId?: string;
 }
 
 /** What the management API may do with a supervised connector. */

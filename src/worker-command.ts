@@ -17,6 +17,7 @@ import { ConfigCipher } from './worker/config-secrets.ts';
 import { jdbcSourcePlugin } from './worker/poll-plugin.ts';
 import { debeziumJdbcSinkPlugin } from './worker/sink-plugin.ts';
 import { ConfigStore } from './worker/config-store.ts';
+import { StatusStore } from './worker/status-store.ts';
 import type { ConnectorPlugin } from './worker/plugins.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -45,6 +46,8 @@ export async function workerCommand(): Promise<number> {
       kafkaSecurity: config.kafka.security.protocol,
       registry: config.registry.url ? redactUrl(config.registry.url) : null,
       configTopic: config.worker.configStorageTopic,
+      statusTopic: config.worker.statusStorageTopic,
+      group: config.worker.groupId,
       configEncryption: config.worker.configEncryptionKey !== '',
       plugins: PLUGINS.map((p) => p.className),
     },
@@ -60,7 +63,10 @@ export async function workerCommand(): Promise<number> {
     cipher: config.worker.configEncryptionKey ? new ConfigCipher(config.worker.configEncryptionKey) : null,
     log,
   });
-  const worker = new Worker({ store, plugins: PLUGINS, config, env: process.env, log });
+  // Connect's worker_id: where this worker's REST API is reached (the status topic names it).
+  const workerId = `${config.http.host}:${config.http.port}`;
+  const statuses = new StatusStore({ kafka, topic: config.worker.statusStorageTopic, workerId, log });
+  const worker = new Worker({ store, statuses, kafka, topics, workerId, plugins: PLUGINS, config, env: process.env, log });
   try {
     await worker.start();
   } catch (error) {

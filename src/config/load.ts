@@ -25,7 +25,7 @@ export interface WorkerConfig {
   registry: RegistryConfig;
   http: { port: number; host: string } & HttpSecurity;
   /** `walcast worker`: where connector configs are kept, and the key that encrypts their secrets ('' for none). */
-  worker: { configStorageTopic: string; configEncryptionKey: string };
+  worker: { configStorageTopic: string; statusStorageTopic: string; groupId: string; sessionTimeoutMs: number; configEncryptionKey: string };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -211,7 +211,12 @@ function workerFrom(source: ConfigSource, problems: string[]): WorkerConfig {
     kafka: { brokers: list(raw.kafka.brokers), clientId: raw.kafka.clientId, security: kafkaSecurityFrom(raw.kafka, problems) },
     registry: registryFrom(raw.registry, problems),
     http: { port: raw.http.port, host: raw.http.host.trim(), ...httpSecurityFrom(raw.http, problems) },
-    worker: raw.worker,
+    worker: {
+      ...raw.worker,
+      // Derived from the config topic: workers sharing it form one group, and no other.
+      statusStorageTopic: raw.worker.statusStorageTopic.trim() || `${raw.worker.configStorageTopic}-status`,
+      groupId: raw.worker.groupId.trim() || raw.worker.configStorageTopic,
+    },
     log: raw.log,
     startupTimeoutMs: raw.startupTimeoutMs,
     shutdownTimeoutMs: raw.shutdownTimeoutMs,

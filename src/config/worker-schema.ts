@@ -145,6 +145,24 @@ export const workerSchema = {
       default: 'walcast-configs',
       env: 'WALCAST_CONFIG_STORAGE_TOPIC',
     },
+    statusStorageTopic: {
+      doc: '`walcast worker` only: compacted Kafka topic where each worker publishes the state of the connectors it runs (Kafka Connect\'s status.storage.topic), so that every worker answers GET /connectors/<name>/status for every connector. Empty: `<WALCAST_CONFIG_STORAGE_TOPIC>-status`. Created when missing.',
+      format: String,
+      default: '',
+      env: 'WALCAST_STATUS_STORAGE_TOPIC',
+    },
+    groupId: {
+      doc: '`walcast worker` only: Kafka consumer group of the workers that share WALCAST_CONFIG_STORAGE_TOPIC (Kafka Connect\'s group.id). Its members split the connectors between them through Kafka\'s group protocol; when one leaves or dies, its connectors move to the others. Empty: the name of WALCAST_CONFIG_STORAGE_TOPIC, so workers sharing a config topic are one group and no other. The group\'s assignment topic is `<group>-assignments`.',
+      format: String,
+      default: '',
+      env: 'WALCAST_WORKER_GROUP_ID',
+    },
+    sessionTimeoutMs: {
+      doc: '`walcast worker` only: how long (ms) a silent worker keeps its connectors before the group hands them to the other workers (Kafka Connect\'s session.timeout.ms). Within the broker\'s group.min.session.timeout.ms and group.max.session.timeout.ms (6000 to 1800000 by default).',
+      format: positive,
+      default: 10000,
+      env: 'WALCAST_WORKER_SESSION_TIMEOUT_MS',
+    },
     configEncryptionKey: {
       doc: '`walcast worker` only: passphrase (at least 16 characters) that encrypts the literal secrets of connector configs (passwords and the like) in WALCAST_CONFIG_STORAGE_TOPIC with AES-256-GCM. Unset: they are stored in the clear and the worker warns, naming each one; config-provider references (`${env:VAR}`, `${file:/path:key}`) are stored as written and need no key.',
       format: configEncryptionKey,

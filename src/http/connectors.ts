@@ -139,11 +139,12 @@ export function connectorStatusBody(connector: ManagedConnector, workerId: strin
   // The operator's pause shows only once it holds a running connector; a retrying one is RESTARTING.
   const state = status.stoppedByOperator ? 'STOPPED' : status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
   const stats = status.stats;
+  const worker = status.workerId ?? workerId;
   return {
     name: connector.name,
-    connector: { state, worker_id: workerId },
+    connector: { state, worker_id: worker },
     // A stopped connector has no tasks (Connect's STOPPED).
-    tasks: state === 'STOPPED' ? [] : [{ id: 0, state, worker_id: workerId, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
+    tasks: state === 'STOPPED' ? [] : [{ id: 0, state, worker_id: worker, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
     type: connector.type,
     walcast: stats
       ? {

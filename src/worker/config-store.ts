@@ -1,8 +1,9 @@
 /**
  * Connector configs kept in Kafka, as distributed Connect keeps them: a compacted topic
  * (WALCAST_CONFIG_STORAGE_TOPIC), one record per connector keyed `connector-<name>` holding its
- * config and target state, a tombstone when it is deleted. A worker reads it whole at start and
- * resumes every connector in it.
+ * config and target state, a tombstone when it is deleted, and `restart-connector-<name>` for a
+ * restart asked of whichever worker runs it. Every worker follows the topic (worker.ts): a
+ * restarted worker resumes every connector in it, and a change made through any worker reaches all.
  *
  * Value: {"v":1,"config":{...},"encrypted":{key: ciphertext},"targetState":"STARTED"}. With
  * WALCAST_CONFIG_ENCRYPTION_KEY, literal secrets move from `config` to `encrypted`; without it they
@@ -11,7 +12,6 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { TargetState } from '../connector.ts';
 import type { Logger } from '../log.ts';
-import { readCompacted } from '../kafka/compacted-topic.ts';
 import type { TopicManager } from '../kafka/topics.ts';
 import type { ConnectorConfigMap } from './config-providers.ts';
 import { isLiteralSecret, type ConfigCipher } from './config-secrets.ts';
@@ -22,6 +22,15 @@ export interface StoredConnector {
 }
 
 const KEY_PREFIX = 'connector-';
+const RESTART_PREFIX = 'restart-connector-';
+
+export interface RestartRequest {
+  includeTasks: boolean;
+  onlyFailed: boolean;
+}
+
+/** A record of the config topic, as the worker acts on it. */
+export type ConfigRecord = { kind: 'connector'; name: string; stored: StoredConnector | null } | { kind: 'restart'; name: string; request: RestartRequest };
 const VERSION = 1;
 
 export class ConfigRecordError extends Error {
@@ -47,24 +56,33 @@ export class ConfigStore {
     this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
-  /** Creates the topic when missing and reads every connector in it. */
-  async load(): Promise<Map<string, StoredConnector>> {
+  /** Creates the topic when missing. */
+  async ensureTopic(): Promise<void> {
     await this.options.topics.ensureCompacted(this.options.topic);
-    const { latest } = await readCompacted(this.options.kafka, this.options.topic, 'config reader');
-    const out = new Map<string, StoredConnector>();
-    for (const [key, record] of latest) {
-      if (!key.startsWith(KEY_PREFIX)) continue;
-      out.set(key.slice(KEY_PREFIX.length), this.decode(key, record.value));
+  }
+
+  /** A record of the topic (from the follower); null for keys walcast does not write. */
+  decodeRecord(key: string | null, value: Buffer | null): ConfigRecord | null {
+    if (key?.startsWith(KEY_PREFIX)) return { kind: 'connector', name: key.slice(KEY_PREFIX.length), stored: value === null ? null : this.decode(key, value) };
+    if (key?.startsWith(RESTART_PREFIX) && value !== null) {
+      const json = JSON.parse(value.toString('utf8')) as Partial<RestartRequest>;
+      return { kind: 'restart', name: key.slice(RESTART_PREFIX.length), request: { includeTasks: json.includeTasks === true, onlyFailed: json.onlyFailed === true } };
     }
-    return out;
+    return null;
   }
 
-  async put(name: string, stored: StoredConnector): Promise<void> {
-    await this.write(name, Buffer.from(JSON.stringify(this.encode(name, stored))));
+  /** Writes a connector's config and target state; resolves with the record's offset. */
+  async put(name: string, stored: StoredConnector): Promise<bigint> {
+    return this.write(KEY_PREFIX + name, Buffer.from(JSON.stringify(this.encode(name, stored))));
   }
 
-  async remove(name: string): Promise<void> {
-    await this.write(name, null);
+  async remove(name: string): Promise<bigint> {
+    return this.write(KEY_PREFIX + name, null);
+  }
+
+  /** Asks the worker running the connector to restart it. */
+  async requestRestart(name: string, request: RestartRequest): Promise<bigint> {
+    return this.write(RESTART_PREFIX + name, Buffer.from(JSON.stringify(request)));
   }
 
   async close(): Promise<void> {
@@ -72,12 +90,13 @@ export class ConfigStore {
     this.connected = false;
   }
 
-  private async write(name: string, value: Buffer | null): Promise<void> {
+  private async write(key: string, value: Buffer | null): Promise<bigint> {
     if (!this.connected) {
       await this.producer.connect();
       this.connected = true;
     }
-    await this.producer.send({ topic: this.options.topic, acks: -1, messages: [{ key: KEY_PREFIX + name, value }] });
+    const [written] = await this.producer.send({ topic: this.options.topic, acks: -1, messages: [{ key, value }] });
+    return BigInt(written!.baseOffset!);
   }
 
   private encode(name: string, stored: StoredConnector): { v: number; config: ConnectorConfigMap; encrypted: ConnectorConfigMap; targetState: TargetState } {

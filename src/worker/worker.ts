@@ -1,26 +1,43 @@
 /**
  * `walcast worker`: several connectors in one process, created and changed through Kafka
- * Connect's REST API (http/connect-admin.ts) and kept in the config topic (config-store.ts), so a
- * restarted worker resumes them. Each connector runs under its own supervisor
- * (worker/supervisor.ts), exactly as `walcast run` runs its one.
+ * Connect's REST API (http/connect-admin.ts) and kept in the config topic (config-store.ts). Each
+ * connector runs under its own supervisor (worker/supervisor.ts), exactly as `walcast run` runs
+ * its one.
+ *
+ * Workers sharing the config topic form a group (membership.ts): each runs the connectors whose
+ * slot Kafka's group protocol gives it, and every worker follows the config and status topics, so
+ * any of them answers for any connector. The topic is the truth: a REST change is checked, written,
+ * and applied only when it comes back from the topic, by every worker alike (one path, in topic
+ * order); the call answers once its own worker has applied it.
  *
  * A config is stored as written (provider references unresolved) and resolved at each start. It
  * is checked by its plugin before it is stored: an invalid config is refused with every problem
  * named, and never replaces a running one.
  */
+import type { Kafka } from 'kafkajs';
 import type { WorkerConfig } from '../config/load.ts';
 import type { ConnectorStatus, ManagedConnector, TargetState } from '../connector.ts';
-import type { ExitCodeValue } from '../errors.ts';
+import { ExitCode, type ExitCodeValue } from '../errors.ts';
+import { retryUntil } from '../kafka/retry-until.ts';
+import { TopicFollower, type FollowedRecord } from '../kafka/topic-follower.ts';
+import type { TopicManager } from '../kafka/topics.ts';
 import type { Logger } from '../log.ts';
 import { AdminError, type ConnectorAdmin, type ConnectorInfoBody, type PluginInfoBody, type TaskInfoBody } from './admin.ts';
 import { resolveReferences, type ConfigProblem, type ConnectorConfigMap } from './config-providers.ts';
 import { ConfigDecryptionError, isSecretKey, keepHiddenSecrets, maskConfig } from './config-secrets.ts';
-import { ConfigRecordError, type ConfigStore, type StoredConnector } from './config-store.ts';
+import { ConfigRecordError, type ConfigStore, type RestartRequest, type StoredConnector } from './config-store.ts';
+import { slotOf, WorkerMembership } from './membership.ts';
 import { findPlugin, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
+import type { StatusStore } from './status-store.ts';
 import { Supervisor } from './supervisor.ts';
 
 export interface WorkerOptions {
   store: ConfigStore;
+  statuses: StatusStore;
+  kafka: Kafka;
+  topics: TopicManager;
+  /** Connect's worker_id: the address of this worker's REST API. */
+  workerId: string;
   plugins: readonly ConnectorPlugin[];
   config: WorkerConfig;
   env: NodeJS.ProcessEnv;
@@ -48,10 +65,15 @@ class WorkerConnector implements ManagedConnector {
     return this.plugin.type;
   }
 
+  /** Another worker's status of it (from the status topic), while this one does not run it. */
+  remote: () => ConnectorStatus | null = () => null;
+
   status(): ConnectorStatus {
     if (this.stored.targetState === 'STOPPED') return { state: 'stopped', paused: false, lastError: null, restarts: 0, stats: null, stoppedByOperator: true };
-    if (this.configError !== null || !this.supervisor) return { state: 'failed', paused: false, lastError: this.configError ?? 'not started', restarts: 0, stats: null };
-    return this.supervisor.status();
+    if (this.supervisor) return this.supervisor.status();
+    if (this.configError !== null) return { state: 'failed', paused: false, lastError: this.configError, restarts: 0, stats: null };
+    // Not run here: as the worker running it published it; UNASSIGNED until one does.
+    return this.remote() ?? { state: 'waiting', paused: false, lastError: null, restarts: 0, stats: null };
   }
 
   pause(): void {
@@ -75,15 +97,51 @@ function problemList(problems: readonly ConfigProblem[]): string {
   return problems.map((p) => (p.key && !p.message.includes(p.key) ? `${p.key}: ${p.message}` : p.message)).join('\n');
 }
 
+/** How often the states of the connectors run here are compared with what the status topic holds. */
+const STATUS_PUBLISH_INTERVAL_MS = 500;
+/** Before a fenced connector this worker still owns starts again (it stands by for its resource). */
+const FENCED_RELAUNCH_DELAY_MS = 1000;
+
+function sameConfig(a: ConnectorConfigMap, b: ConnectorConfigMap): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 export class Worker implements ConnectorAdmin {
   private readonly options: WorkerOptions;
+  /** Every connector of the config topic, run here or not. */
   private readonly connectors = new Map<string, WorkerConnector>();
-  /** Changes run one at a time: two PUTs for one name must not start two connectors. */
+  /** Changes run one at a time: two records for one name must not start two connectors. */
   private queue: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  private readonly follower: TopicFollower;
+  private readonly membership: WorkerMembership;
+  /** The assignment topic's partitions this worker holds (none until it has joined the group). */
+  private slots: ReadonlySet<number> = new Set();
+  private statusTimer: NodeJS.Timeout | null = null;
+  /** The config topic has been read to where it ended at start. */
+  private caughtUp = false;
+  /** A record that cannot be read, met while catching up. */
+  private startError: Error | null = null;
 
   constructor(options: WorkerOptions) {
     this.options = options;
+    const { kafka, config, log } = options;
+    this.follower = new TopicFollower({
+      kafka,
+      topics: [config.worker.configStorageTopic, config.worker.statusStorageTopic],
+      purpose: 'worker config reader',
+      log,
+      onRecord: (record) => this.onRecord(record),
+    });
+    this.membership = new WorkerMembership({
+      kafka,
+      topics: options.topics,
+      groupId: config.worker.groupId,
+      sessionTimeoutMs: config.worker.sessionTimeoutMs,
+      log,
+      onAssignment: (slots) => void this.serial(() => this.reassign(slots)).catch((error: unknown) => log.error({ err: error }, 'applying the worker group assignment failed')),
+    });
   }
 
   private get context(): PluginContext {
@@ -96,59 +154,127 @@ export class Worker implements ConnectorAdmin {
     return next;
   }
 
-  /** Reads the config topic and starts every connector in it, as its target state says. */
-  async start(): Promise<void> {
-    const stored = await this.loadStore();
-    for (const [name, entry] of stored) {
-      const plugin = findPlugin(this.options.plugins, entry.config['connector.class'] ?? '');
-      if (!plugin) {
-        this.options.log.error({ connector: name, class: entry.config['connector.class'] }, `connector ${name} in the config topic names a connector class this walcast does not have; it is not started`);
-        continue;
-      }
-      const connector = new WorkerConnector(name, entry, plugin);
-      this.connectors.set(name, connector);
-      this.launch(connector);
-    }
-    this.options.log.info({ connectors: [...this.connectors.keys()], topic: this.options.config.worker.configStorageTopic }, 'worker resumed the connectors of its config topic');
-  }
-
   /**
-   * The config topic's connectors. Kafka is retried until WALCAST_STARTUP_TIMEOUT_MS (a topic just
-   * created may have no leader yet); a record walcast cannot read is not retried.
+   * Reads the config and status topics to their end, then joins the worker group: the connectors
+   * of the slots it is given start as their target state says.
    */
-  private async loadStore(): Promise<Map<string, StoredConnector>> {
-    const deadline = Date.now() + this.options.config.startupTimeoutMs;
-    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 5000)) {
-      try {
-        return await this.options.store.load();
-      } catch (error) {
-        if (error instanceof ConfigRecordError || error instanceof ConfigDecryptionError || Date.now() + delayMs > deadline) throw error;
-        this.options.log.warn({ err: error, retryInMs: delayMs }, `reading ${this.options.config.worker.configStorageTopic} failed; retrying`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
+  async start(): Promise<void> {
+    const { config, log } = this.options;
+    const deadline = Date.now() + config.startupTimeoutMs;
+    await retryUntil(
+      deadline,
+      async () => {
+        await this.options.store.ensureTopic();
+        await this.options.topics.ensureCompacted(config.worker.statusStorageTopic);
+      },
+      (error, delayMs) => log.warn({ err: error, retryInMs: delayMs }, `creating ${config.worker.configStorageTopic} failed; retrying`),
+    );
+    await this.follower.start(Math.max(0, deadline - Date.now()));
+    if (this.startError) throw this.startError;
+    this.caughtUp = true;
+    log.info({ connectors: this.names(), topic: config.worker.configStorageTopic }, 'worker read the connectors of its config topic');
+    await this.membership.start(deadline);
+    this.statusTimer = setInterval(() => void this.publishStatuses(), STATUS_PUBLISH_INTERVAL_MS);
   }
 
-  /** Stops every connector (each finishes its open transaction) and closes the config topic. */
+  /** Stops every connector run here (each finishes its open transaction), leaves the group and closes the topics. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
     await this.serial(async () => {
       await Promise.all([...this.connectors.values()].map((c) => this.halt(c)));
     });
+    await this.membership.stop().catch((error: unknown) => this.options.log.warn({ err: error }, 'leaving the worker group failed'));
+    await this.follower.stop().catch(() => undefined);
+    await this.options.statuses.close();
     await this.options.store.close();
   }
 
-  /** Every supervised connector, for /health, /ready and /metrics. */
+  /** The connectors this worker runs (or would, were they not stopped), for /health, /ready and /metrics. */
   all(): readonly ManagedConnector[] {
-    return [...this.connectors.values()];
+    return [...this.connectors.values()].filter((c) => this.owns(c.name));
   }
 
-  /** The plugin's verdict on a config whose references are resolved here. */
-  private configure(name: string, plugin: ConnectorPlugin, config: ConnectorConfigMap): Configured {
-    const { resolved, problems } = resolveReferences(config, isSecretKey, this.options.env);
-    problems.push(...unsupportedSettings(plugin, config));
-    const configured = plugin.configure(name, resolved, this.context);
-    return { problems: [...problems, ...configured.problems], ...(problems.length === 0 && configured.create ? { create: configured.create } : {}) };
+  private owns(name: string): boolean {
+    return this.slots.has(slotOf(name, this.membership.partitions));
+  }
+
+  /** A record of the config or status topic, in topic order. */
+  private async onRecord(record: FollowedRecord): Promise<void> {
+    if (record.topic === this.options.config.worker.statusStorageTopic) {
+      this.options.statuses.read(record.key, record.value);
+      return;
+    }
+    let decoded;
+    try {
+      decoded = this.options.store.decodeRecord(record.key, record.value);
+    } catch (error) {
+      if (!(error instanceof ConfigRecordError) && !(error instanceof ConfigDecryptionError) && !(error instanceof SyntaxError)) throw error;
+      // At start, as before any connector runs, it stops the worker (the key is missing or wrong);
+      // later, one record written by another walcast must not stop the others.
+      if (!this.caughtUp) this.startError ??= error as Error;
+      else this.options.log.error({ err: error, key: record.key, offset: String(record.offset) }, `a record of ${record.topic} cannot be read; its connector is left as it was`);
+      return;
+    }
+    if (!decoded) return;
+    const change = decoded;
+    await this.serial(() => (change.kind === 'connector' ? this.apply(change.name, change.stored) : this.restartHere(change.name, change.request)));
+  }
+
+  /** Brings one connector to what the config topic says of it. */
+  private async apply(name: string, stored: StoredConnector | null): Promise<void> {
+    const existing = this.connectors.get(name);
+    if (stored === null) {
+      if (!existing) return;
+      this.connectors.delete(name);
+      const ranHere = existing.running !== null;
+      await this.halt(existing);
+      if (ranHere) await this.options.statuses.remove(name).catch((error: unknown) => this.options.log.warn({ err: error, connector: name }, 'removing the status failed'));
+      this.options.log.info({ connector: name }, `connector ${name} deleted (its replication slot, topics and offsets stay)`);
+      return;
+    }
+    if (existing && sameConfig(existing.stored.config, stored.config)) {
+      const previous = existing.stored.targetState;
+      existing.stored = stored;
+      if (previous === stored.targetState) return;
+      this.options.log.info({ connector: name, from: previous, to: stored.targetState }, `connector ${name}: ${stored.targetState.toLowerCase()}`);
+      if (stored.targetState === 'STOPPED') await this.halt(existing);
+      else if (previous === 'STOPPED') this.reconcile(existing);
+      else if (stored.targetState === 'PAUSED') existing.pause();
+      else existing.resume();
+      return;
+    }
+    const plugin = findPlugin(this.options.plugins, stored.config['connector.class'] ?? '');
+    if (!plugin) {
+      this.options.log.error({ connector: name, class: stored.config['connector.class'] }, `connector ${name} in the config topic names a connector class this walcast does not have; it is not started`);
+      return;
+    }
+    if (existing) await this.halt(existing);
+    const connector = new WorkerConnector(name, stored, plugin);
+    connector.remote = () => this.options.statuses.remote(name);
+    this.connectors.set(name, connector);
+    this.options.log.info({ connector: name, class: plugin.className, targetState: stored.targetState }, existing ? `connector ${name} reconfigured` : `connector ${name} configured`);
+    this.reconcile(connector);
+  }
+
+  /** The group gave this worker other slots: start what is now its own, stop what no longer is. */
+  private async reassign(slots: ReadonlySet<number>): Promise<void> {
+    this.slots = slots;
+    for (const connector of this.connectors.values()) {
+      if (!this.owns(connector.name) && connector.running) {
+        this.options.log.info({ connector: connector.name }, `connector ${connector.name} moves to another worker of the group`);
+        await this.halt(connector);
+        this.options.statuses.forget(connector.name);
+      } else {
+        this.reconcile(connector);
+      }
+    }
+  }
+
+  /** Starts the connector when this worker should run it and does not yet. */
+  private reconcile(connector: WorkerConnector): void {
+    if (connector.running || this.stopping || !this.owns(connector.name)) return;
+    this.launch(connector);
   }
 
   private launch(connector: WorkerConnector): void {
@@ -165,16 +291,51 @@ export class Worker implements ConnectorAdmin {
     const supervisor = new Supervisor(configured.create(), { startupTimeoutMs: this.options.config.startupTimeoutMs, log });
     if (connector.stored.targetState === 'PAUSED') supervisor.pause();
     connector.supervisor = supervisor;
-    connector.running = supervisor.run().then((code) => {
+    const running = supervisor.run().then((code) => {
       log.info({ exitCode: code }, code === 0 ? `connector ${name} stopped` : `connector ${name} failed; POST /connectors/${name}/restart starts it again`);
+      // Fenced by another worker's instance during a rebalance: if the group says it is ours, start
+      // again; it stands by (or fences in turn) until the other instance is gone.
+      if (code === ExitCode.fenced) {
+        setTimeout(() => {
+          void this.serial(async () => {
+            if (connector.running !== running || this.connectors.get(name) !== connector || !this.owns(name)) return;
+            connector.running = null;
+            connector.supervisor = null;
+            this.reconcile(connector);
+          });
+        }, FENCED_RELAUNCH_DELAY_MS);
+      }
       return code;
     });
+    connector.running = running;
   }
 
   private async halt(connector: WorkerConnector): Promise<void> {
     connector.supervisor?.stop();
     await connector.running;
     connector.running = null;
+    connector.supervisor = null;
+  }
+
+  /** Publishes the state of each connector run here that changed (the status topic). */
+  private async publishStatuses(): Promise<void> {
+    for (const connector of this.connectors.values()) {
+      if (!connector.supervisor && connector.configError === null) continue;
+      try {
+        await this.options.statuses.publish(connector.name, connector.status());
+      } catch (error) {
+        this.options.log.warn({ err: error, connector: connector.name }, `publishing the status to ${this.options.statuses.topic} failed; retrying`);
+        return;
+      }
+    }
+  }
+
+  /** The plugin's verdict on a config whose references are resolved here. */
+  private configure(name: string, plugin: ConnectorPlugin, config: ConnectorConfigMap): Configured {
+    const { resolved, problems } = resolveReferences(config, isSecretKey, this.options.env);
+    problems.push(...unsupportedSettings(plugin, config));
+    const configured = plugin.configure(name, resolved, this.context);
+    return { problems: [...problems, ...configured.problems], ...(problems.length === 0 && configured.create ? { create: configured.create } : {}) };
   }
 
   private find(name: string): WorkerConnector {
@@ -225,31 +386,38 @@ export class Worker implements ConnectorAdmin {
     return validationBody(plugin, config, problems);
   }
 
-  put(name: string, config: ConnectorConfigMap, mustBeNew: boolean): Promise<{ created: boolean; info: ConnectorInfoBody }> {
-    return this.serial(async () => {
-      const existing = this.connectors.get(name);
-      if (existing && mustBeNew) throw new AdminError(409, `Connector ${name} already exists`);
-      const full = keepHiddenSecrets({ ...config, name }, existing?.stored.config);
-      await this.replace(name, full, existing?.stored.targetState ?? 'STARTED');
-      return { created: !existing, info: this.info(name) };
-    });
+  /** Writes a change to the config topic, then waits until this worker has applied it from there. */
+  private async write(change: () => Promise<bigint>): Promise<void> {
+    const offset = await this.serial(change);
+    await this.follower.handled(this.options.config.worker.configStorageTopic, 0, offset);
   }
 
-  patch(name: string, changes: Record<string, string | null>): Promise<ConnectorInfoBody> {
-    return this.serial(async () => {
+  async put(name: string, config: ConnectorConfigMap, mustBeNew: boolean): Promise<{ created: boolean; info: ConnectorInfoBody }> {
+    let created = false;
+    await this.write(async () => {
+      const existing = this.connectors.get(name);
+      if (existing && mustBeNew) throw new AdminError(409, `Connector ${name} already exists`);
+      created = !existing;
+      return this.checkAndStore(name, keepHiddenSecrets({ ...config, name }, existing?.stored.config), existing?.stored.targetState ?? 'STARTED');
+    });
+    return { created, info: this.info(name) };
+  }
+
+  async patch(name: string, changes: Record<string, string | null>): Promise<ConnectorInfoBody> {
+    await this.write(async () => {
       const existing = this.find(name);
       const merged: ConnectorConfigMap = { ...existing.stored.config };
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) delete merged[key];
         else merged[key] = value;
       }
-      await this.replace(name, keepHiddenSecrets({ ...merged, name }, existing.stored.config), existing.stored.targetState);
-      return this.info(name);
+      return this.checkAndStore(name, keepHiddenSecrets({ ...merged, name }, existing.stored.config), existing.stored.targetState);
     });
+    return this.info(name);
   }
 
-  /** Checks, stores, then swaps the running connector for one with the new config. */
-  private async replace(name: string, config: ConnectorConfigMap, targetState: TargetState): Promise<void> {
+  /** Checks a config and writes it; every worker (this one too) applies it when it reads it back. */
+  private async checkAndStore(name: string, config: ConnectorConfigMap, targetState: TargetState): Promise<bigint> {
     if (!validName(name)) throw new AdminError(400, `Connector name ${JSON.stringify(name)} is invalid: it must be non-empty and without control characters`);
     const plugin = this.plugin(config['connector.class']);
     const { problems } = this.configure(name, plugin, config);
@@ -259,55 +427,44 @@ export class Worker implements ConnectorAdmin {
         `Connector configuration is invalid and contains the following ${problems.length} error(s):\n${problemList(problems)}\nYou can also find the above list of errors at the endpoint \`/connector-plugins/{connectorType}/config/validate\``,
       );
     }
-    const stored: StoredConnector = { config, targetState };
-    await this.options.store.put(name, stored);
-    const previous = this.connectors.get(name);
-    if (previous) await this.halt(previous);
-    const connector = new WorkerConnector(name, stored, plugin);
-    this.connectors.set(name, connector);
-    this.options.log.info({ connector: name, class: plugin.className, targetState }, previous ? `connector ${name} reconfigured` : `connector ${name} created`);
-    this.launch(connector);
+    return this.options.store.put(name, { config, targetState });
   }
 
-  remove(name: string): Promise<void> {
-    return this.serial(async () => {
-      const connector = this.find(name);
-      await this.options.store.remove(name);
-      this.connectors.delete(name);
+  async remove(name: string): Promise<void> {
+    await this.write(async () => {
+      this.find(name);
+      return this.options.store.remove(name);
+    });
+  }
+
+  async setTargetState(name: string, state: TargetState): Promise<void> {
+    // Written even when unchanged: the answer then still waits for every earlier change.
+    await this.write(async () => this.options.store.put(name, { ...this.find(name).stored, targetState: state }));
+  }
+
+  /** A restart: done here when this worker runs the connector, otherwise asked of the one that does through the config topic. */
+  async restart(name: string, options: RestartRequest): Promise<void> {
+    const local = await this.serial(async () => {
+      this.find(name);
+      if (!this.owns(name)) return false;
+      await this.restartHere(name, options);
+      return true;
+    });
+    if (!local) await this.write(() => this.options.store.requestRestart(name, options));
+  }
+
+  private async restartHere(name: string, options: RestartRequest): Promise<void> {
+    const connector = this.connectors.get(name);
+    if (!connector || !this.owns(name) || connector.stored.targetState === 'STOPPED') return;
+    const failed = connector.status().state === 'failed';
+    if (options.onlyFailed && !failed) return;
+    if (failed || !connector.running) {
+      // A failed supervisor has ended its run: a new one starts from the last committed position.
       await this.halt(connector);
-      this.options.log.info({ connector: name }, `connector ${name} deleted (its replication slot, topics and offsets stay)`);
-    });
-  }
-
-  setTargetState(name: string, state: TargetState): Promise<void> {
-    return this.serial(async () => {
-      const connector = this.find(name);
-      const previous = connector.stored.targetState;
-      if (previous === state) return;
-      connector.stored = { ...connector.stored, targetState: state };
-      await this.options.store.put(name, connector.stored);
-      this.options.log.info({ connector: name, from: previous, to: state }, `connector ${name}: ${state.toLowerCase()}`);
-      if (state === 'STOPPED') await this.halt(connector);
-      else if (previous === 'STOPPED') this.launch(connector);
-      else if (state === 'PAUSED') connector.pause();
-      else connector.resume();
-    });
-  }
-
-  restart(name: string, options: { includeTasks: boolean; onlyFailed: boolean }): Promise<void> {
-    return this.serial(async () => {
-      const connector = this.find(name);
-      if (connector.stored.targetState === 'STOPPED') return;
-      const failed = connector.status().state === 'failed';
-      if (options.onlyFailed && !failed) return;
-      if (failed) {
-        // A failed supervisor has ended its run: a new one starts from the last committed position.
-        await this.halt(connector);
-        this.launch(connector);
-      } else {
-        connector.restart();
-      }
-    });
+      this.launch(connector);
+    } else {
+      connector.restart();
+    }
   }
 }
 

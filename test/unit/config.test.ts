@@ -87,7 +87,7 @@ describe('loadConfig: defaults and derived values', () => {
   });
 
   test('every non-derived setting equals its schema default', () => {
-    const derived = new Set(['pg.url', 'pg.tables', 'kafka.brokers', 'kafka.transactionalId', 'registry.url', 'events.topicPrefix', 'errors.deadLetterQueueTopicName']);
+    const derived = new Set(['pg.url', 'pg.tables', 'kafka.brokers', 'kafka.transactionalId', 'registry.url', 'events.topicPrefix', 'errors.deadLetterQueueTopicName', 'worker.statusStorageTopic', 'worker.groupId']);
     // Security settings are resolved into the objects the clients take (tested in config-security.test.ts).
     const resolved = /^(kafka\.(security|sasl|ssl)|registry\.(username|password|ssl)|http\.(adminToken|ssl)|pg\.(password|ssl))/;
     const runScopes = [...configVariables('worker'), ...configVariables('connector')];
@@ -96,6 +96,9 @@ describe('loadConfig: defaults and derived values', () => {
     const checked = runScopes.filter((v) => !derived.has(v.path));
     assert.ok(checked.length >= 15);
     for (const v of checked) assert.deepStrictEqual(at(c, v.path), v.default, v.env);
+    // Workers sharing a config topic are one group, and publish their states beside it.
+    assert.equal(c.worker.groupId, 'walcast-configs');
+    assert.equal(c.worker.statusStorageTopic, 'walcast-configs-status');
   });
 
   test('values are read from the env object and coerced to their types', () => {
