@@ -14,7 +14,7 @@
  * its replication slot (one reader) and its transactional id, the polling source by its
  * transactional id, the sink by the owner epoch of its offsets table.
  */
-import { PartitionAssigners, type Consumer, type Kafka } from 'kafkajs';
+import { AssignerProtocol, type Assigner, type Consumer, type Kafka } from 'kafkajs';
 import type { Logger } from '../log.ts';
 import { murmur2 } from '../kafka/murmur2.ts';
 import { retryUntil } from '../kafka/retry-until.ts';
@@ -26,6 +26,27 @@ export const ASSIGNMENT_PARTITIONS = 16;
 /** The slot of a connector: Kafka's default partitioner applied to its name. */
 export function slotOf(name: string, partitions: number): number {
   return (murmur2(name) & 0x7fffffff) % partitions;
+}
+
+/**
+ * Kafka's round robin, made deterministic: partition p goes to the (p mod n)-th member by member
+ * id (kafkajs' own round robin follows the broker's metadata order, which need not be sorted).
+ * The leader computes it; every member gets its share in the group's SyncGroup answer.
+ */
+function slotAssigner(topic: string, partitions: () => number): Assigner {
+  return {
+    name: 'WalcastSlotAssigner',
+    version: 0,
+    async assign({ members }) {
+      const sorted = members.map((m) => m.memberId).sort();
+      const shares = new Map<string, number[]>(sorted.map((id) => [id, []]));
+      for (let p = 0; p < partitions(); p++) shares.get(sorted[p % sorted.length]!)!.push(p);
+      return sorted.map((memberId) => ({ memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: { [topic]: shares.get(memberId)! }, userData: Buffer.alloc(0) }) }));
+    },
+    protocol({ topics }) {
+      return { name: 'WalcastSlotAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+    },
+  };
 }
 
 export interface MembershipOptions {
@@ -78,7 +99,7 @@ export class WorkerMembership {
       rebalanceTimeout: Math.max(sessionTimeoutMs, 10_000),
       // Empty partitions: a fetch only waits, and the wait bounds how often the member heartbeats.
       maxWaitTimeInMs: Math.max(100, Math.floor(sessionTimeoutMs / 5)),
-      partitionAssigners: [PartitionAssigners.roundRobin],
+      partitionAssigners: [() => slotAssigner(this.topic, () => this.partitionCount)],
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     this.consumer = consumer;
