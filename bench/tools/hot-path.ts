@@ -104,15 +104,17 @@ function snapshotRound(): number {
   for (const text of copyChunks) {
     const received = Buffer.from(text, 'latin1');
     if (viaEvents) {
-      const strings = parseCopyText(received, table.columns.length).map((t) => t.values());
+      const copied = parseCopyText(received, table.columns.length);
+      const strings = Array.from({ length: copied.count }, (_, i) => copied.tuple(i).values());
       for (let i = 0; i < strings.length; i++) {
         const event = builder.read(table, lsn, strings[i]!, 'true', readAtMs);
         chunk.push({ key: encoder.encodeKey(event), value: encoder.encodeValue(event) });
         if (chunk.length === 1000) bytes += flush();
       }
     } else {
-      for (const tuple of parseCopyText(received, table.columns.length)) {
-        encoder.encodeRead(builder.rowRead(table, lsn, tuple, 'true', readAtMs)!, sink);
+      const copied = parseCopyText(received, table.columns.length);
+      for (let i = 0; i < copied.count; i++) {
+        encoder.encodeRead(builder.rowRead(table, lsn, copied.tuple(i), 'true', readAtMs)!, sink);
         if (chunk.length === 1000) bytes += flush();
       }
     }

@@ -329,8 +329,8 @@ describe('Avro rows straight from tuples = the event path', () => {
           } catch (error) {
             expected = { error: `${(error as Error).name}: ${(error as Error).message}` };
           }
-          const [tuple] = parseCopyText(Buffer.from(copyText([values]), 'utf8'), values.length);
-          const read = new ChangeEventBuilder(OPTIONS).rowRead(t, lsn, tuple!, marker, readAtMs)!;
+          const tuple = parseCopyText(Buffer.from(copyText([values]), 'utf8'), values.length).tuple(0);
+          const read = new ChangeEventBuilder(OPTIONS).rowRead(t, lsn, tuple, marker, readAtMs)!;
           const got: Array<[string | null, string | null]> = [];
           let outcome: Outcome;
           try {

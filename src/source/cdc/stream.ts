@@ -30,10 +30,11 @@ import type { TransactionalDelivery } from '../../kafka/delivery.ts';
 import { RecordTooLargeError } from '../../kafka/record-limits.ts';
 import type { Logger } from '../../log.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
+import type { CopyRows } from '../snapshot/copy-text.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
 import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
-import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type RawTuple, type TupleValue, type UpdateMessage } from './pgoutput.ts';
+import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type TupleValue, type UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
 import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage, type SnapshotRow } from './row-failures.ts';
@@ -480,7 +481,7 @@ export class CdcStream {
       return;
     }
     await this.translator.snapshotTable(chunk.relationId);
-    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, row.values()) ?? '');
+    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, chunk.rows.tuple(row).values()) ?? '');
     if (rows === null) {
       snapshotter.retry(chunk);
       return;
@@ -496,43 +497,45 @@ export class CdcStream {
    * the narrow shape, as in the stream), and a row that cannot be published goes by
    * WALCAST_ERRORS_TOLERANCE.
    */
-  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, rows: RawTuple[]): Promise<void> {
-    const markers = snapshotter.markers(chunk, rows.length);
-    const last = rows.length - 1;
+  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, kept: number[]): Promise<void> {
+    const markers = snapshotter.markers(chunk, kept.length);
+    const last = kept.length - 1;
     const markerOf = (i: number): string => (i === 0 ? markers.first : i === last ? markers.last : markers.middle);
-    const { relationId, readAtMs } = chunk;
+    const { relationId, readAtMs, rows } = chunk;
     let at = 0;
-    while (at < rows.length) {
+    while (at < kept.length) {
       const table = await this.translator.snapshotTable(relationId);
-      at = await this.appendReads(table, lsn, rows, at, markerOf, readAtMs);
-      if (at >= rows.length) break;
+      at = await this.appendReads(table, lsn, rows, kept, at, markerOf, readAtMs);
+      if (at >= kept.length) break;
       // the table's events are built as objects (JSON, or a shape the row writer does not know)
-      const end = Math.min(at + SNAPSHOT_SLICE_ROWS, rows.length);
+      const end = Math.min(at + SNAPSHOT_SLICE_ROWS, kept.length);
       const from = at;
-      await this.publishSlice(relationId, lsn, rows.slice(from, end).map((row) => row.values()), (i) => markerOf(from + i), readAtMs);
+      await this.publishSlice(relationId, lsn, kept.slice(from, end).map((row) => rows.tuple(row).values()), (i) => markerOf(from + i), readAtMs);
       at = end;
     }
   }
 
   /**
-   * Rows from `start` written straight from their tuples by the encoder (no event objects).
-   * Returns where it stopped: the end, or a row to take again with the table's current shape (a
-   * column was widened for it, or its events are built as objects).
+   * Rows kept[start..] written straight from their tuples by the encoder (no event objects; a
+   * row's tuple is made only as it is written: made earlier, a chunk's tuples outlived the young
+   * generation). Returns where it stopped: the end, or a row to take again with the table's
+   * current shape (a column was widened for it, or its events are built as objects).
    */
-  private async appendReads(table: TableSchema, lsn: Lsn, rows: RawTuple[], start: number, markerOf: (i: number) => string, readAtMs: number): Promise<number> {
+  private async appendReads(table: TableSchema, lsn: Lsn, rows: CopyRows, kept: number[], start: number, markerOf: (i: number) => string, readAtMs: number): Promise<number> {
     const { translator, delivery } = this;
     const { encoder } = this.options;
     if (!encoder.encodeRead) return start;
     this.rowTopic = table.topic;
-    for (let i = start; i < rows.length; i++) {
-      const read = translator.readRow(table, lsn, rows[i]!, markerOf(i), readAtMs);
+    for (let i = start; i < kept.length; i++) {
+      const tuple = rows.tuple(kept[i]!);
+      const read = translator.readRow(table, lsn, tuple, markerOf(i), readAtMs);
       if (!read) return i;
       if (!delivery.inTransaction) await delivery.begin();
       try {
         encoder.encodeRead(read, this.appendRow);
       } catch (error) {
         translator.uncountRead(table.relationId);
-        const message: SnapshotRow = { tag: 'read', relationId: table.relationId, newTuple: rows[i]!.values() };
+        const message: SnapshotRow = { tag: 'read', relationId: table.relationId, newTuple: tuple.values() };
         if (error instanceof ValueDecodeError) {
           const failure = await this.decodeFailure(table, message, lsn);
           if (failure === null) throw error;
@@ -547,7 +550,7 @@ export class CdcStream {
       const waiting = delivery.flushIfFull();
       if (waiting) await waiting;
     }
-    return rows.length;
+    return kept.length;
   }
 
   /** Rows as events, built first (one try per failure, not per row), then appended one by one. */

@@ -8,8 +8,7 @@
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
-import { RawTuple } from '../cdc/pgoutput.ts';
-import { parseCopyText } from './copy-text.ts';
+import { parseCopyText, type CopyRows } from './copy-text.ts';
 import type { BlockRange } from './progress.ts';
 import { WATERMARK_PREFIX, watermarkContent } from './windows.ts';
 
@@ -58,7 +57,7 @@ export function snapshotXmax(snapshot: string): number {
 }
 
 export interface ChunkRows {
-  rows: RawTuple[];
+  rows: CopyRows;
   /** Tables without a key: each row version's xmin (low 32 bits), by row. */
   xmins: number[] | null;
   /** The file node the rows were read from, and the table's size in blocks then. */
@@ -77,11 +76,9 @@ async function copyOut(client: pg.Client, sql: string): Promise<Buffer> {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
-/** Takes the xmin column off the rows of a table without a key. */
-function splitXmins(read: RawTuple[], withXmin: boolean): { rows: RawTuple[]; xmins: number[] | null } {
-  if (!withXmin) return { rows: read, xmins: null };
-  const xmins = read.map((row) => Number(row.buf.toString('latin1', row.spans[row.spans.length - 2]!, row.spans[row.spans.length - 2]! + row.spans[row.spans.length - 1]!)));
-  return { rows: read.map((row) => new RawTuple(row.buf, row.spans.subarray(0, -2))), xmins };
+/** The xmin the rows of a table without a key end with. */
+function xminsOf(rows: CopyRows): number[] {
+  return Array.from({ length: rows.count }, (_, row) => Number(rows.text(row, rows.columns - 1)));
 }
 
 /**
@@ -104,8 +101,8 @@ export async function readChunk(client: pg.Client, query: ChunkQuery, onRead: (r
          from pg_class c where c.oid = to_regclass($1)`,
       [`${quoteIdent(query.schema)}.${quoteIdent(query.table)}`],
     )).rows[0];
-    const read = parseCopyText(text, query.columns.length + (query.withXmin ? 1 : 0));
-    rows = { ...splitXmins(read, query.withXmin), fileNode: file?.file_node ?? 0, blocksNow: file?.blocks ?? 0, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
+    const read = parseCopyText(text, query.columns.length + (query.withXmin ? 1 : 0), query.columns.length);
+    rows = { rows: read, xmins: query.withXmin ? xminsOf(read) : null, fileNode: file?.file_node ?? 0, blocksNow: file?.blocks ?? 0, inProgress: inProgressXids(snapshot), xmax: snapshotXmax(snapshot), readAtMs };
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

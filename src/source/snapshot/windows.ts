@@ -23,7 +23,7 @@
  * Watermarks are logical decoding messages (pg_logical_emit_message, non-transactional) with
  * prefix WATERMARK_PREFIX; they are never published.
  */
-import type { RawTuple } from '../cdc/pgoutput.ts';
+import type { CopyRows } from './copy-text.ts';
 import type { BlockRange, TableProgress } from './progress.ts';
 
 export const WATERMARK_PREFIX = 'walcast.watermark';
@@ -46,14 +46,14 @@ export function watermarkContent(owner: string, chunkId: string, mark: Watermark
   return JSON.stringify(json);
 }
 
-/** A chunk as read, waiting for its high watermark in the stream (rows: RawTuples; tests use plain arrays). */
-export interface ChunkRead<Row = RawTuple> {
+/** A chunk as read, waiting for its high watermark in the stream. */
+export interface ChunkRead {
   id: string;
   relationId: number;
   table: TableProgress;
   range: BlockRange;
   /** Column values as PostgreSQL's output functions render them (as pgoutput does), in column order. */
-  rows: Row[];
+  rows: CopyRows;
   /** Tables without a key: each row version's xmin (low 32 bits), by row (see above). */
   xmins: number[] | null;
   /** xids (low 32 bits) in progress at the chunk's snapshot. */
@@ -171,11 +171,11 @@ export class ChunkWindows {
   }
 
   /**
-   * Closes the chunk's window and keeps the rows that may be published, or returns null when the
-   * chunk must be read again (spoiled, or the race above). `keyOf` gives a row's key text, the
-   * same text touch() received for the stream's changes.
+   * Closes the chunk's window and gives the rows that may be published (their numbers in the
+   * chunk), or null when the chunk must be read again (spoiled, or the race above). `keyOf` gives
+   * row number i's key text, the same text touch() received for the stream's changes.
    */
-  high<Row>(chunk: ChunkRead<Row>, keyOf: (row: Row) => string): Row[] | null {
+  high(chunk: ChunkRead, keyOf: (row: number) => string): number[] | null {
     const window = this.discard(chunk.id);
     if (!window || window.spoiled) return null;
     if (window.latestXid !== null && !xidPrecedes(window.latestXid, chunk.xmax)) return null;
@@ -184,9 +184,13 @@ export class ChunkWindows {
       if (seen !== undefined && seen <= window.openedAt) return null;
     }
     if (chunk.keyless) return this.keyless(chunk, window, keyOf);
-    if (window.touched.size === 0) return chunk.rows;
-    const kept: Row[] = [];
-    for (const row of chunk.rows) {
+    const rows = chunk.rows.count;
+    const kept: number[] = [];
+    if (window.touched.size === 0) {
+      for (let row = 0; row < rows; row++) kept.push(row);
+      return kept;
+    }
+    for (let row = 0; row < rows; row++) {
       const key = keyOf(row);
       const count = window.touched.get(key);
       if (count === undefined) kept.push(row);
@@ -207,12 +211,11 @@ export class ChunkWindows {
     return window;
   }
 
-  private keyless<Row>(chunk: ChunkRead<Row>, window: Window, keyOf: (row: Row) => string): Row[] {
-    const kept: Row[] = [];
-    const { rows, xmins } = chunk;
-    for (let i = 0; i < rows.length; i++) {
-      if (xmins && this.streamedXids.has(xmins[i]!)) continue;
-      const row = rows[i]!;
+  private keyless(chunk: ChunkRead, window: Window, keyOf: (row: number) => string): number[] {
+    const kept: number[] = [];
+    const { xmins } = chunk;
+    for (let row = 0; row < chunk.rows.count; row++) {
+      if (xmins && this.streamedXids.has(xmins[row]!)) continue;
       const key = window.touched.size === 0 ? undefined : keyOf(row);
       const count = key === undefined ? undefined : window.touched.get(key);
       if (count === undefined) kept.push(row);
