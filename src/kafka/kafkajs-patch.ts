@@ -61,6 +61,8 @@ interface KafkajsEncoder {
   buf: Buffer;
   offset: number;
   readonly buffer: Buffer;
+  /** walcast's Produce bodies: unwritten bytes before the body in `buf`, for frameRequest. */
+  headroom?: number;
 }
 const Encoder = require('kafkajs/src/protocol/encoder.js') as { prototype: KafkajsEncoder };
 
@@ -72,18 +74,47 @@ function encoderHolding(buf: Buffer): KafkajsEncoder {
   return encoder;
 }
 
+/** As a kafkajs Encoder's, `.buffer` of a body written after headroom is the body alone. */
+const HeadroomEncoder = Object.create(Encoder.prototype, {
+  buffer: {
+    get(this: KafkajsEncoder): Buffer {
+      return this.buf.subarray(this.headroom, this.offset);
+    },
+  },
+}) as KafkajsEncoder;
+
+/** An Encoder of a body that starts `headroom` bytes into `buf` (encodeProduceRequest's headroom). */
+function bodyAfterHeadroom(buf: Buffer, headroom: number): KafkajsEncoder {
+  const encoder = Object.create(HeadroomEncoder) as KafkajsEncoder;
+  encoder.buf = buf;
+  encoder.offset = buf.length;
+  encoder.headroom = headroom;
+  return encoder;
+}
+
 interface KafkajsRequest {
   apiKey: number;
   apiVersion: number;
   encode(): Promise<KafkajsEncoder>;
 }
 
-/** kafkajs' request framing (size, api key and version, correlation id, client id, body) in one copy. */
+/** Room left before a Produce body for its framing: the framing's fixed 14 bytes and a client id. */
+const PRODUCE_HEADROOM = 256;
+
+/**
+ * kafkajs' request framing (size, api key and version, correlation id, client id, body): written
+ * in the room before a Produce body (no copy of the records), or in one copy.
+ */
 export async function frameRequest({ correlationId, clientId, request }: { correlationId: number; clientId: string | null; request: KafkajsRequest }): Promise<KafkajsEncoder> {
-  const body = (await request.encode()).buffer;
+  const encoded = await request.encode();
+  const headroom = encoded.headroom ?? 0;
+  const body = headroom > 0 ? null : encoded.buffer;
   const clientIdBytes = clientId == null ? 0 : Buffer.byteLength(clientId, 'utf8');
-  const size = 2 + 2 + 4 + 2 + clientIdBytes + body.length;
-  const buf = Buffer.allocUnsafe(4 + size);
+  const header = 4 + 2 + 2 + 4 + 2 + clientIdBytes;
+  const bodyLength = body ? body.length : encoded.offset - headroom;
+  const size = header - 4 + bodyLength;
+  const inPlace = body === null && header <= headroom;
+  const buf = inPlace ? encoded.buf.subarray(headroom - header, encoded.offset) : Buffer.allocUnsafe(4 + size);
   let offset = buf.writeInt32BE(size, 0);
   offset = buf.writeInt16BE(request.apiKey, offset);
   offset = buf.writeInt16BE(request.apiVersion, offset);
@@ -94,7 +125,8 @@ export async function frameRequest({ correlationId, clientId, request }: { corre
     offset = buf.writeInt16BE(clientIdBytes, offset);
     offset += buf.write(clientId, offset, 'utf8');
   }
-  body.copy(buf, offset);
+  if (body) body.copy(buf, offset);
+  else if (!inPlace) encoded.buf.copy(buf, offset, headroom, encoded.offset);
   return encoderHolding(buf);
 }
 replaceModule('kafkajs/src/protocol/request.js', frameRequest);
@@ -107,7 +139,7 @@ if (!require.cache[produceV3Path]) {
   require.cache[produceV3Path]!.exports = (args: ProduceRequestArgs): KafkajsRequest => {
     const request = kafkajsProduceV3(args);
     if (!supportsFastEncoding(args)) return request;
-    return { ...request, encode: () => Promise.resolve(encoderHolding(encodeProduceRequest(args))) };
+    return { ...request, encode: () => Promise.resolve(bodyAfterHeadroom(encodeProduceRequest(args, Date.now(), PRODUCE_HEADROOM), PRODUCE_HEADROOM)) };
   };
 }
 

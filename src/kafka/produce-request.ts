@@ -137,8 +137,12 @@ function producerIdOf(value: unknown): bigint {
   return BigInt(String(value));
 }
 
-/** The Produce v3 request body (what kafkajs' `encode()` returns the bytes of). */
-export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now()): Buffer {
+/**
+ * The Produce v3 request body (what kafkajs' `encode()` returns the bytes of), after `headroom`
+ * unwritten bytes: room for the request's framing (kafkajs-patch.ts' frameRequest), which then
+ * costs no copy of the body.
+ */
+export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now(), headroom = 0): Buffer {
   const transactionalId = args.transactionalId ?? null;
   const transactionalIdBytes = transactionalId === null ? 0 : Buffer.byteLength(transactionalId, 'utf8');
   const producerId = BigInt.asIntN(64, producerIdOf(args.producerId));
@@ -166,8 +170,9 @@ export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now())
     }
   }
 
+  size += headroom;
   const buf = Buffer.allocUnsafe(size);
-  let offset = 0;
+  let offset = headroom;
   if (transactionalId === null) {
     offset = buf.writeInt16BE(-1, offset);
   } else {

@@ -75,6 +75,16 @@ test('the one-pass Produce request has exactly kafkajs\' bytes for any topics, p
   }), { numRuns: 300 });
 });
 
+test('a Produce request is framed in the room left before its body: the bytes kafkajs frames', async () => {
+  await fc.assert(fc.asyncProperty(produceArgs, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.option(fc.string({ unit: 'grapheme', maxLength: 120 }), { nil: null }), async (args, correlationId, clientId) => {
+    const now = 1_750_000_000_000;
+    const expected = await withClock(now, async () => (await kafkajsFrame({ correlationId, clientId, request: kafkajsProduceV3(args) })).buffer);
+    const framed = await withClock(now, async () => (await frameRequest({ correlationId, clientId, request: patchedProduceV7(args) as never })).buffer);
+    assert.deepEqual(framed.subarray(8), expected.subarray(8), 'after the api key and version (v7 here, v3 there)');
+    assert.deepEqual(framed.subarray(0, 4), expected.subarray(0, 4), 'size');
+  }), { numRuns: 200 });
+});
+
 test('Produce requests the one-pass encoder does not cover are encoded by kafkajs itself', async () => {
   const base = { acks: -1, timeout: 30000, transactionalId: 'tx', producerId: Long.fromValue(7n), producerEpoch: 1, topicData: [] as ProduceRequestArgs['topicData'] };
   const message = { key: Buffer.from('k'), value: Buffer.from('v') };
