@@ -1,7 +1,9 @@
 // Steady mixed writes for the fault runs: multi-row transactions of inserts, updates and deletes
 // over two tables, one schema change, and a ledger row per transaction (written in the same
 // transaction, so it exists exactly when the transaction committed) with its expected event count
-// and how many of those events go to the dead-letter topic (poison rows, see poisonRow()).
+// and how many of those events go to the dead-letter topic (poison rows, see poisonRow()). Every
+// row carries a version that each update bumps, so that a copy of the tables (the sink's) can be
+// audited for a row version written twice.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -38,8 +40,8 @@ export class Workload {
     const s = this.options.schema;
     await db.query(`create schema "${s}"`);
     await db.query(`create schema "${s}_ledger"`);
-    await db.query(`create table "${s}".accounts (id int primary key, balance bigint not null, note text)`);
-    await db.query(`create table "${s}".transfers (id int primary key, account int not null, amount int not null)`);
+    await db.query(`create table "${s}".accounts (id int primary key, version int not null default 1, balance bigint not null, note text)`);
+    await db.query(`create table "${s}".transfers (id int primary key, version int not null default 1, account int not null, amount int not null)`);
     await db.query(`create table ${this.ledger} (xid bigint primary key, events int not null, dead_lettered int not null default 0)`);
     await db.end();
   }
@@ -92,7 +94,7 @@ export class Workload {
       const note = `poison ${id} ${randomBytes(600_000).toString('hex')}`;
       const tier = this.tier ? ', tier' : '';
       await db.query(`insert into "${s}".accounts (id, balance, note${tier}) values ($1, 100, $2${this.tier ? ', 0' : ''})`, [id, note]);
-      await db.query(`update "${s}".accounts set note = $2 where id = $1`, [id, `poison ${id}, shortened`]);
+      await db.query(`update "${s}".accounts set version = version + 1, note = $2 where id = $1`, [id, `poison ${id}, shortened`]);
       const { rows } = await db.query<{ xid: string }>(`insert into ${this.ledger} values (pg_current_xact_id()::text::bigint, 2, 1) returning xid::text`);
       await db.query('commit');
       this.committed += 1;
@@ -143,10 +145,10 @@ export class Workload {
         for (let i = 0; i < 2; i++) {
           const account = 1 + Math.floor(Math.random() * this.nextAccount);
           const amount = Math.floor(Math.random() * 50);
-          const u = await db.query(`update "${s}".accounts set balance = balance - $2 where id = $1`, [account, amount]);
+          const u = await db.query(`update "${s}".accounts set version = version + 1, balance = balance - $2 where id = $1`, [account, amount]);
           events += u.rowCount ?? 0;
           if ((u.rowCount ?? 0) > 0) {
-            const t = await db.query(`insert into "${s}".transfers values ($1, $2, $3) on conflict do nothing`, [this.nextTransfer++, account, amount]);
+            const t = await db.query(`insert into "${s}".transfers (id, account, amount) values ($1, $2, $3) on conflict do nothing`, [this.nextTransfer++, account, amount]);
             events += t.rowCount ?? 0;
           }
         }

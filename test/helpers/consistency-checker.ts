@@ -3,8 +3,11 @@
 // row, and checks every committed transaction's event count against the ledger the workload wrote
 // in the same transaction. Reports missing, duplicated and out-of-order events. With a dead-letter
 // topic, the events the ledger says were dead-lettered must be there exactly once instead.
+// With a target (the sink's copy of the tables, audited with auditVersions), it also compares the
+// target with the source row by row and counts row versions the sink wrote twice.
 import pg from 'pg';
 import { readTopics, type ReadRecord } from './avro-reader.ts';
+import { reapplied } from './sink.ts';
 
 export interface CheckOptions {
   pgUrl: string;
@@ -17,6 +20,8 @@ export interface CheckOptions {
   ledger: string;
   /** The dead-letter topic (WALCAST_ERRORS_TOLERANCE=all), read as JSON. */
   deadLetterTopic?: string;
+  /** Schema of the sink's copy of `tables` (each audited by auditVersions): compared with the source. */
+  targetSchema?: string;
 }
 
 export interface CheckReport {
@@ -30,6 +35,12 @@ export interface CheckReport {
   duplicated: number;
   outOfOrder: number;
   rowMismatches: number;
+  /** With targetSchema: source rows compared with the target. */
+  targetRows: number;
+  /** Rows missing from the target, left over in it, or differing from the source. */
+  targetMismatches: number;
+  /** Row versions written by more sink transactions than the topics carry them (applied twice). */
+  reapplied: number;
   problems: string[];
   /** Where each duplicate and its first copy lie: topic, partition and offset of both. */
   duplicates: Array<{ identity: string; first: RecordPosition; again: RecordPosition }>;
@@ -65,7 +76,7 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
     [...topics, ...deadLetterTopics],
   );
   const records = all.filter((r) => !deadLetterTopics.includes(r.topic));
-  const report: CheckReport = { eventsChecked: 0, snapshotReads: 0, deadLettered: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, problems: [], duplicates: [] };
+  const report: CheckReport = { eventsChecked: 0, snapshotReads: 0, deadLettered: 0, transactionsChecked: 0, missing: 0, duplicated: 0, outOfOrder: 0, rowMismatches: 0, targetRows: 0, targetMismatches: 0, reapplied: 0, problems: [], duplicates: [] };
   const note = (problem: string): void => {
     if (report.problems.length < 20) report.problems.push(problem);
   };
@@ -88,6 +99,8 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
     report.deadLettered += 1;
     deadPerTransaction.set(txId, (deadPerTransaction.get(txId) ?? 0) + 1);
   }
+  // Per table, `id|version` -> op r records of that row version (a snapshot writes it again).
+  const snapshotCopies = new Map<string, Map<string, number>>(options.tables.map((t) => [t, new Map()]));
   const lastCommitPerKey = new Map<string, bigint>();
   const models = new Map<string, Map<string, Record<string, unknown>>>(options.tables.map((t) => [t, new Map()]));
   for (const record of records as Array<ReadRecord & { value: Envelope | null }>) {
@@ -99,7 +112,12 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
       // A snapshot read belongs to no transaction and may be read again (an interrupted chunk):
       // only its place in the replay counts, and the final comparison catches a stale copy.
       report.snapshotReads += 1;
-      if (value.after) models.get(table)!.set(JSON.stringify(record.key), value.after);
+      if (value.after) {
+        models.get(table)!.set(JSON.stringify(record.key), value.after);
+        const copies = snapshotCopies.get(table)!;
+        const version = `${String(value.after.id)}|${String(value.after.version)}`;
+        copies.set(version, (copies.get(version) ?? 0) + 1);
+      }
       continue;
     }
     const txId = BigInt(value.source.txId) & XID_MASK;
@@ -190,8 +208,38 @@ export async function checkConsistency(options: CheckOptions): Promise<CheckRepo
         }
       }
     }
+    if (options.targetSchema !== undefined) {
+      for (const table of options.tables) {
+        const source = `"${options.schema}"."${table}"`;
+        const target = `"${options.targetSchema}".${table}`;
+        const compared = await compareTables(db, source, target);
+        report.targetRows += compared.rows;
+        report.targetMismatches += compared.mismatches.length;
+        for (const m of compared.mismatches.slice(0, 5)) note(`target ${table} ${m}`);
+        const twice = await reapplied(db, target, snapshotCopies.get(table));
+        report.reapplied += twice.length;
+        for (const r of twice.slice(0, 5)) note(`target ${table} id ${r.id} version ${r.version} written by ${r.transactions} sink transactions`);
+      }
+    }
   } finally {
     await db.end();
   }
   return report;
+}
+
+/** Source and target compared row by row (by `id`, every column as jsonb): the source's row count and each difference. */
+export async function compareTables(db: pg.ClientBase, source: string, target: string): Promise<{ rows: number; mismatches: string[] }> {
+  const read = async (table: string): Promise<Map<string, string>> => {
+    const { rows } = await db.query<{ id: string; r: string }>(`select id::text, to_jsonb(t)::text as r from ${table} t`);
+    return new Map(rows.map((row) => [row.id, row.r]));
+  };
+  const [s, t] = [await read(source), await read(target)];
+  const mismatches: string[] = [];
+  for (const [id, row] of s) {
+    const copy = t.get(id);
+    if (copy === undefined) mismatches.push(`id ${id} missing: ${row}`);
+    else if (copy !== row) mismatches.push(`id ${id} differs: source ${row}, target ${copy}`);
+  }
+  for (const [id, row] of t) if (!s.has(id)) mismatches.push(`id ${id} only in the target: ${row}`);
+  return { rows: s.size, mismatches };
 }

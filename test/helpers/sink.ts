@@ -15,7 +15,8 @@ export interface SinkTarget {
   cleanup(db: pg.ClientBase): Promise<void>;
 }
 
-export function sinkTarget(capture: Capture): SinkTarget {
+/** The sink's side for a captured schema and topic prefix. */
+export function sinkTarget(capture: Pick<Capture, 'schema' | 'prefix'>): SinkTarget {
   const services = loadServices();
   const schema = `${capture.schema}_target`;
   const group = `${capture.prefix}-sink`;
@@ -53,12 +54,16 @@ export async function auditVersions(db: pg.ClientBase, table: string): Promise<v
   await db.query(`create trigger audit after insert or update on ${table} for each row execute function ${audit}_fn()`);
 }
 
-/** (id, version) pairs written by more than one transaction: changes applied twice. */
-export async function reapplied(db: pg.ClientBase, table: string): Promise<Array<{ id: string; version: number; transactions: number }>> {
+/**
+ * (id, version) pairs written by more than one transaction: changes applied twice. A snapshot
+ * (op r) publishes a row version again, and the sink rightly writes it again: `snapshotCopies`
+ * (`id|version` -> op r records of it) raises the allowance for those pairs.
+ */
+export async function reapplied(db: pg.ClientBase, table: string, snapshotCopies: ReadonlyMap<string, number> = new Map()): Promise<Array<{ id: string; version: number; transactions: number }>> {
   const { rows } = await db.query<{ id: string; version: number; transactions: number }>(
-    `select id::text, version, count(distinct xid)::int as transactions from ${table}_audit group by id, version having count(distinct xid) > 1 order by id, version limit 20`,
+    `select id::text, version, count(distinct xid)::int as transactions from ${table}_audit group by id, version having count(distinct xid) > 1 order by id, version`,
   );
-  return rows;
+  return rows.filter((r) => r.transactions > 1 + (snapshotCopies.get(`${r.id}|${r.version}`) ?? 0));
 }
 
 /** Every row of a table as jsonb text (keys sorted by jsonb), ordered by `key`. */
