@@ -1,14 +1,19 @@
 // The fault run (issue 6): steady mixed writes while faults are injected in turn, each followed by
 // the consistency checker. Used by `npm run chaos` (50+ faults) and, shorter, by the test suite.
+// It is a round trip (issue 15): `walcast sink` applies the change topics to a copy of the tables
+// in a target schema throughout, faults included (walcast-kill and registry-outage kill -9 both
+// processes; the broker and PostgreSQL restarts hit both), and every check also compares the
+// target with the source row by row and counts row versions the sink wrote twice.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
-import { checkConsistency, type CheckReport } from '../helpers/consistency-checker.ts';
+import { checkConsistency, compareTables, type CheckReport } from '../helpers/consistency-checker.ts';
 import { describeOffsets } from '../helpers/kafka-log-dump.ts';
 import { ownerScript, startService, stopService } from '../helpers/service-control.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
+import { auditVersions, sinkTarget } from '../helpers/sink.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
 import { Workload } from './workload.ts';
 
@@ -23,6 +28,8 @@ export interface FaultResult {
   report: CheckReport;
   /** standby-*: from the fault to the standby's "streaming" line. */
   takeoverMs?: number;
+  /** From the source's catch-up (slot confirmed) to the sink's target equal to the source. */
+  sinkCatchUpMs: number;
 }
 
 async function portOwner(port: number): Promise<number> {
@@ -72,6 +79,10 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
     WALCAST_SIGNAL_KAFKA_TOPIC: `${prefix}-signals`,
   };
   const deadLetterTopic = `${prefix}-dlq`;
+  const tables = ['accounts', 'transfers'];
+  const topics = tables.map((t) => `${prefix}.${schema}.${t}`);
+  const target = sinkTarget({ schema, prefix });
+  const sinkEnv = target.env({ WALCAST_SINK_TOPICS_REGEX: '', WALCAST_SINK_TOPICS: topics.join(','), WALCAST_STARTUP_TIMEOUT_MS: '600000' });
   const admin = async <T>(fn: (db: pg.Client) => Promise<T>): Promise<T> => {
     const db = new pg.Client({ connectionString: services.pgUrl });
     await db.connect();
@@ -86,18 +97,38 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
   for (const name of ['postgres', 'kafka', 'registry'] as const) await ownerScript(name);
   const workload = new Workload({ pgUrl: services.pgUrl, schema });
   await workload.setup();
+  // The sink's copy, created beforehand so that every row version it writes is audited (the
+  // column the schema change adds, the sink adds itself).
+  await admin(async (db) => {
+    await db.query(`create schema "${target.schema}"`);
+    for (const table of tables) {
+      await db.query(`create table "${target.schema}".${table} (like "${schema}".${table} including all)`);
+      await auditVersions(db, `"${target.schema}".${table}`);
+    }
+  });
   // A short wal_sender_timeout makes a frozen walcast lose its connection within the fault.
   await admin(async (db) => {
     await db.query(`alter system set wal_sender_timeout = '5s'`);
     await db.query('select pg_reload_conf()');
   });
   let walcast = new WalcastProcess(env);
+  let sink: WalcastProcess | null = null;
   const processes = [walcast];
+  const sinks = new Set<WalcastProcess>();
+  const startSink = (): WalcastProcess => {
+    sink = new WalcastProcess(sinkEnv, ['sink']);
+    processes.push(sink);
+    sinks.add(sink);
+    return sink;
+  };
   const results: FaultResult[] = [];
   const explained = new Set<string>();
   try {
     await walcast.waitForStreaming(120_000);
     workload.start();
+    // The sink subscribes to a list of topics: walcast creates them with the first changes.
+    await waitFor('the change topics', () => topicsExist(services.kafkaBrokers, topics), 60_000, 250);
+    await startSink().waitForLog((l) => l.msg === 'sink running', 120_000, '"sink running"');
     for (let i = 0; i < options.faults; i++) {
       const fault = kinds[i % kinds.length]!;
       const t0 = Date.now();
@@ -106,9 +137,11 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
       if (i === Math.floor(options.faults / 2)) await workload.schemaChange();
       switch (fault) {
         case 'walcast-kill':
-          await walcast.stop('SIGKILL');
+          // Both processes at once: the source mid-transaction, the sink mid-apply.
+          await Promise.all([walcast.stop('SIGKILL'), sink!.stop('SIGKILL')]);
           walcast = new WalcastProcess(env);
           processes.push(walcast);
+          startSink();
           break;
         case 'kafka-kill':
           process.kill(await portOwner(kafkaPort), 'SIGKILL');
@@ -124,10 +157,12 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
           const pid = await portOwner(registryPort);
           process.kill(pid, 'SIGSTOP');
           try {
-            // A fresh walcast must register its schemas and so waits for the registry.
-            await walcast.stop('SIGKILL');
+            // A fresh walcast must register its schemas, and a fresh sink look them up, so both
+            // wait for the registry.
+            await Promise.all([walcast.stop('SIGKILL'), sink!.stop('SIGKILL')]);
             walcast = new WalcastProcess(env);
             processes.push(walcast);
+            startSink();
             await sleep(options.registryOutageMs ?? 30_000);
           } finally {
             process.kill(pid, 'SIGCONT');
@@ -187,24 +222,36 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
           const r = await db.query('select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2', [endLsn, slot]);
           return r.rows[0]?.ok ? true : undefined;
         }).catch(() => undefined), 240_000, 250);
+      // The sink catches up (or the check below reports what it lacks).
+      const sinkWait = Date.now();
+      await waitFor(`the sink to apply everything after ${fault}`, () =>
+        admin(async (db) => {
+          for (const table of tables) {
+            if ((await compareTables(db, `"${schema}".${table}`, `"${target.schema}".${table}`)).mismatches.length > 0) return undefined;
+          }
+          return true;
+        }).catch(() => undefined), 240_000, 250).catch(() => undefined);
+      const sinkCatchUpMs = Date.now() - sinkWait;
       const report = await checkConsistency({
         pgUrl: services.pgUrl,
         brokers: services.kafkaBrokers,
         registryUrl: services.schemaRegistryUrl,
         topicPrefix: prefix,
         schema,
-        tables: ['accounts', 'transfers'],
+        tables,
         ledger: workload.ledger,
         deadLetterTopic,
+        targetSchema: target.schema,
       });
       const explanation = await explainDuplicates(report, explained);
       workload.resume();
       const seconds = (Date.now() - t0) / 1000;
-      results.push({ fault, seconds, report, ...(takeoverMs !== undefined ? { takeoverMs } : {}) });
+      results.push({ fault, seconds, report, sinkCatchUpMs, ...(takeoverMs !== undefined ? { takeoverMs } : {}) });
       options.log(
         `fault ${i + 1}/${options.faults} ${fault.padEnd(16)} ${seconds.toFixed(1).padStart(5)} s  events ${report.eventsChecked} (snapshot reads ${report.snapshotReads})  dead-lettered ${report.deadLettered}  ` +
           (takeoverMs !== undefined ? `takeover ${(takeoverMs / 1000).toFixed(1)} s  ` : '') +
-          `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}` +
+          `missing ${report.missing}  duplicated ${report.duplicated}  out-of-order ${report.outOfOrder}  row mismatches ${report.rowMismatches}  ` +
+          `target rows ${report.targetRows} (sink caught up in ${(sinkCatchUpMs / 1000).toFixed(1)} s) mismatches ${report.targetMismatches} reapplied ${report.reapplied}` +
           (report.problems.length ? `\n  ${report.problems.join('\n  ')}` : '') +
           (explanation ? `\n  broker log around the duplicates:\n    ${explanation.replace(/\n/g, '\n    ')}` : ''),
       );
@@ -212,7 +259,8 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
   } finally {
     await workload.stop();
     await walcast.stop('SIGTERM').catch(() => undefined);
-    if (options.walcastLogPath) writeFileSync(options.walcastLogPath, processes.map((p) => p.output).join('\n--- next walcast process ---\n'));
+    await (sink as WalcastProcess | null)?.stop('SIGTERM').catch(() => undefined);
+    if (options.walcastLogPath) writeFileSync(options.walcastLogPath, processes.map((p) => `--- walcast ${sinks.has(p) ? 'sink' : 'run'} ---\n${p.output}`).join('\n'));
     await admin(async (db) => {
       await db.query('alter system reset wal_sender_timeout');
       await db.query('select pg_reload_conf()');
@@ -220,8 +268,22 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultResult[]
       await db.query(`drop publication if exists "${slot}"`);
     }).catch(() => undefined);
     await workload.teardown().catch(() => undefined);
+    await admin((db) => target.cleanup(db)).catch(() => undefined);
   }
   return results;
+}
+
+async function topicsExist(brokers: string[], topics: string[]): Promise<true | undefined> {
+  const admin = new Kafka({ brokers, clientId: 'chaos-topics', logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    return topics.every((t) => existing.has(t)) ? true : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Debezium's execute-snapshot signal, sent until the walcast process logs it started (and recorded) the snapshot. */
@@ -250,16 +312,16 @@ export function summaryTable(results: FaultResult[]): string {
     const sum = (f: (r: CheckReport) => number): number => of.reduce((n, r) => n + f(r.report), 0);
     const takeovers = of.flatMap((r) => (r.takeoverMs === undefined ? [] : [r.takeoverMs / 1000]));
     const takeover = takeovers.length > 0 ? `${Math.min(...takeovers).toFixed(1)}-${Math.max(...takeovers).toFixed(1)} s` : '';
-    return `| ${kind} | ${of.length} | ${sum((r) => r.missing)} | ${sum((r) => r.duplicated)} | ${sum((r) => r.outOfOrder)} | ${sum((r) => r.rowMismatches)} | ${takeover} |`;
+    return `| ${kind} | ${of.length} | ${sum((r) => r.missing)} | ${sum((r) => r.duplicated)} | ${sum((r) => r.outOfOrder)} | ${sum((r) => r.rowMismatches)} | ${sum((r) => r.targetMismatches)} | ${sum((r) => r.reapplied)} | ${takeover} |`;
   });
   const last = results.at(-1)?.report;
   return [
-    '| fault | injected | missing | duplicated | out of order | row mismatches | takeover |',
-    '|---|---|---|---|---|---|---|',
+    '| fault | injected | missing | duplicated | out of order | row mismatches | target mismatches | reapplied | takeover |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows,
-    `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} | |`,
+    `| **total** | ${results.length} | ${results.reduce((n, r) => n + r.report.missing, 0)} | ${results.reduce((n, r) => n + r.report.duplicated, 0)} | ${results.reduce((n, r) => n + r.report.outOfOrder, 0)} | ${results.reduce((n, r) => n + r.report.rowMismatches, 0)} | ${results.reduce((n, r) => n + r.report.targetMismatches, 0)} | ${results.reduce((n, r) => n + r.report.reapplied, 0)} | |`,
     '',
-    `Final check: ${last?.eventsChecked ?? 0} events and ${last?.deadLettered ?? 0} dead-lettered rows of ${last?.transactionsChecked ?? 0} committed transactions.`,
+    `Final check: ${last?.eventsChecked ?? 0} events and ${last?.deadLettered ?? 0} dead-lettered rows of ${last?.transactionsChecked ?? 0} committed transactions; ${last?.targetRows ?? 0} rows compared with the sink's target.`,
   ].join('\n');
 }
 
