@@ -14,5 +14,5 @@ const results = await runFaults({
   walcastLogPath: '.local/chaos-walcast.log',
 });
 console.log(`walcast output: .local/chaos-walcast.log\n\n${summaryTable(results)}\nDuration: ${((Date.now() - started) / 60000).toFixed(1)} min`);
-const bad = results.some((r) => r.report.missing + r.report.duplicated + r.report.outOfOrder + r.report.rowMismatches > 0);
+const bad = results.some((r) => r.report.missing + r.report.duplicated + r.report.outOfOrder + r.report.rowMismatches + r.report.targetMismatches + r.report.reapplied > 0);
 process.exit(bad ? 1 : 0);
