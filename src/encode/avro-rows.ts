@@ -12,8 +12,9 @@
  */
 import type avsc from 'avsc';
 import type { ColumnCodec, TextForm } from '../decode/codec.ts';
-import { toastPlaceholder, type EventOptions, type RowChange, type RowRead, type TransactionConstants } from '../events/change-events.ts';
+import { type EventOptions, type RowChange, type RowRead, type TransactionConstants } from '../events/change-events.ts';
 import type { TableSchema } from '../events/table-schema.ts';
+import { toastPlaceholder } from '../events/toast-placeholder.ts';
 import { RAW_NULL, RAW_UNCHANGED_TOAST, type RawTuple } from '../source/cdc/pgoutput.ts';
 import { readText, writeText } from './avro-text.ts';
 import { AvroOut, avroWriter, writeLong, type AvroWrite } from './avro-writer.ts';

@@ -2,9 +2,9 @@
  * Turns decoded pgoutput row messages into Debezium-shaped change events (envelope objects
  * ready for the encoder). Pure: no I/O, so every op and edge case is unit-testable.
  */
-import type { AvroSchema } from '../decode/codec.ts';
 import { UNCHANGED_TOAST, type RawTuple, type TupleValue } from '../source/cdc/pgoutput.ts';
 import type { EventSchema, TableSchema } from './table-schema.ts';
+import { toastPlaceholder } from './toast-placeholder.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -69,23 +69,6 @@ export class RowShapeError extends Error {
     super(message);
     this.name = 'RowShapeError';
   }
-}
-
-function baseType(schema: AvroSchema): AvroSchema {
-  return typeof schema === 'object' && schema !== null && !Array.isArray(schema) ? (schema as { type: AvroSchema }).type : schema;
-}
-
-/** Debezium's unavailable-value placeholder, where the column's Avro type can carry it. */
-export function toastPlaceholder(schema: AvroSchema, placeholder: string): unknown {
-  const type = baseType(schema);
-  if (type === 'string') return placeholder;
-  if (type === 'bytes' && !(typeof schema === 'object' && schema !== null && 'logicalType' in schema)) return Buffer.from(placeholder);
-  if (type === 'array') {
-    const items = (schema as unknown as { items: AvroSchema }).items;
-    const element = Array.isArray(items) ? items.find((t) => t !== 'null') : items;
-    if (element !== undefined && baseType(element) === 'string') return [placeholder];
-  }
-  return null;
 }
 
 /** Values every event of one transaction shares, computed once per transaction (hot path). */

@@ -17,6 +17,7 @@ import type { Decimal } from '../decode/numeric.ts';
 import { formatDecimal } from '../decode/numeric.ts';
 import { civilFromDays } from '../decode/temporal.ts';
 import { fromTwosComplement } from '../encode/avro-logical-types.ts';
+import { nameUuidFromBytes } from '../events/toast-placeholder.ts';
 
 /** A decoded value that stands for "keep the target's value" (unchanged TOAST, a field the record lacks). */
 export const KEEP: unique symbol = Symbol('keep-target-value');
@@ -348,17 +349,24 @@ function renderer(input: SchemaObject, origin: ValueOrigin): (value: unknown) =>
   }
 }
 
-/** Is `value` the placeholder, in any of the shapes walcast and Debezium give it per column type? */
+/** Is `value` the placeholder, in any of the shapes walcast and Debezium give it per column type (events/toast-placeholder.ts)? */
 function placeholderTest(placeholder: string): (value: unknown) => boolean {
   const bytes = Buffer.from(placeholder);
   const base64 = bytes.toString('base64');
+  const uuid = nameUuidFromBytes(bytes);
+  const single = (v: unknown): boolean => v === placeholder || v === base64 || v === uuid || (Buffer.isBuffer(v) && v.equals(bytes));
   return (value) => {
     if (typeof value === 'string') return value === placeholder || value === base64;
     if (Buffer.isBuffer(value)) return value.equals(bytes);
     if (Array.isArray(value)) {
-      if (value.length === 1) return value[0] === placeholder;
+      if (value.length === 1 && single(value[0])) return true;
       // Debezium's int and bigint arrays carry the placeholder's bytes as numbers.
       return value.length === bytes.length && value.every((v, i) => Number(v) === bytes[i]);
+    }
+    // hstore as a map
+    if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      return entries.length === 1 && entries[0]![0] === placeholder && entries[0]![1] === placeholder;
     }
     return false;
   };

@@ -43,7 +43,7 @@ const it = capturedSchema('types', {
     await db.query(`create type ${schema}.pair as (a int, b text)`);
     await db.query(`create table ${schema}.types (id int primary key, ${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
     for (const table of ['toast_full', 'toast_default']) {
-      await db.query(`create table ${schema}.${table} (id int primary key, big text, big_bytes bytea, big_arr text[], n int)`);
+      await db.query(`create table ${schema}.${table} (id int primary key, big text, big_bytes bytea, big_arr text[], big_ints int8[], n int)`);
     }
     await db.query(`alter table ${schema}.toast_full replica identity full`);
   },
@@ -444,7 +444,7 @@ describe('type matrix', () => {
   /** Expected rendered value per row id and column, computed by PostgreSQL. */
   const expected = new Map<number, Record<string, unknown>>();
   let toastRecords: ReadRecord[] = [];
-  const toastValues = new Map<string, { big: string; big_bytes: unknown; big_arr: unknown }>();
+  const toastValues = new Map<string, { big: string; big_bytes: unknown; big_arr: unknown; big_ints: unknown }>();
   let started = 0;
 
   test('walcast streams one row per case, read back by the independent reader', async () => {
@@ -459,17 +459,18 @@ describe('type matrix', () => {
     }
     // TOAST: large, poorly compressible values stored out of line, then an update of another column.
     const md5s = `(select array_agg(md5(i::text) order by i) from generate_series(1, 2000) i)`;
+    const ints = `(select array_agg(('x' || substr(md5(i::text), 1, 15))::bit(60)::int8 order by i) from generate_series(1, 2000) i)`;
     for (const table of ['toast_full', 'toast_default']) {
       await db.query(
-        `insert into ${schema}.${table} values (1, array_to_string(${md5s}, ''), decode(array_to_string(${md5s}, ''), 'hex'), ${md5s}, 1)`,
+        `insert into ${schema}.${table} values (1, array_to_string(${md5s}, ''), decode(array_to_string(${md5s}, ''), 'hex'), ${md5s}, ${ints}, 1)`,
       );
       await db.query(`update ${schema}.${table} set n = 2 where id = 1`);
       const r = await db.query(
-        `select big, ${bytes('big_bytes')}::text as big_bytes, array_to_json(big_arr)::text as big_arr, ` +
-          `pg_column_size(big) as stored from ${schema}.${table} where id = 1`,
+        `select big, ${bytes('big_bytes')}::text as big_bytes, array_to_json(big_arr)::text as big_arr, array_to_json(big_ints)::text as big_ints, ` +
+          `pg_column_size(big) as stored, pg_column_size(big_ints) as stored_ints from ${schema}.${table} where id = 1`,
       );
-      assert.ok(r.rows[0].stored > 8000, `big is stored in ${r.rows[0].stored} bytes: too small to be TOASTed`);
-      toastValues.set(table, { big: r.rows[0].big, big_bytes: JSON.parse(r.rows[0].big_bytes), big_arr: JSON.parse(r.rows[0].big_arr) });
+      assert.ok(r.rows[0].stored > 8000 && r.rows[0].stored_ints > 8000, `big and big_ints are stored in ${r.rows[0].stored} and ${r.rows[0].stored_ints} bytes: too small to be TOASTed`);
+      toastValues.set(table, { big: r.rows[0].big, big_bytes: JSON.parse(r.rows[0].big_bytes), big_arr: JSON.parse(r.rows[0].big_arr), big_ints: parseExact(r.rows[0].big_ints) });
     }
 
     // num_nulls, not IS NULL: a composite whose fields are all NULL "IS NULL" but is a value, "(,)".
@@ -565,6 +566,7 @@ describe('type matrix', () => {
       assert.ok(row.big === want.big, `${image}.big: expected the ${want.big.length}-char value, got ${show(row.big)}`);
       assert.ok(sameRendered(row.big_bytes, want.big_bytes), `${image}.big_bytes: got ${show(row.big_bytes)}`);
       assert.ok(sameRendered(row.big_arr, want.big_arr), `${image}.big_arr: got ${show(row.big_arr)}`);
+      assert.ok(sameRendered(row.big_ints, want.big_ints), `${image}.big_ints: got ${show(row.big_ints)}`);
       assert.equal(row.n, image === 'before' ? 1 : 2);
     }
   });
@@ -574,17 +576,19 @@ describe('type matrix', () => {
     assert.deepEqual(events.map((r) => r.value?.op), ['c', 'u']);
     const want = toastValues.get('toast_default')!;
     const inserted = events[0]!.value!.after as Record<string, unknown>;
-    assert.ok(inserted.big === want.big && sameRendered(inserted.big_bytes, want.big_bytes) && sameRendered(inserted.big_arr, want.big_arr),
+    assert.ok(inserted.big === want.big && sameRendered(inserted.big_bytes, want.big_bytes) && sameRendered(inserted.big_arr, want.big_arr) && sameRendered(inserted.big_ints, want.big_ints),
       'the insert carries the real values');
     const update = events[1]!.value!;
     assert.equal(update.before, null);
     // Debezium's convention per column type: the placeholder string, its UTF-8 bytes for bytea,
-    // a one-element list for an array of strings.
+    // a one-element list for an array of strings, the bytes as numbers for an int8[].
     assert.deepEqual(update.after, {
       id: 1,
       big: PLACEHOLDER,
       big_bytes: { $bytes: Buffer.from(PLACEHOLDER).toString('base64') },
       big_arr: [PLACEHOLDER],
+      // Debezium's bigint[] placeholder: the placeholder's bytes as numbers
+      big_ints: [...Buffer.from(PLACEHOLDER)],
       n: 2,
     });
   });
@@ -618,7 +622,7 @@ describe('type matrix', () => {
       const [read] = reads.filter((x) => x.topic === topic(table));
       const after = read!.value!.after as Record<string, unknown>;
       const want = toastValues.get(table)!;
-      assert.ok(after.big === want.big && sameRendered(after.big_bytes, want.big_bytes) && sameRendered(after.big_arr, want.big_arr), `${table}: the snapshot reads the real values`);
+      assert.ok(after.big === want.big && sameRendered(after.big_bytes, want.big_bytes) && sameRendered(after.big_arr, want.big_arr) && sameRendered(after.big_ints, want.big_ints), `${table}: the snapshot reads the real values`);
     }
   });
 

@@ -2,6 +2,8 @@
 // first (TIMESTAMPTZ stays timestamptz), then Debezium's and Connect's logical names, then Avro.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { builtinType, codecFor } from '../../src/decode/codec.ts';
+import { nameUuidFromBytes, toastPlaceholder } from '../../src/events/toast-placeholder.ts';
 import { connectToAvro, dateText, fieldLayout, pgTypeOf, timestampText, timeText } from '../../src/sink/columns.ts';
 
 const P = '__debezium_unavailable_value';
@@ -43,7 +45,7 @@ test('values: decimals from Avro and from JSON base64, arrays with quotes and NU
   assert.equal(fieldLayout('f', 'double', P, 'avro').text(Number.NaN, 'double precision'), 'NaN');
 });
 
-test('the unchanged-TOAST placeholder in each shape: string, bytes, [placeholder], Debezium\'s int arrays', () => {
+test('the unchanged-TOAST placeholder in each shape the source gives it (events/toast-placeholder.ts)', () => {
   const text = fieldLayout('x', ['null', 'string'], P, 'avro');
   assert.ok(text.unchanged(P));
   assert.ok(!text.unchanged('real'));
@@ -51,4 +53,14 @@ test('the unchanged-TOAST placeholder in each shape: string, bytes, [placeholder
   assert.ok(text.unchanged([P]));
   assert.ok(text.unchanged([...Buffer.from(P)]));
   assert.ok(!text.unchanged([1, 2]));
+  assert.ok(text.unchanged([Buffer.from(P)]), 'bytea[]');
+  assert.ok(text.unchanged([Buffer.from(P).toString('base64')]), 'bytea[] in Connect JSON');
+  assert.ok(text.unchanged([nameUuidFromBytes(Buffer.from(P))]), 'uuid[]');
+  assert.ok(text.unchanged({ [P]: P }), 'hstore');
+  assert.ok(!text.unchanged({ a: P }));
+  // every shape the source publishes is recognised
+  for (const oid of [25, 17, 1009, 1007, 1016, 1182, 1001, 2951, 1015]) {
+    const value = toastPlaceholder(codecFor(builtinType(oid)!, -1, builtinType).avroSchema, P);
+    assert.ok(text.unchanged(value), `oid ${oid}: ${JSON.stringify(value)}`);
+  }
 });
