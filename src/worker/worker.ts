@@ -16,20 +16,21 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { WorkerConfig } from '../config/load.ts';
-import type { ConnectorStatus, ManagedConnector, TargetState } from '../connector.ts';
-import { ExitCode, type ExitCodeValue } from '../errors.ts';
+import type { ManagedConnector, TargetState } from '../connector.ts';
+import { ExitCode } from '../errors.ts';
 import { retryUntil } from '../kafka/retry-until.ts';
 import { TopicFollower, type FollowedRecord } from '../kafka/topic-follower.ts';
 import type { TopicManager } from '../kafka/topics.ts';
 import type { Logger } from '../log.ts';
 import { AdminError, type ConnectorAdmin, type ConnectorInfoBody, type PluginInfoBody, type TaskInfoBody } from './admin.ts';
-import { resolveReferences, type ConfigProblem, type ConnectorConfigMap } from './config-providers.ts';
+import { resolveReferences, type ConnectorConfigMap } from './config-providers.ts';
 import { ConfigDecryptionError, isSecretKey, keepHiddenSecrets, maskConfig } from './config-secrets.ts';
 import { ConfigRecordError, type ConfigStore, type RestartRequest, type StoredConnector } from './config-store.ts';
 import { slotOf, WorkerMembership } from './membership.ts';
 import { findPlugin, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
 import type { StatusStore } from './status-store.ts';
 import { Supervisor } from './supervisor.ts';
+import { problemList, sameConfig, WorkerConnector } from './worker-connector.ts';
 
 export interface WorkerOptions {
   store: ConfigStore;
@@ -44,68 +45,10 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-/** One connector of the worker: its stored config, target state and what runs it now. */
-class WorkerConnector implements ManagedConnector {
-  readonly name: string;
-  stored: StoredConnector;
-  plugin: ConnectorPlugin;
-  supervisor: Supervisor | null = null;
-  /** Resolves when the current supervisor's run ends (stopped, or failed for good). */
-  running: Promise<ExitCodeValue> | null = null;
-  /** Why the stored config does not configure a connector now (e.g. a reference that no longer resolves). */
-  configError: string | null = null;
-
-  constructor(name: string, stored: StoredConnector, plugin: ConnectorPlugin) {
-    this.name = name;
-    this.stored = stored;
-    this.plugin = plugin;
-  }
-
-  get type(): ConnectorPlugin['type'] {
-    return this.plugin.type;
-  }
-
-  /** Another worker's status of it (from the status topic), while this one does not run it. */
-  remote: () => ConnectorStatus | null = () => null;
-
-  status(): ConnectorStatus {
-    if (this.stored.targetState === 'STOPPED') return { state: 'stopped', paused: false, lastError: null, restarts: 0, stats: null, stoppedByOperator: true };
-    if (this.supervisor) return this.supervisor.status();
-    if (this.configError !== null) return { state: 'failed', paused: false, lastError: this.configError, restarts: 0, stats: null };
-    // Not run here: as the worker running it published it; UNASSIGNED until one does.
-    return this.remote() ?? { state: 'waiting', paused: false, lastError: null, restarts: 0, stats: null };
-  }
-
-  pause(): void {
-    this.supervisor?.pause();
-  }
-
-  resume(): void {
-    this.supervisor?.resume();
-  }
-
-  restart(): void {
-    this.supervisor?.restart();
-  }
-
-  get snapshots(): ManagedConnector['snapshots'] {
-    return this.supervisor?.snapshots;
-  }
-}
-
-function problemList(problems: readonly ConfigProblem[]): string {
-  return problems.map((p) => (p.key && !p.message.includes(p.key) ? `${p.key}: ${p.message}` : p.message)).join('\n');
-}
-
 /** How often the states of the connectors run here are compared with what the status topic holds. */
 const STATUS_PUBLISH_INTERVAL_MS = 500;
 /** Before a fenced connector this worker still owns starts again (it stands by for its resource). */
 const FENCED_RELAUNCH_DELAY_MS = 1000;
-
-function sameConfig(a: ConnectorConfigMap, b: ConnectorConfigMap): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}
 
 export class Worker implements ConnectorAdmin {
   private readonly options: WorkerOptions;
