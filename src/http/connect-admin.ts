@@ -6,10 +6,12 @@
  *   GET|PUT|PATCH /connectors/<name>/config         PUT -> 201 created / 200 updated
  *   GET  /connectors/<name>/status, .../tasks       PUT .../pause, .../resume -> 202; .../stop -> 204
  *   POST .../restart[?includeTasks&onlyFailed]      204, or 202 with the status when either is true
+ *   GET|PATCH|DELETE /connectors/<name>/offsets     PATCH and DELETE only while STOPPED (KIP-875)
  *   GET  /connector-plugins                         PUT /connector-plugins/<class>/config/validate
  * State changes reach this module only past the token rule (auth.ts). Responses never carry a
  * secret: configs come masked from the worker, and server.ts scrubs every body.
  */
+import type { ConnectorOffset, OffsetFields } from '../connector-offsets.ts';
 import type { ManagedConnector, TargetState } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { AdminError, type ConnectorAdmin } from '../worker/admin.ts';
@@ -49,6 +51,21 @@ function settings(value: unknown, what: string, allowNull: boolean): Record<stri
     }
   }
   return out;
+}
+
+function isObject(value: unknown): value is OffsetFields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The body of PATCH .../offsets: {"offsets": [{"partition": {...}, "offset": {...} | null}]}. */
+function offsetEntries(body: unknown): ConnectorOffset[] {
+  const offsets = isObject(body) ? body.offsets : undefined;
+  if (!Array.isArray(offsets) || offsets.length === 0) throw new BadRequest('Partitions / offsets need to be provided for an alter offsets request');
+  return offsets.map((entry) => {
+    if (!isObject(entry) || !isObject(entry.partition)) throw new BadRequest('each entry of "offsets" needs a "partition" object: {"partition": {...}, "offset": {...} or null}');
+    if (entry.offset !== null && !isObject(entry.offset)) throw new BadRequest(`the "offset" of partition ${JSON.stringify(entry.partition)} must be an object, or null to reset it`);
+    return { partition: entry.partition, offset: entry.offset };
+  });
 }
 
 function flag(query: URLSearchParams, name: string): boolean {
@@ -97,6 +114,17 @@ async function connectorRoute(request: AdminRequest, name: string, rest: string[
       // Connect answers the plain restart with no body; with either flag, 202 and the status.
       return options.includeTasks || options.onlyFailed ? { ...status(admin.managed(name)), status: 202 } : { status: 204 };
     }
+    case 'offsets':
+      if (method === 'GET') return { status: 200, body: { offsets: await admin.offsets(name) } };
+      if (method === 'PATCH') {
+        await admin.alterOffsets(name, offsetEntries(await request.body()));
+        return { status: 200, body: { message: 'The offsets for this connector have been altered successfully' } };
+      }
+      if (method === 'DELETE') {
+        await admin.resetOffsets(name);
+        return { status: 200, body: { message: 'The offsets for this connector have been reset successfully' } };
+      }
+      return methodNotAllowed(method, path);
     case 'tasks/0/status': {
       if (method !== 'GET') return methodNotAllowed(method, path);
       const task = connectorStatusBody(admin.managed(name), context.workerId).tasks[0];

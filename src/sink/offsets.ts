@@ -83,4 +83,31 @@ export class SinkOffsets {
     );
     return result.rowCount === 1;
   }
+
+  /** The group's applied positions (rows with an offset), by topic and partition. */
+  async list(client: pg.ClientBase): Promise<Array<{ topic: string; partition: number; next: bigint }>> {
+    const { rows } = await client.query<{ topic: string; partition: number; next_offset: string }>(
+      `select topic, partition, next_offset::text from ${this.table} where group_id = $1 and next_offset is not null order by topic, partition`,
+      [this.groupId],
+    );
+    return rows.map((r) => ({ topic: r.topic, partition: r.partition, next: BigInt(r.next_offset) }));
+  }
+
+  /**
+   * Sets a partition's next offset from outside the sink (null: nothing applied, start where the
+   * consumer group does), bumping the epoch as a claim does: a sink process still holding the
+   * partition (a zombie) then applies nothing more, so it cannot overwrite the change.
+   */
+  async set(client: pg.ClientBase, topic: string, partition: number, next: bigint | null, owner: string): Promise<void> {
+    await client.query(
+      `insert into ${this.table} as o (group_id, topic, partition, next_offset, epoch, owner) values ($1, $2, $3, $4, 1, $5)
+       on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, epoch = o.epoch + 1, owner = excluded.owner, updated_at = now()`,
+      [this.groupId, topic, partition, next === null ? null : next.toString(), owner],
+    );
+  }
+
+  /** Forgets every position of the group, fencing its owners as set() does. */
+  async clear(client: pg.ClientBase, owner: string): Promise<void> {
+    await client.query(`update ${this.table} set next_offset = null, epoch = epoch + 1, owner = $2, updated_at = now() where group_id = $1`, [this.groupId, owner]);
+  }
 }

@@ -2,6 +2,7 @@
  * What the REST layer may ask of a worker (http/connect-admin.ts serves it): Kafka Connect's
  * connector operations, with Connect's bodies. Failures are AdminErrors carrying Connect's status.
  */
+import type { ConnectorOffset } from '../connector-offsets.ts';
 import { RefusedRequestError, type ConnectorType, type ManagedConnector, type TargetState } from '../connector.ts';
 import type { ConnectorConfigMap } from './config-providers.ts';
 import type { ValidationBody } from './plugins.ts';
@@ -43,6 +44,10 @@ export interface ConnectorAdmin {
   remove(name: string): Promise<void>;
   setTargetState(name: string, state: TargetState): Promise<void>;
   restart(name: string, options: { includeTasks: boolean; onlyFailed: boolean }): Promise<void>;
+  /** Connect's offsets routes: the stored offsets; PATCH (null offset: reset that partition) and DELETE only while STOPPED. */
+  offsets(name: string): Promise<ConnectorOffset[]>;
+  alterOffsets(name: string, entries: readonly ConnectorOffset[]): Promise<void>;
+  resetOffsets(name: string): Promise<void>;
   plugins(): PluginInfoBody[];
   validate(pluginName: string, config: ConnectorConfigMap): ValidationBody;
 }

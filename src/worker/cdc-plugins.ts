@@ -8,6 +8,7 @@ import { isConverterSetting } from '../config/converters.ts';
 import { DEBEZIUM_POSTGRES_CLASS, DEBEZIUM_POSTGRES_KEYS, debeziumPostgresSettings, debeziumSettingOf } from '../config/debezium-postgres.ts';
 import { configVariables } from '../config/schema.ts';
 import { CdcConnector } from '../source/cdc/connector.ts';
+import { CdcOffsets } from '../source/cdc/offsets-admin.ts';
 import { WALCAST_VERSION } from '../version.ts';
 import type { ConfigProblem, ConnectorConfigMap } from './config-providers.ts';
 import { checkTasksMax, renamedProblems, type ConfigKey, type Configured, type ConnectorPlugin, type PluginContext } from './plugins.ts';
@@ -23,7 +24,8 @@ export function configureCdc(name: string, walcast: ConfigSource, context: Plugi
   try {
     const config = loadCdcConnectorConfig(source, context.worker);
     if (problems.length > 0) return { problems };
-    return { problems, create: () => new CdcConnector({ ...config, name }) };
+    const named = { ...config, name };
+    return { problems, create: () => new CdcConnector(named), offsets: (log) => new CdcOffsets(named, log) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...renamedProblems(error, settingOf, problems));

@@ -6,7 +6,9 @@
  * Also the shape of Connect's `PUT /connector-plugins/<class>/config/validate` answer.
  */
 import type { ConfigError, WorkerConfig } from '../config/load.ts';
+import type { ConnectorOffsets } from '../connector-offsets.ts';
 import type { Connector, ConnectorType } from '../connector.ts';
+import type { Logger } from '../log.ts';
 import type { ConfigProblem, ConnectorConfigMap } from './config-providers.ts';
 import { isSecretKey, maskConfig } from './config-secrets.ts';
 
@@ -34,6 +36,8 @@ export interface Configured {
   problems: ConfigProblem[];
   /** Present when there is no problem. */
   create?: () => Connector;
+  /** The connector's stored offsets, for Connect's offsets routes; present when there is no problem. */
+  offsets?: (log: Logger) => ConnectorOffsets;
 }
 
 export interface ConnectorPlugin {

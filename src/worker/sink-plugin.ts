@@ -7,6 +7,7 @@ import { isConverterSetting } from '../config/converters.ts';
 import { DEBEZIUM_JDBC_SINK_CLASS, DEBEZIUM_JDBC_SINK_KEYS, debeziumJdbcSinkSettings, debeziumSinkSettingOf } from '../config/debezium-jdbc-sink.ts';
 import { ConfigError, loadSinkConnectorConfig, type ConfigSource } from '../config/load.ts';
 import { SinkConnector } from '../sink/connector.ts';
+import { SinkOffsetsAdmin } from '../sink/offsets-admin.ts';
 import { WALCAST_VERSION } from '../version.ts';
 import type { ConfigProblem, ConnectorConfigMap } from './config-providers.ts';
 import { checkTasksMax, renamedProblems, type Configured, type ConnectorPlugin, type PluginContext } from './plugins.ts';
@@ -27,7 +28,7 @@ export const debeziumJdbcSinkPlugin: ConnectorPlugin = {
     try {
       const sink = loadSinkConnectorConfig(source, context.worker, name);
       if (problems.length > 0) return { problems };
-      return { problems, create: () => new SinkConnector(sink) };
+      return { problems, create: () => new SinkConnector(sink), offsets: (log) => new SinkOffsetsAdmin(sink, log) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       problems.push(...renamedProblems(error, debeziumSinkSettingOf, problems));

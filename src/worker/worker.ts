@@ -16,6 +16,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { WorkerConfig } from '../config/load.ts';
+import { OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets } from '../connector-offsets.ts';
 import type { ManagedConnector, TargetState } from '../connector.ts';
 import { ExitCode } from '../errors.ts';
 import { retryUntil } from '../kafka/retry-until.ts';
@@ -278,7 +279,8 @@ export class Worker implements ConnectorAdmin {
     const { resolved, problems } = resolveReferences(config, isSecretKey, this.options.env);
     problems.push(...unsupportedSettings(plugin, config));
     const configured = plugin.configure(name, resolved, this.context);
-    return { problems: [...problems, ...configured.problems], ...(problems.length === 0 && configured.create ? { create: configured.create } : {}) };
+    if (problems.length > 0 || !configured.create) return { problems: [...problems, ...configured.problems] };
+    return { problems: configured.problems, create: configured.create, ...(configured.offsets ? { offsets: configured.offsets } : {}) };
   }
 
   private find(name: string): WorkerConnector {
@@ -383,6 +385,39 @@ export class Worker implements ConnectorAdmin {
   async setTargetState(name: string, state: TargetState): Promise<void> {
     // Written even when unchanged: the answer then still waits for every earlier change.
     await this.write(async () => this.options.store.put(name, { ...this.find(name).stored, targetState: state }));
+  }
+
+  /** Connect's offsets routes (KIP-875): any state for GET; PATCH and DELETE only while STOPPED. */
+  async offsets(name: string): Promise<ConnectorOffset[]> {
+    return this.withOffsets(name, false, (offsets) => offsets.read());
+  }
+
+  async alterOffsets(name: string, entries: readonly ConnectorOffset[]): Promise<void> {
+    await this.withOffsets(name, true, (offsets) => offsets.alter(entries));
+  }
+
+  async resetOffsets(name: string): Promise<void> {
+    await this.withOffsets(name, true, (offsets) => offsets.reset());
+  }
+
+  private async withOffsets<T>(name: string, change: boolean, work: (offsets: ConnectorOffsets) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const connector = this.find(name);
+      if (change && (connector.stored.targetState !== 'STOPPED' || connector.running)) {
+        throw new AdminError(400, `Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/${name}/stop' endpoint`);
+      }
+      const configured = this.configure(name, connector.plugin, connector.stored.config);
+      if (!configured.offsets) throw new AdminError(400, `the stored config of connector ${name} does not configure a connector now, so its offsets cannot be found:\n${problemList(configured.problems)}`);
+      try {
+        return await work(configured.offsets(this.options.log.child({ connector: name })));
+      } catch (error) {
+        if (error instanceof OffsetsRequestError) throw new AdminError(error.status, error.message);
+        this.options.log.error({ err: error, connector: name }, `connector ${name}: offsets request failed`);
+        throw new AdminError(500, `the offsets of connector ${name} could not be ${change ? 'changed' : 'read'}: ${(error as Error).message}`);
+      }
+    };
+    // A change runs between config changes on this worker: a resume read meanwhile starts the connector after it, from the new offsets.
+    return change ? this.serial(run) : run();
   }
 
   /** A restart: done here when this worker runs the connector, otherwise asked of the one that does through the config topic. */
