@@ -18,8 +18,10 @@ export interface PollSourceConfig {
   /** The connector's name: its transactional id and the key of its position. */
   name: string;
   connection: PgConnection;
-  /** As given (`table` or `schema.table`); resolved through search_path like an unqualified query. */
+  /** As given (`table` or `schema.table`); resolved through search_path like an unqualified query. Empty with `query`. */
   tables: string[];
+  /** The `query` setting: its rows instead of tables', published to topic `topic.prefix` itself (null: tables). */
+  query: string | null;
   /** pgjdbc's currentSchema URL parameter: the session's search_path (null: the role's). */
   searchPath: string[] | null;
   mode: PollMode;
@@ -46,6 +48,7 @@ export const JDBC_SOURCE_KEYS: readonly ConfigKey[] = [
   key('connection.password', 'Password of connection.user.', { type: 'PASSWORD', importance: 'HIGH' }),
   key('table.whitelist', 'Comma-separated tables to poll (table or schema.table).', { type: 'LIST' }),
   key('table.include.list', 'Newer name of table.whitelist.', { type: 'LIST' }),
+  key('query', 'A SELECT whose rows are polled instead of tables (topic: topic.prefix itself).'),
   key('mode', 'bulk, incrementing, timestamp or timestamp+incrementing.', { required: true, importance: 'HIGH' }),
   key('incrementing.column.name', 'Strictly increasing integer column (incrementing modes).'),
   key('timestamp.column.name', 'Timestamp column set when a row is written (timestamp modes).', { type: 'LIST' }),
@@ -75,12 +78,15 @@ export function jdbcSourceConfig(name: string, config: Record<string, string>, p
   const pg = jdbcConnection(config, 'connection.user', problems);
   const mode = (config.mode ?? '').trim() as PollMode;
   if (!MODES.includes(mode)) {
-    problems.push({ key: 'mode', message: config.mode === undefined ? 'Missing required configuration "mode" which has no default value.' : `mode=${config.mode}: walcast polls in ${MODES.join(', ')} (query mode is not supported)` });
+    problems.push({ key: 'mode', message: config.mode === undefined ? 'Missing required configuration "mode" which has no default value.' : `mode=${config.mode}: walcast polls in ${MODES.join(', ')}` });
   }
+  // A trailing semicolon would end the subquery walcast wraps the query in.
+  const query = config.query?.trim().replace(/;+\s*$/, '') || null;
   const whitelist = config['table.whitelist'] ?? config['table.include.list'];
   if (config['table.whitelist'] !== undefined && config['table.include.list'] !== undefined) problems.push({ key: 'table.include.list', message: 'set table.whitelist or table.include.list, not both' });
   const tables = (whitelist ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
-  if (tables.length === 0) problems.push({ key: 'table.whitelist', message: 'name the tables to poll in table.whitelist (or table.include.list)' });
+  if (query !== null && tables.length > 0) problems.push({ key: 'query', message: 'set query or table.whitelist (table.include.list), not both' });
+  if (query === null && tables.length === 0) problems.push({ key: 'table.whitelist', message: 'name the tables to poll in table.whitelist (or table.include.list), or set query' });
   const incrementingColumn = config['incrementing.column.name']?.trim() || null;
   const timestampColumn = config['timestamp.column.name']?.trim() || null;
   if (mode.includes('incrementing') && !incrementingColumn) problems.push({ key: 'incrementing.column.name', message: `mode=${mode} needs incrementing.column.name` });
@@ -88,7 +94,7 @@ export function jdbcSourceConfig(name: string, config: Record<string, string>, p
   if (timestampColumn?.includes(',')) problems.push({ key: 'timestamp.column.name', message: 'timestamp.column.name: walcast takes one column (COALESCE of several is not supported)' });
   const topicPrefix = config['topic.prefix'] ?? '';
   if (config['topic.prefix'] === undefined) problems.push({ key: 'topic.prefix', message: 'Missing required configuration "topic.prefix" which has no default value.' });
-  for (const table of tables) {
+  for (const table of query !== null ? [''] : tables) {
     const topic = topicPrefix + (table.split('.').pop() ?? table);
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) problems.push({ key: 'topic.prefix', message: `topic ${JSON.stringify(topic)} (topic.prefix + table) is not a valid Kafka topic name` });
   }
@@ -123,6 +129,7 @@ export function jdbcSourceConfig(name: string, config: Record<string, string>, p
     connection: pg.connection,
     searchPath: pg.searchPath,
     tables,
+    query,
     mode,
     incrementingColumn,
     timestampColumn,

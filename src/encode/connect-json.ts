@@ -44,8 +44,9 @@ function fieldSchema(f: ConnectField): Record<string, unknown> {
 }
 
 /** The struct schema of a table's records (named after the table, as the JDBC source names it). */
-export function structSchema(name: string, fields: readonly ConnectField[]): Record<string, unknown> {
-  return { type: 'struct', fields: fields.map(fieldSchema), optional: false, name };
+export function structSchema(name: string | null, fields: readonly ConnectField[]): Record<string, unknown> {
+  // JsonConverter leaves out the name of a schema that has none (the JDBC connector's query mode).
+  return { type: 'struct', fields: fields.map(fieldSchema), optional: false, ...(name === null ? {} : { name }) };
 }
 
 /** numeric text at `scale` as the unscaled integer: "12.3" at scale 2 -> 1230n. */

@@ -104,6 +104,41 @@ test('the tutorial config: postgres-users with every row in JsonConverter\'s sha
   assert.equal((await w.call('DELETE', `/connectors/${file.name}`)).status, 204);
 });
 
+test('query mode: the query\'s rows in topic topic.prefix, incrementing over its id', async () => {
+  assert.ok(worker, 'the worker of the first test');
+  const w = worker;
+  const topic = `${prefix}-query`;
+  const name = `query-${prefix}`;
+  const config: Record<string, string> = {
+    'connector.class': 'io.confluent.connect.jdbc.JdbcSourceConnector',
+    'connection.url': jdbcUrl,
+    'connection.user': decodeURIComponent(pgUrl.username),
+    'connection.password': decodeURIComponent(pgUrl.password),
+    query: 'select id, upper(name) as name from users where email is not null;',
+    mode: 'incrementing',
+    'incrementing.column.name': 'id',
+    'topic.prefix': topic,
+    'poll.interval.ms': '100',
+    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
+  };
+  const both = await w.call('POST', '/connectors', { name, config: { ...config, 'table.whitelist': 'users' } });
+  assert.equal(both.status, 400);
+  assert.match((both.body as { message: string }).message, /set query or table\.whitelist \(table\.include\.list\), not both/);
+  const created = await w.call('POST', '/connectors', { name, config });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  // The first test left users 1-5; carol (3) has no email.
+  const schemaJson = { type: 'struct', fields: [{ type: 'int32', optional: true, field: 'id' }, { type: 'string', optional: true, field: 'name' }], optional: false };
+  const first = await recordsFrom(topic, 0, 4);
+  assert.deepEqual(first.map((r) => JSON.stringify(r.value)), [
+    [1, 'ALICE'], [2, 'BOB'], [4, 'DAVE'], [5, 'ERIN'],
+  ].map(([id, n]) => JSON.stringify({ schema: schemaJson, payload: { id, name: n } })));
+  await db.query(`insert into ${schema}.users (name, email) values ('frank', 'frank@example.com')`);
+  const all = await recordsFrom(topic, 0, 5);
+  assert.deepEqual((all[4]!.value as { payload: unknown }).payload, { id: 6, name: 'FRANK' });
+  assert.deepEqual((await w.call('GET', `/connectors/${name}/offsets`)).body, { offsets: [{ partition: { query: 'query' }, offset: { incrementing: 6 } }] });
+  assert.equal((await w.call('DELETE', `/connectors/${name}`)).status, 204);
+});
+
 test('transactions committing out of id order: every row delivered once (the JDBC connector would skip id 2)', async () => {
   assert.ok(worker, 'the worker of the first test');
   const w = worker;

@@ -18,7 +18,7 @@ import type { Logger } from '../../log.ts';
 import { negotiateTls, newClient, pgAddress } from '../../pg/connect.ts';
 import { quoteIdent } from '../../pg/sql.ts';
 import { INC_ALIAS, pollQuery, TS_ALIAS, type TableCursor } from './query.ts';
-import { describeTable, PolledTableError, type PolledTable } from './table.ts';
+import { describeQuery, describeTable, PolledTableError, type PolledTable } from './table.ts';
 
 /** Kafka settings a polling connector gets from its worker. */
 export interface PollKafkaSettings {
@@ -41,6 +41,12 @@ const SETUP_ERRORS: Record<string, string> = {
   '42P01': 'table does not exist',
   '42703': 'column does not exist: check incrementing.column.name and timestamp.column.name',
 };
+
+/** A table's key in the stored position (`schema.table`; `query` for the query setting, Connect's partition name for it). */
+export const QUERY_POSITION_KEY = 'query';
+function positionKey(table: PolledTable): string {
+  return table.query ? QUERY_POSITION_KEY : `${table.schema}.${table.table}`;
+}
 
 function positionJson(position: PollPosition): SourcePosition {
   const tables: { [table: string]: JsonValue } = {};
@@ -114,7 +120,8 @@ export class PollConnector implements Connector {
       if (config.searchPath) await client.query(`set search_path to ${config.searchPath.map(quoteIdent).join(', ')}`);
       context.stage('reading the tables (table.whitelist)');
       const tables: PolledTable[] = [];
-      for (const name of config.tables) tables.push(await this.checkedTable(client, name));
+      if (config.query !== null) tables.push(await this.checked(await describeQuery(client, config.query, config.topicPrefix, config.timeZone, config.numericMapping)));
+      for (const name of config.tables) tables.push(await this.checked(await describeTable(client, name, config.topicPrefix, config.timeZone, config.numericMapping)));
       context.stats.tables = tables.length;
 
       const { delivery, stored } = await openDelivery<PollPosition>({
@@ -136,7 +143,7 @@ export class PollConnector implements Connector {
       const position = positionFrom(stored?.position);
       context.running();
       context.stats.lastEventAt ??= Date.now();
-      log.info({ tables: tables.map((t) => `${t.schema}.${t.table} -> ${t.topic}`), mode: config.mode, resumedFrom: stored ? positionJson(position) : null }, 'polling');
+      log.info({ tables: tables.map((t) => `${positionKey(t)} -> ${t.topic}`), mode: config.mode, resumedFrom: stored ? positionJson(position) : null }, 'polling');
       while (!signal.aborted) {
         if (context.isPaused()) {
           await pause(200, signal);
@@ -157,9 +164,8 @@ export class PollConnector implements Connector {
   }
 
   /** The table, with its cursor columns checked as the JDBC connector checks them. */
-  private async checkedTable(client: pg.Client, name: string): Promise<PolledTable> {
+  private checked(table: PolledTable): PolledTable {
     const { config } = this;
-    const table = await describeTable(client, name, config.topicPrefix, config.timeZone, config.numericMapping);
     const checks: Array<[string | null, string, RegExp]> = [
       [config.incrementingColumn, 'incrementing.column.name', /^(smallint|integer|bigint|numeric)$/],
       [config.timestampColumn, 'timestamp.column.name', /^timestamp with(out)? time zone$/],
@@ -167,9 +173,11 @@ export class PollConnector implements Connector {
     for (const [column, setting, types] of checks) {
       if (column === null) continue;
       const found = table.columns.find((c) => c.field.field === column);
-      if (!found) throw new PolledTableError(`${setting}: ${table.sql} has no column ${column}`);
-      if (!types.test(found.dataType)) throw new PolledTableError(`${setting}: ${table.sql}.${column} is ${found.dataType}; it must be ${setting.startsWith('inc') ? 'an integer' : 'a timestamp'}`);
-      if (config.validateNonNull && found.field.optional) {
+      const what = table.query ? 'the query' : table.sql;
+      if (!found) throw new PolledTableError(`${setting}: ${what} has no column ${column}`);
+      if (!types.test(found.dataType)) throw new PolledTableError(`${setting}: ${what}'s ${column} is ${found.dataType}; it must be ${setting.startsWith('inc') ? 'an integer' : 'a timestamp'}`);
+      // A query's columns cannot be known NOT NULL (the JDBC connector does not check them either).
+      if (config.validateNonNull && found.field.optional && !table.query) {
         throw new PolledTableError(`${setting}: ${table.sql}.${column} may be NULL, and rows with NULL there would never be read: make it NOT NULL, or set validate.non.null=false`);
       }
     }
@@ -179,7 +187,7 @@ export class PollConnector implements Connector {
   /** One poll of one table: its new rows and its cursor in one Kafka transaction. True when the batch was full (poll again now). */
   private async pollTable(client: pg.Client, table: PolledTable, position: PollPosition, delivery: TransactionalDelivery<PollPosition>, log: Logger): Promise<boolean> {
     const { config } = this;
-    const key = `${table.schema}.${table.table}`;
+    const key = positionKey(table);
     const cursor = position.get(key) ?? {};
     let rows: Array<Record<string, unknown>>;
     await client.query('begin isolation level repeatable read read only');
@@ -203,7 +211,7 @@ export class PollConnector implements Connector {
     const lastRow = rows[rows.length - 1];
     if (lastRow && lastRow[INC_ALIAS] !== undefined) next.inc = String(lastRow[INC_ALIAS]);
     if (lastRow && lastRow[TS_ALIAS] !== undefined) next.ts = String(lastRow[TS_ALIAS]);
-    const schema = structSchema(table.table, table.columns.map((c) => c.field));
+    const schema = structSchema(table.query ? null : table.table, table.columns.map((c) => c.field));
     const fields = table.columns.map((c) => c.field);
     const updated: PollPosition = new Map(position).set(key, next);
     try {

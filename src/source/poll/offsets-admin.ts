@@ -6,15 +6,17 @@
  * clock, meant in db.timezone, for timestamp without time zone), where the JDBC connector keeps
  * epoch milliseconds and nanoseconds: text keeps microseconds and needs no zone to compare.
  *
+ * With the `query` setting the one partition is `{"query": "query"}`, as the JDBC connector names it.
+ *
  * The tables' cursors are one record of the offsets topic (`jdbc-source:<name>`): a change
  * rewrites that record, fenced by the connector's transactional id (kafka/position-admin.ts).
  */
-import { integerOf, jsonInteger, OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets } from '../../connector-offsets.ts';
+import { integerOf, jsonInteger, OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets, type OffsetFields } from '../../connector-offsets.ts';
 import type { PollSourceConfig } from '../../config/jdbc-source.ts';
 import { readPosition, rewritePosition, type PositionAdminOptions } from '../../kafka/position-admin.ts';
 import type { JsonValue, SourcePosition } from '../../kafka/offsets.ts';
 import type { Logger } from '../../log.ts';
-import type { PollKafkaSettings } from './connector.ts';
+import { QUERY_POSITION_KEY, type PollKafkaSettings } from './connector.ts';
 import type { TableCursor } from './query.ts';
 
 type Tables = { [table: string]: JsonValue };
@@ -53,7 +55,8 @@ export class PollOffsets implements ConnectorOffsets {
         const offset: { [key: string]: JsonValue } = {};
         if (inc !== undefined) offset.incrementing = jsonInteger(BigInt(inc));
         if (ts !== undefined) offset.timestamp = ts;
-        return { partition: { table }, offset };
+        const partition: OffsetFields = table === QUERY_POSITION_KEY ? { query: QUERY_POSITION_KEY } : { table };
+        return { partition, offset };
       });
   }
 
@@ -86,10 +89,14 @@ export class PollOffsets implements ConnectorOffsets {
   async alter(entries: readonly ConnectorOffset[]): Promise<void> {
     const changes = new Map<string, TableCursor | null>();
     for (const { partition, offset } of entries) {
+      if (partition.query === QUERY_POSITION_KEY && Object.keys(partition).length === 1 && this.config.query !== null) {
+        changes.set(QUERY_POSITION_KEY, offset === null ? null : this.cursorOf('query', offset));
+        continue;
+      }
       const table = partition.table;
       const extra = Object.keys(partition).filter((k) => k !== 'table' && k !== 'protocol');
       if (typeof table !== 'string' || !table.includes('.') || extra.length > 0) {
-        throw new OffsetsRequestError(`a partition of this connector is {"table": "<schema>.<table>"} as GET shows it; not ${JSON.stringify(partition)}`);
+        throw new OffsetsRequestError(`a partition of this connector is ${this.config.query !== null ? '{"query": "query"}' : '{"table": "<schema>.<table>"}'} as GET shows it; not ${JSON.stringify(partition)}`);
       }
       changes.set(table, offset === null ? null : this.cursorOf(table, offset));
     }

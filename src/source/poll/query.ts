@@ -63,7 +63,9 @@ export function pollQuery(table: PolledTable, options: PollQueryOptions, cursor:
   if (ts) selects.push(`${ts}::text as ${TS_ALIAS}`);
   const where: string[] = [];
   let order = '';
-  if (options.mode !== 'bulk') where.push(HORIZON);
+  // A query's rows have no xmin to compare: the JDBC connector's window (timestamp.delay.interval.ms) is all there is.
+  const horizon = options.mode !== 'bulk' && !table.query;
+  if (horizon) where.push(HORIZON);
   const incType = inc ? columnType(table, options.incrementingColumn!) : '';
   const tsType = ts ? columnType(table, options.timestampColumn!) : '';
   if (options.mode === 'incrementing') {
@@ -86,7 +88,7 @@ export function pollQuery(table: PolledTable, options: PollQueryOptions, cursor:
   }
   const text = [
     `select ${selects.join(', ')} from ${table.sql} t`,
-    options.mode === 'bulk' ? '' : SNAPSHOT,
+    horizon ? SNAPSHOT : '',
     where.length > 0 ? `where ${where.join(' and ')}` : '',
     order,
     options.mode === 'bulk' || tiesOnly ? '' : `limit ${options.batchMaxRows}`,

@@ -22,8 +22,10 @@ export interface PolledTable {
   configured: string;
   schema: string;
   table: string;
-  /** schema.table, quoted. */
+  /** schema.table, quoted; for a query, the query in parentheses. */
   sql: string;
+  /** Polled through the `query` setting (no table: no row xmin to read below the oldest transaction). */
+  query: boolean;
   topic: string;
   columns: PolledColumn[];
 }
@@ -113,7 +115,34 @@ export async function describeTable(client: pg.ClientBase, configured: string, t
     configured,
     ...found,
     sql: qualifiedName(found.schema, found.table),
+    query: false,
     topic: topicPrefix + found.table,
     columns: columns.map((column) => polledColumn(column, timeZone, numericMapping)),
   };
+}
+
+/** The temporary view a query's columns are described through (the catalog then types them as a table's). */
+const QUERY_VIEW = 'walcast_poll_query';
+
+/**
+ * The `query` setting as a polled "table": its result columns, typed by the catalog through a
+ * temporary view (dropped again), each with its Connect field. Topic: `topic.prefix` itself.
+ */
+export async function describeQuery(client: pg.ClientBase, query: string, topicPrefix: string, timeZone: string, numericMapping: 'none' | 'best_fit'): Promise<PolledTable> {
+  let columns: CatalogColumn[];
+  try {
+    await client.query(`create or replace temporary view ${QUERY_VIEW} as ${query}`);
+    columns = (await client.query<CatalogColumn>(
+      `select column_name as name, data_type, numeric_precision as precision, numeric_scale as scale, true as nullable
+         from information_schema.columns where table_schema = (select nspname from pg_namespace where oid = pg_my_temp_schema()) and table_name = $1 order by ordinal_position`,
+      [QUERY_VIEW],
+    )).rows;
+    await client.query(`drop view ${QUERY_VIEW}`);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // Syntax and name errors are the query's: fix the setting. Others (privileges, connection) keep their own handling.
+    if (code === '42601' || code === '42P01' || code === '42703' || code === '42883') throw new PolledTableError(`query: PostgreSQL refuses it: ${(error as Error).message}`);
+    throw error;
+  }
+  return { configured: query, schema: '', table: '', sql: `(${query})`, query: true, topic: topicPrefix, columns: columns.map((column) => polledColumn(column, timeZone, numericMapping)) };
 }
