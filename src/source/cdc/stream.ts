@@ -30,21 +30,18 @@ import type { TransactionalDelivery } from '../../kafka/delivery.ts';
 import { RecordTooLargeError } from '../../kafka/record-limits.ts';
 import type { Logger } from '../../log.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
-import type { CopyRows } from '../snapshot/copy-text.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { WATERMARK_PREFIX, type ChunkRead, type ChunkWindows } from '../snapshot/windows.ts';
 import { WideningRefusedError, type ChangeTranslator } from './changes.ts';
-import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type TupleValue, type UpdateMessage } from './pgoutput.ts';
+import { decodeFrame, type DeleteMessage, type InsertMessage, type LogicalMessage, type PgoutputMessage, type UpdateMessage } from './pgoutput.ts';
 import type { CdcPosition } from './position.ts';
 import type { FlowControl, ReplicationQueue } from './replication-queue.ts';
-import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage, type SnapshotRow } from './row-failures.ts';
+import { SnapshotChunks } from './snapshot-chunks.ts';
+import { deadLetterFor, describeFailure, keyDocument, UnpublishableRowError, type FailureContext, type RowFailure, type RowMessage } from './row-failures.ts';
 
 export interface ReplicationControl extends FlowControl {
   sendStatus(received: Lsn, flushed: Lsn, replyRequested?: boolean): void;
 }
-
-/** Snapshot rows built into events at a time: small enough to die young, large enough to amortise. */
-const SNAPSHOT_SLICE_ROWS = 256;
 
 export interface StreamOptions {
   queue: ReplicationQueue;
@@ -85,10 +82,9 @@ export class CdcStream {
   private delivered: Lsn;
   private recorded: Lsn;
   private lastRecordAt = 0;
-  private readonly windows: ChunkWindows;
-  private snapshotter: Snapshotter | null = null;
+  /** Snapshot chunks reconciled with the stream and published at their high watermarks. */
+  private readonly snapshot: SnapshotChunks;
   /** Chunks read and waiting for their high watermark. */
-  private readonly chunks = new Map<string, ChunkRead>();
   /** Callers waiting for the next commit that records a newly started snapshot (recordSnapshotProgress). */
   private progressWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   /** The row or logical message in progress: what a row error refers to. */
@@ -104,7 +100,15 @@ export class CdcStream {
     this.translator = options.translator;
     this.delivery = options.delivery;
     this.stats = options.stats;
-    this.windows = options.windows;
+    this.snapshot = new SnapshotChunks(options.windows, {
+      translator: options.translator,
+      delivery: options.delivery,
+      encoder: options.encoder,
+      add: (events) => this.add(events),
+      rowFailed: (failure) => this.rowFailed(failure),
+      decodeFailure: (table, message, lsn) => this.decodeFailure(table, message, lsn),
+      publishFailure: (error, table, message, lsn) => this.publishFailure(error, table, message, lsn),
+    });
     this.delivered = options.recordedLsn !== null && options.recordedLsn > options.startLsn ? options.recordedLsn : options.startLsn;
     this.recorded = options.recordedLsn ?? 0n;
     this.stats.ackedLsn = this.delivered;
@@ -134,17 +138,18 @@ export class CdcStream {
 
   /** A snapshot runs beside the stream: its chunks are published at their high watermarks. */
   attachSnapshot(snapshotter: Snapshotter): void {
-    this.snapshotter = snapshotter;
-    this.windows.tracking = true;
+    this.snapshot.attach(snapshotter);
   }
 
   /** The snapshot was stopped: chunks still in flight are dropped when their marks arrive. */
   detachSnapshot(): void {
-    this.snapshotter = null;
-    this.chunks.clear();
-    this.windows.clear();
-    this.windows.tracking = false;
+    this.snapshot.detach();
   }
+
+  /** Called by the snapshot's readers before they write a chunk's high watermark. */
+  registerChunk = (chunk: ChunkRead): void => {
+    this.snapshot.register(chunk);
+  };
 
   /**
    * Resolves once a commit recorded the position together with the attached snapshot's progress;
@@ -156,11 +161,6 @@ export class CdcStream {
       this.queue.wakeUp();
     });
   }
-
-  /** Called by the snapshot's readers before they write a chunk's high watermark. */
-  registerChunk = (chunk: ChunkRead): void => {
-    this.chunks.set(chunk.id, chunk);
-  };
 
   /** Periodic standby status: keeps the walsender from timing out while the stream is paused. */
   sendStatus(): void {
@@ -379,7 +379,7 @@ export class CdcStream {
   private handle(lsn: Lsn, message: PgoutputMessage): Promise<void> | undefined {
     switch (message.tag) {
       case 'begin': {
-        this.windows.transaction(message.xid);
+        this.snapshot.transaction(message.xid);
         const { delivery } = this;
         if (
           delivery.units > 0 &&
@@ -411,7 +411,7 @@ export class CdcStream {
         this.currentMessage = message;
         this.currentLsn = lsn;
         this.delivery.markRow();
-        if (this.windows.watches(message.relationId)) this.touch(message);
+        this.snapshot.change(message);
         const events = this.translator.row(lsn, message);
         if (events === null) return undefined;
         if (events instanceof Promise) {
@@ -426,7 +426,7 @@ export class CdcStream {
       case 'relation':
         return this.translator.relation(message);
       case 'truncate':
-        for (const relationId of message.relationIds) this.windows.spoil(relationId);
+        this.snapshot.truncated(message.relationIds);
         return this.translator.truncate(lsn, message).then((events) => {
           this.stats.tables = this.translator.capturedTables;
           return events.length === 0 ? undefined : this.add(events);
@@ -435,7 +435,7 @@ export class CdcStream {
         if (message.prefix === WATERMARK_PREFIX) {
           // Snapshot rows deal with their own failures (watermark()): none is the message's.
           this.currentMessage = null;
-          return this.watermark(message.lsn, message.content, message.transactional);
+          return this.snapshot.watermark(message.lsn, message.content, message.transactional);
         }
         this.currentMessage = message;
         this.currentLsn = lsn;
@@ -444,157 +444,6 @@ export class CdcStream {
           if (events.length > 0) await this.add(events);
           if (unitEnd !== null) this.delivery.completeUnit({ lsn: unitEnd, txId: null });
         });
-    }
-  }
-
-  /** A row change while a snapshot chunk of its table is between watermarks: note its keys. */
-  private touch(message: InsertMessage | UpdateMessage | DeleteMessage): void {
-    const { relationId } = message;
-    const keyed = this.translator.isKeyed(relationId);
-    const keys: Array<string | null> = [];
-    // Without a key, new row versions are recognised by their xmin (windows.ts); old ones by value.
-    if (message.tag !== 'delete' && keyed) keys.push(this.translator.keyText(relationId, message.newTuple));
-    if (message.tag !== 'insert' && message.oldTuple) keys.push(this.translator.keyText(relationId, message.oldTuple));
-    else if (message.tag !== 'insert' && !keyed) keys.push(null);
-    for (const key of new Set(keys)) {
-      if (key === null) this.windows.spoil(relationId);
-      else this.windows.touch(relationId, key);
-    }
-  }
-
-  /**
-   * A snapshot watermark: opens a chunk's window, or publishes the chunk: inside the high mark's
-   * own transaction (whose commit completes the unit), or as a unit of its own.
-   */
-  private async watermark(lsn: Lsn, content: Buffer, transactional: boolean): Promise<void> {
-    const mark = this.windows.parse(content);
-    if (!mark) return;
-    if (mark.mark === 'low') {
-      this.windows.low(mark.chunkId, mark.relationId);
-      return;
-    }
-    const chunk = this.chunks.get(mark.chunkId);
-    this.chunks.delete(mark.chunkId);
-    const snapshotter = this.snapshotter;
-    if (!chunk || !snapshotter) {
-      this.windows.discard(mark.chunkId);
-      return;
-    }
-    await this.translator.snapshotTable(chunk.relationId);
-    const rows = this.windows.high(chunk, (row) => this.translator.keyText(chunk.relationId, chunk.rows.tuple(row).values()) ?? '');
-    if (rows === null) {
-      snapshotter.retry(chunk);
-      return;
-    }
-    if (rows.length > 0) await this.publishChunk(chunk, snapshotter, lsn, rows);
-    if (!transactional) this.delivery.completeUnit({ lsn, txId: null });
-    snapshotter.published(chunk, rows.length);
-  }
-
-  /**
-   * A chunk's rows as op r events. Snapshot rows are held to the same rules as streamed ones: a
-   * value that needs its column's widened shape widens the column (rows appended before it keep
-   * the narrow shape, as in the stream), and a row that cannot be published goes by
-   * WALCAST_ERRORS_TOLERANCE.
-   */
-  private async publishChunk(chunk: ChunkRead, snapshotter: Snapshotter, lsn: Lsn, kept: number[]): Promise<void> {
-    const markers = snapshotter.markers(chunk, kept.length);
-    const last = kept.length - 1;
-    const markerOf = (i: number): string => (i === 0 ? markers.first : i === last ? markers.last : markers.middle);
-    const { relationId, readAtMs, rows } = chunk;
-    let at = 0;
-    while (at < kept.length) {
-      const table = await this.translator.snapshotTable(relationId);
-      at = await this.appendReads(table, lsn, rows, kept, at, markerOf, readAtMs);
-      if (at >= kept.length) break;
-      // the table's events are built as objects (JSON, or a shape the row writer does not know)
-      const end = Math.min(at + SNAPSHOT_SLICE_ROWS, kept.length);
-      const from = at;
-      await this.publishSlice(relationId, lsn, kept.slice(from, end).map((row) => rows.tuple(row).values()), (i) => markerOf(from + i), readAtMs);
-      at = end;
-    }
-  }
-
-  /**
-   * Rows kept[start..] written straight from their tuples by the encoder (no event objects; a
-   * row's tuple is made only as it is written: made earlier, a chunk's tuples outlived the young
-   * generation). Returns where it stopped: the end, or a row to take again with the table's
-   * current shape (a column was widened for it, or its events are built as objects).
-   */
-  private async appendReads(table: TableSchema, lsn: Lsn, rows: CopyRows, kept: number[], start: number, markerOf: (i: number) => string, readAtMs: number): Promise<number> {
-    const { translator, delivery } = this;
-    const { encoder } = this.options;
-    if (!encoder.encodeRead) return start;
-    this.rowTopic = table.topic;
-    for (let i = start; i < kept.length; i++) {
-      const tuple = rows.tuple(kept[i]!);
-      const read = translator.readRow(table, lsn, tuple, markerOf(i), readAtMs);
-      if (!read) return i;
-      if (!delivery.inTransaction) await delivery.begin();
-      try {
-        encoder.encodeRead(read, this.appendRow);
-      } catch (error) {
-        translator.uncountRead(table.relationId);
-        const message: SnapshotRow = { tag: 'read', relationId: table.relationId, newTuple: tuple.values() };
-        if (error instanceof ValueDecodeError) {
-          const failure = await this.decodeFailure(table, message, lsn);
-          if (failure === null) throw error;
-          if (failure === 'widened') return i;
-          await this.rowFailed(failure);
-        } else if (error instanceof RecordTooLargeError || error instanceof AvroEncodeError) {
-          await this.rowFailed(this.publishFailure(error, table, message, lsn));
-        } else throw error;
-        this.rowTopic = table.topic;
-        continue;
-      }
-      const waiting = delivery.flushIfFull();
-      if (waiting) await waiting;
-    }
-    return kept.length;
-  }
-
-  /** Rows as events, built first (one try per failure, not per row), then appended one by one. */
-  private async publishSlice(relationId: number, lsn: Lsn, read: TupleValue[][], sliceMarkerOf: (i: number) => string, readAtMs: number): Promise<void> {
-    const { translator } = this;
-    let rows = read;
-    let markerOf = sliceMarkerOf;
-    let events: ChangeEvent[] | null = null;
-    while (events === null) {
-      const table = await translator.snapshotTable(relationId);
-      try {
-        events = translator.readEvents(table, lsn, rows, markerOf, readAtMs);
-      } catch (error) {
-        if (!(error instanceof ValueDecodeError)) throw error;
-        const at = rows.findIndex((row) => translator.diagnoseRow({ tag: 'read', relationId, newTuple: row }) !== null);
-        if (at < 0) throw error;
-        const message: SnapshotRow = { tag: 'read', relationId, newTuple: rows[at]! };
-        const failure = await this.decodeFailure(table, message, lsn);
-        if (failure === null) throw error;
-        if (failure === 'widened') continue;
-        await this.rowFailed(failure);
-        // the rows after it keep their markers
-        const previous = markerOf;
-        markerOf = (i) => previous(i < at ? i : i + 1);
-        rows = rows.filter((_, i) => i !== at);
-        if (rows.length === 0) return;
-      }
-    }
-    let i = 0;
-    while (i < events.length) {
-      try {
-        for (; i < events.length; i++) {
-          const waiting = this.add([events[i]!]);
-          if (waiting) await waiting;
-        }
-      } catch (error) {
-        // A single event's record is refused before it is appended: nothing to roll back.
-        if (!(error instanceof RecordTooLargeError || error instanceof AvroEncodeError)) throw error;
-        const table = translator.table(relationId)!;
-        const message: SnapshotRow = { tag: 'read', relationId, newTuple: rows[i]! };
-        translator.uncountRead(relationId);
-        await this.rowFailed(this.publishFailure(error, table, message, lsn));
-        i += 1;
-      }
     }
   }
 
