@@ -399,7 +399,12 @@ export function fieldLayout(name: string, fieldType: unknown, placeholder: strin
 export function schemalessLayout(name: string, sample: unknown, placeholder: string): FieldLayout {
   return {
     name,
-    pgType: typeof sample === 'boolean' ? 'boolean' : typeof sample === 'number' ? (Number.isInteger(sample) ? 'bigint' : 'double precision') : sample !== null && typeof sample === 'object' ? 'jsonb' : 'text',
+    pgType:
+      typeof sample === 'boolean' ? 'boolean'
+      : typeof sample === 'bigint' ? 'bigint'
+      : typeof sample === 'number' ? (Number.isInteger(sample) ? 'bigint' : 'double precision')
+      : sample !== null && typeof sample === 'object' ? 'jsonb'
+      : 'text',
     text: (v, columnType) => schemalessText(v, columnType),
     unchanged: placeholderTest(placeholder),
     inferred: true,
@@ -407,6 +412,12 @@ export function schemalessLayout(name: string, sample: unknown, placeholder: str
 }
 
 function schemalessText(value: unknown, columnType: string): string {
+  if (typeof value === 'bigint') {
+    // an integer past 2^53 (decode.ts keeps them exact)
+    if (columnType.startsWith('timestamp')) return timestampText(value);
+    if (columnType.startsWith('time')) return timeText(Number(value));
+    return String(value);
+  }
   if (typeof value === 'number') {
     if (columnType.startsWith('timestamp')) return timestampText(BigInt(Math.trunc(value)));
     if (columnType === 'date') return dateText(value);

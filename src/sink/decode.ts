@@ -56,6 +56,23 @@ export function transientDecodeError(error: unknown): boolean {
 }
 
 const OPS = new Set<string>(['c', 'u', 'd', 'r', 't']);
+
+/** JSON.parse's reviver argument with the value's source text (Node >= 21). */
+type SourceContext = { source?: string } | undefined;
+
+/**
+ * JSON with integers beyond 2^53 kept exact, as bigints: Debezium's JsonConverter writes int64
+ * (bigint columns, MicroTimestamp, MicroDuration...) as plain JSON numbers, which JSON.parse rounds
+ * (-9223372036854775808 became -9223372036854776000, which a bigint column refuses). The reviver
+ * reads the number's own text; it runs only for texts with a run of 16 digits, so ordinary records
+ * are parsed at full speed.
+ */
+export function parseJson(text: string): unknown {
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_key: string, value: unknown, context?: SourceContext) =>
+    typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source) ? BigInt(context.source) : value,
+  );
+}
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
 
 type SchemaObject = Record<string, unknown>;
@@ -198,7 +215,7 @@ export class ChangeDecoder {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(bytes.toString('utf8'));
+      parsed = parseJson(bytes.toString('utf8'));
     } catch {
       throw new SinkRecordError('a record is neither Avro in the Confluent wire format nor JSON');
     }

@@ -52,3 +52,20 @@ test('tombstones, logical messages and records without an op are not changes; a 
   const created = (await decoder.decode('t', 0, '4', json({ id: 2 }), json({ before: null, after: { id: 2, note: P }, source: {}, op: 'c' })))!;
   assert.equal(created.row![1], P);
 });
+
+test('JSON integers beyond 2^53 stay exact (Debezium writes int64 as JSON numbers)', async () => {
+  const wide = { ...row, fields: [{ field: 'id', type: 'int64', optional: false }, { field: 'big', type: 'int64', optional: true }, { field: 'ratio', type: 'double', optional: true }, { field: 'ints', type: 'array', items: { type: 'int64', optional: true }, optional: true }] };
+  const schema = { ...envelope, fields: [{ ...wide, field: 'before' }, { ...wide, field: 'after' }, ...envelope.fields.slice(2)] };
+  // written by hand: JSON.stringify cannot write these numbers
+  const value = `{"schema":${JSON.stringify(schema)},"payload":{"before":null,"after":{"id":9223372036854775807,"big":-9223372036854775808,"ratio":1.7976931348623157e308,"ints":[9007199254740993,1]},"source":{"schema":"public","table":"orders","ts_ms":1},"op":"c"}}`;
+  const change = (await decoder.decode('shop.public.orders', 0, '6', json({ schema: key.schema, payload: { id: 1 } }), Buffer.from(value)))!;
+  assert.equal(change.fields[0]!.text(change.row![0], 'bigint'), '9223372036854775807');
+  assert.equal(change.fields[1]!.text(change.row![1], 'bigint'), '-9223372036854775808');
+  assert.equal(change.fields[2]!.text(change.row![2], 'double precision'), '1.7976931348623157e+308');
+  assert.equal(change.fields[3]!.text(change.row![3], 'bigint[]'), '{"9007199254740993","1"}');
+  // schemaless JSON too
+  const plain = (await decoder.decode('t', 0, '7', json({ id: 1 }), Buffer.from('{"before":null,"after":{"id":1,"big":-9223372036854775808},"source":{"schema":"public","table":"t"},"op":"c"}')))!;
+  const big = plain.fields.find((f) => f.name === 'big')!;
+  assert.equal(big.pgType, 'bigint');
+  assert.equal(big.text(plain.row![1], 'bigint'), '-9223372036854775808');
+});
