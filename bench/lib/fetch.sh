@@ -2,12 +2,14 @@
 # Fetches the benchmark's JVM runtime jars from Maven Central into ~/.cache/walcast/bench (nothing of
 # it is committed: only the poms under bench/maven list the coordinates).
 #
-#   bash bench/lib/fetch.sh     prints KEY=VALUE lines (CONNECT_LIBS, PLUGIN_PATH, DEBEZIUM_OK, APICURIO_CONVERTER_OK,
-#                               APICURIO_CONVERTER_ERROR) for bench/run.ts; progress goes to stderr.
+#   bash bench/lib/fetch.sh     prints KEY=VALUE lines (CONNECT_LIBS, PLUGIN_PATH, DEBEZIUM_OK, DEBEZIUM_JDBC_OK,
+#                               APICURIO_CONVERTER_OK, APICURIO_CONVERTER_ERROR) for bench/run.ts; progress goes to stderr.
 #
 # - Kafka Connect 4.3.1 runtime: connect-runtime + connect-json (+ the log4j slf4j binding Kafka uses);
 # - Debezium PostgreSQL connector 3.7.0.Final with its dependencies, org.apache.kafka:* and org.slf4j:* excluded,
 #   as a plugin directory under plugin.path;
+# - Debezium's JDBC sink connector (3.6.0.Final: 3.7.0.Final is not on Maven Central; see bench/maven/debezium-jdbc-pom.xml),
+#   likewise, with com.fasterxml.jackson.core:* excluded too;
 # - Apicurio's Kafka Connect Avro converter (see bench/maven/apicurio-converter-pom.xml for the version story).
 # Each part is cached with a marker holding its pom's checksum; cached runs try Maven offline first.
 set -euo pipefail
@@ -56,6 +58,7 @@ fetch() {
 CONNECT_LIBS=$CACHE/connect-4.3.1/libs
 PLUGINS=$CACHE/plugins
 DEBEZIUM_DIR=$PLUGINS/debezium-connector-postgres-3.7.0.Final
+DEBEZIUM_JDBC_DIR=$PLUGINS/debezium-connector-jdbc-3.6.0.Final
 CONVERTER_DIR=$PLUGINS/apicurio-registry-converter
 mkdir -p "$CACHE/connect-4.3.1" "$PLUGINS"
 
@@ -67,6 +70,11 @@ if fetch debezium "$HERE/maven/debezium-pom.xml" "$DEBEZIUM_DIR" org.apache.kafk
   echo "DEBEZIUM_OK=1"
 else
   echo "DEBEZIUM_OK=0"
+fi
+if fetch debezium-jdbc "$HERE/maven/debezium-jdbc-pom.xml" "$DEBEZIUM_JDBC_DIR" org.apache.kafka,org.slf4j,com.fasterxml.jackson.core; then
+  echo "DEBEZIUM_JDBC_OK=1"
+else
+  echo "DEBEZIUM_JDBC_OK=0"
 fi
 # Apicurio's poms declare repositories that some machines cannot reach (repo.eclipse.org): route all to Central.
 if fetch apicurio-converter "$HERE/maven/apicurio-converter-pom.xml" "$CONVERTER_DIR" org.apache.kafka,org.slf4j -s "$HERE/maven/settings.xml"; then
