@@ -10,6 +10,7 @@ import { countPgstreamTopic, countSnapshotTopic, KafkaAdmin, measureLatency, sca
 import { BackendCpu, Db, formatLsn, ident } from './lib/pg.ts';
 import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
 import { prepareBaseline, type Baseline } from './lib/baseline.ts';
+import { fetchJars, NO_JARS } from './lib/jars.ts';
 import { baselineLine, computeBaselineComparison, computeRatios, computeSnapshotRatios, markdown, snapshotLine, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
 import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
 import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startPgstream, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
@@ -1018,23 +1019,6 @@ async function cleanupStale(): Promise<void> {
 }
 
 // ------------------------------------------------------------------ main
-function fetchJars(): Pick<Tooling, 'connectLibs' | 'pluginPath' | 'debeziumAvailable' | 'apicurioConverter'> & { converterError: string | null } {
-  log('fetching Kafka Connect 4.3.1 + Debezium 3.7.0.Final + Apicurio converter jars (bench/lib/fetch.sh)');
-  const r = spawnSync('bash', [join(BENCH, 'lib', 'fetch.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const kv: Record<string, string> = {};
-  for (const line of (r.stdout ?? '').split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return {
-    connectLibs: kv['CONNECT_OK'] === '1' ? kv['CONNECT_LIBS'] ?? null : null,
-    pluginPath: kv['PLUGIN_PATH'] ?? null,
-    debeziumAvailable: kv['CONNECT_OK'] === '1' && kv['DEBEZIUM_OK'] === '1',
-    apicurioConverter: kv['APICURIO_CONVERTER_OK'] === '1',
-    converterError: kv['APICURIO_CONVERTER_ERROR'] ?? null,
-  };
-}
-
 /**
  * pgstream v1.3.1 built from its Go module and Debian's wal2json for this server's major version
  * (bench/lib/fetch-pgstream.sh, cached under ~/.cache/walcast/bench), or why not.
@@ -1122,7 +1106,7 @@ async function main(): Promise<void> {
   const runDir = join(ROOT, '.local', 'bench', runId);
   mkdirSync(runDir, { recursive: true });
   const needsJars = chosen.some((w) => systemsFor(w).some((s) => s.startsWith('debezium')));
-  const jars = needsJars ? fetchJars() : { connectLibs: null, pluginPath: null, debeziumAvailable: false, apicurioConverter: false, converterError: null };
+  const jars = needsJars ? fetchJars() : NO_JARS;
   if (needsJars && !jars.debeziumAvailable) notes.push('Debezium/Connect jars could not be fetched: Debezium rows failed (see bench/lib/fetch.sh output)');
   if (needsJars && !jars.apicurioConverter) notes.push(`Apicurio's AvroConverter could not be resolved from Maven Central (${jars.converterError ?? 'see ~/.cache/walcast/bench/apicurio-converter.mvn.log'}); "Debezium + Avro" ran with JsonConverter`);
   if (baseline) {

@@ -163,8 +163,12 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT, snapsho
   };
 }
 
-/** Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it. */
-export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro', snapshot: SnapshotSettings | null = null): Promise<CdcProcess> {
+/**
+ * Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it.
+ * `connectorOverrides` are appended to the connector's properties (a later line wins): the
+ * Debezium fixtures' generator runs Debezium's defaults (decimal.handling.mode=precise) this way.
+ */
+export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro', snapshot: SnapshotSettings | null = null, connectorOverrides: string[] = []): Promise<CdcProcess> {
   if (!t.connectLibs || !t.pluginPath || !t.debeziumAvailable) throw new Error('Debezium/Connect jars are not available (see the fetch output above)');
   const pg = pgUrlParts(t.services.pgUrl);
   const restPort = await freePort();
@@ -218,6 +222,7 @@ export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' |
       // (e): the initial snapshot (Debezium's default mode), at its default snapshot.max.threads or the given one
       ...(snapshot ? ['snapshot.mode=initial', ...(snapshot.threads !== null ? [`snapshot.max.threads=${snapshot.threads}`] : [])] : ['snapshot.mode=no_data']),
       'decimal.handling.mode=string',
+      ...connectorOverrides,
       '',
     ].join('\n'),
   );
