@@ -6,25 +6,29 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 import { countPgstreamTopic, countSnapshotTopic, KafkaAdmin, measureLatency, scanTopic, type SnapshotCount } from './lib/kafka.ts';
 import { BackendCpu, Db, formatLsn, ident } from './lib/pg.ts';
 import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSample, type Watched } from './lib/proc.ts';
 import { prepareBaseline, type Baseline } from './lib/baseline.ts';
 import { fetchJars, NO_JARS } from './lib/jars.ts';
-import { baselineLine, computeBaselineComparison, computeRatios, computeSnapshotRatios, markdown, snapshotLine, summarize, svg, type BenchResults, type Measurement } from './lib/report.ts';
+import { baselineLine, computeBaselineComparison, computeRatios, computeSinkRatios, computeSnapshotRatios, markdown, sinkLine, snapshotLine, summarize, svg, type BenchResults, type Measurement, type SinkRatios } from './lib/report.ts';
 import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
-import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startPgstream, startWalcast, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type Tooling } from './systems.ts';
-import { createTable, fillSnapshotTable, isPgstream, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeWorkload, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
+import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startDebeziumJdbcSink, startPgstream, startWalcast, startWalcastSink, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type SinkJob, type Tooling } from './systems.ts';
+import { createSinkSource, createTable, fillSnapshotTable, isPgstream, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeSinkWorkload, writeWorkload, type SinkWritten, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
 import { summarizeProfile } from './tools/cpuprofile-summary.ts';
 
 // ------------------------------------------------------------------ options
 const USAGE = `usage: npm run bench -- [options]
   --quick                 small sizes (100k rows instead of 1M, a 300k-row snapshot instead of 5M, 10 s live load) for development
-  --workloads a,b,...     only these workloads (a, b, b2, c, d, e)
+  --workloads a,b,...     only these workloads (a, b, b2, c, d, e, s)
   --only walcast,...      only these systems: walcast, walcast-baseline (with --baseline), walsender, kafka (= kafkajs + kafka-perf),
                           kafkajs, kafka-perf, pgstream (= pgstream + pgstream-2500), pgstream-2500,
-                          debezium (= debezium-json + debezium-avro), debezium-json, debezium-avro, copy;
-                          in (e) walcast = walcast-snapshot-t1,-t2,-t4 and debezium-json/-avro include their -t2 rows
+                          debezium (= debezium-json + debezium-avro + debezium-jdbc), debezium-json, debezium-avro, debezium-jdbc, copy;
+                          in (e) walcast = walcast-snapshot-t1,-t2,-t4 and debezium-json/-avro include their -t2 rows;
+                          in (s) walcast = walcast-sink, debezium = debezium-jdbc, copy = copy-in (COPY into a table)
   --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
   --baseline REF          also measure walcast as of git commit REF (system walcast-baseline: built clean in
                           .local/bench-baseline/<commit>, same node_modules, so REF needs this tree's package-lock.json),
@@ -57,7 +61,11 @@ interface Args {
 const WALCAST_SNAPSHOTS: SystemId[] = ['walcast-snapshot-t1', 'walcast-snapshot-t2', 'walcast-snapshot-t4'];
 const SYSTEM_ALIASES: Record<string, SystemId[]> = {
   // a workload runs only the systems it lists: (e) lists walcast's snapshot rows, the others plain walcast
-  walcast: ['walcast', ...WALCAST_SNAPSHOTS],
+  walcast: ['walcast', ...WALCAST_SNAPSHOTS, 'walcast-sink'],
+  'walcast-sink': ['walcast-sink'],
+  sink: ['walcast-sink'],
+  'debezium-jdbc': ['debezium-jdbc'],
+  'copy-in': ['copy-in'],
   'walcast-snapshot': WALCAST_SNAPSHOTS,
   'walcast-snapshot-t1': ['walcast-snapshot-t1'],
   'walcast-snapshot-t2': ['walcast-snapshot-t2'],
@@ -70,12 +78,12 @@ const SYSTEM_ALIASES: Record<string, SystemId[]> = {
   kafka: ['kafkajs', 'kafka-perf'],
   kafkajs: ['kafkajs'],
   'kafka-perf': ['kafka-perf'],
-  debezium: ['debezium-json', 'debezium-avro', 'debezium-json-t2', 'debezium-avro-t2'],
+  debezium: ['debezium-json', 'debezium-avro', 'debezium-json-t2', 'debezium-avro-t2', 'debezium-jdbc'],
   'debezium-json': ['debezium-json', 'debezium-json-t2'],
   'debezium-avro': ['debezium-avro', 'debezium-avro-t2'],
   'debezium-json-t2': ['debezium-json-t2'],
   'debezium-avro-t2': ['debezium-avro-t2'],
-  copy: ['copy'],
+  copy: ['copy', 'copy-in'],
   pgstream: ['pgstream', 'pgstream-2500'],
   'pgstream-100': ['pgstream'],
   'pgstream-2500': ['pgstream-2500'],
@@ -98,7 +106,7 @@ function parseArgs(argv: string[]): Args {
       case '--quick': a.quick = true; break;
       case '--workloads': {
         const ws = list(value());
-        for (const w of ws) if (!['a', 'b', 'b2', 'c', 'd', 'e'].includes(w)) throw new Error(`unknown workload ${w}\n${USAGE}`);
+        for (const w of ws) if (!['a', 'b', 'b2', 'c', 'd', 'e', 's'].includes(w)) throw new Error(`unknown workload ${w}\n${USAGE}`);
         a.workloads = ws as WorkloadId[];
         break;
       }
@@ -141,7 +149,7 @@ function parseArgs(argv: string[]): Args {
 const SLOT_CODES: Record<SystemId, string> = {
   walcast: 'wc', 'walcast-baseline': 'wb', walsender: 'ws', kafkajs: 'kj', 'kafka-perf': 'kp', 'debezium-json': 'dj', 'debezium-avro': 'da',
   'walcast-snapshot-t1': 'w1', 'walcast-snapshot-t2': 'w2', 'walcast-snapshot-t4': 'w4', 'debezium-json-t2': 'dj2', 'debezium-avro-t2': 'da2', copy: 'cp',
-  pgstream: 'ps', 'pgstream-2500': 'ps2',
+  pgstream: 'ps', 'pgstream-2500': 'ps2', 'walcast-sink': 'wsk', 'debezium-jdbc': 'djk', 'copy-in': 'ci',
 };
 const RUN_PREFIX = 'wcbench_';
 const runStarted = Date.now();
@@ -207,6 +215,9 @@ const DEPENDS_ON: Record<SystemId, Array<keyof Identities>> = {
   copy: ['postgres'],
   pgstream: ['postgres', 'kafka'],
   'pgstream-2500': ['postgres', 'kafka'],
+  'walcast-sink': ['postgres', 'kafka', 'registry'],
+  'debezium-jdbc': ['postgres', 'kafka', 'registry'],
+  'copy-in': ['postgres'],
 };
 
 /**
@@ -937,6 +948,233 @@ async function snapshotCdc(w: WorkloadSpec, system: SystemId, repeat: number, j:
   return m;
 }
 
+// ------------------------------------------------------------------ the sink workload (s)
+/**
+ * (s): walcast publishes the workload's changes once (the source side is not measured); then the
+ * COPY ceiling and each sink in turn read that same topic into their own pre-created table.
+ */
+async function runSink(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[], meta: BenchResults['workloads'][number]): Promise<void> {
+  const schema = runId;
+  const source = `${ident(schema)}.${ident(w.table)}`;
+  log(`(${w.id}) ${w.title}: creating ${schema}.${w.table}; walcast publishes the changes once, for every sink`);
+  await createSinkSource(db, schema, w);
+  await db.query(`create publication ${ident(`${runId}_${w.id}`)} for table ${source}`);
+  const src = job(w, 'walcast', 1);
+  const topic = `${src.topicPrefix}.${src.schema}.${src.table}`;
+  await kafka.createTopic(topic);
+  slots.add(src.slot);
+  const publisher = await startCdc('walcast', src);
+  let written: SinkWritten;
+  try {
+    await publisher.streaming;
+    log(`(${w.id}) writing ${w.rows.toLocaleString('en-US')} changes`);
+    written = await writeSinkWorkload(db, schema, w);
+    meta.writeSeconds = round(written.seconds, 1) ?? undefined;
+    log(`(${w.id}) written in ${written.seconds.toFixed(1)} s; waiting for walcast to publish them`);
+    const deadline = Date.now() + 30 * 60_000;
+    for (;;) {
+      const info = await db.slotInfo(src.slot);
+      if (info?.confirmed && info.confirmed > written.lastLsn) break;
+      if (publisher.proc.child.exitCode !== null) throw new Error(`walcast (publishing the changes) exited with code ${publisher.proc.child.exitCode}:\n${publisher.proc.tail()}`);
+      if (Date.now() > deadline) throw new Error('walcast did not publish the changes within 30 minutes');
+      await sleep(200);
+    }
+  } finally {
+    await stopCdc(publisher);
+  }
+  await dropSlot(src.slot);
+  const topicEnd = await kafka.highWatermark(topic);
+  const finalRows = Number((await db.query<{ n: string }>(`select count(*)::text as n from ${source}`))[0]!.n);
+  log(`(${w.id}) ${topic}: ${topicEnd.toLocaleString('en-US')} records (changes, tombstones, transaction markers); ${finalRows.toLocaleString('en-US')} rows in the source`);
+  for (const { system, repeat: r } of measurementOrder(systems, repeat)) {
+    if (stopRequested) break;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const name = job(w, system, r, attempt).name;
+      log(`(${w.id}) ${SYSTEM_LABELS[system]}${repeat > 1 ? ` #${r}` : ''}${attempt > 1 ? ' (again)' : ''} ...`);
+      const before = await stableServices();
+      let m: Measurement;
+      try {
+        m = system === 'copy-in' ? await copyInCeiling(w, r, name, source) : await sinkOne(w, system, r, name, { topic, end: topicEnd, source, written });
+      } catch (error) {
+        m = emptyMeasurement(w.id, system, r, 'failed');
+        m.events = written.events;
+        m.error = (error as Error).message.split('\n')[0]!.slice(0, 400);
+        log(`(${w.id}) ${system} FAILED: ${(error as Error).message}`);
+      }
+      if (discardIfRestarted(w, system, m, before, attempt, out)) continue;
+      if (attempt > 1) m.notes.push('second attempt (a service restarted during the first)');
+      if (m.otherLoadCores !== null && m.otherLoadCores >= 0.25) m.notes.push(`other load on the machine ~${m.otherLoadCores} cores`);
+      out.push(m);
+      log(`(${w.id}) ${system}: ${describe(m)}`);
+      break;
+    }
+  }
+}
+
+/** A target table of (s) in the run's schema, made like the source (columns, primary key). */
+async function sinkTarget(w: WorkloadSpec, name: string, source: string): Promise<{ bare: string; quoted: string }> {
+  const bare = `${w.table}_${name.slice(runId.length + 1)}`;
+  const quoted = `${ident(runId)}.${ident(bare)}`;
+  await db.query(`create table ${quoted} (like ${source} including all)`);
+  return { bare, quoted };
+}
+
+/** The ceiling of (s): the source's final rows, COPY TO STDOUT piped into COPY FROM STDIN of an empty keyed table. */
+async function copyInCeiling(w: WorkloadSpec, repeat: number, name: string, source: string): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, 'copy-in', repeat, 'ok');
+  const target = await sinkTarget(w, name, source);
+  const rows = Number((await db.query<{ n: string }>(`select count(*)::text as n from ${source}`))[0]!.n);
+  m.events = rows;
+  const from = new pg.Client({ connectionString: services.pgUrl, application_name: `${name}_out` });
+  const into = new pg.Client({ connectionString: services.pgUrl, application_name: name });
+  await from.connect();
+  await into.connect();
+  const backend = BackendCpu.ofApplication(db, name);
+  await backend.poll();
+  const busy0 = machineBusySeconds();
+  const t0 = performance.now();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await backend.poll();
+      await sleep(20);
+    }
+  })();
+  try {
+    await pipeline(from.query(copyStreams.to(`copy ${source} to stdout`)), into.query(copyStreams.from(`copy ${target.quoted} from stdin`)));
+  } finally {
+    running = false;
+    await sampler;
+    await from.end().catch(() => undefined);
+    await into.end().catch(() => undefined);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  m.seconds = round(seconds, 2);
+  m.rowsPerSec = round(rows / seconds);
+  m.postgresCpuPerMillion = perMillion(backend.cpu(), rows);
+  m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, seconds, [backend.cpu()]);
+  const copied = Number((await db.query<{ n: string }>(`select count(*)::text as n from ${target.quoted}`))[0]!.n);
+  m.verified = { method: 'rows in the target', expected: rows, seen: copied, ok: copied === rows };
+  if (!m.verified.ok) {
+    m.status = 'failed';
+    m.error = `copied ${copied} rows, expected ${rows}`;
+  }
+  m.notes.push('text format, through the benchmark process; the target has the primary key; PostgreSQL CPU: the COPY FROM backend');
+  return m;
+}
+
+interface SinkInput {
+  topic: string;
+  /** The topic's end offset (changes, tombstones and transaction markers). */
+  end: number;
+  source: string;
+  written: SinkWritten;
+}
+
+/**
+ * One sink (walcast's or Debezium's JDBC sink) reading the topic from the start into its own
+ * table: timed from the first row visible in the target to the last transaction's insert present
+ * and its delete applied (polled every 25 ms), then checked: target = source row by row, and the
+ * sink's consumed offsets at the topic's end.
+ */
+async function sinkOne(w: WorkloadSpec, system: SystemId, repeat: number, name: string, input: SinkInput): Promise<Measurement> {
+  const m = emptyMeasurement(w.id, system, repeat, 'ok');
+  m.events = input.written.events;
+  const target = await sinkTarget(w, name, input.source);
+  const sinkJob: SinkJob = { name, topic: input.topic, table: `${runId}.${target.bare}`, offsetsTable: `${runId}.${target.bare}_offsets` };
+  const walcast = system === 'walcast-sink';
+  const revision = walcast ? walcastRevision() : null;
+  const spawnedAt = Date.now();
+  const proc = walcast ? await startWalcastSink(tooling, sinkJob) : await startDebeziumJdbcSink(tooling, sinkJob);
+  children.add(proc);
+  noteCommit(m, revision);
+  const exited = (): void => {
+    if (proc.child.exitCode !== null) throw new Error(`${system} exited with code ${proc.child.exitCode}:\n${proc.tail()}`);
+  };
+  try {
+    const startDeadline = Date.now() + 5 * 60_000;
+    for (;;) {
+      if ((await db.query<{ e: boolean }>(`select exists(select 1 from ${target.quoted}) as e`))[0]?.e) break;
+      exited();
+      if (Date.now() > startDeadline) throw new Error(`${system} wrote no row within 5 minutes:\n${proc.tail()}`);
+      await sleep(25);
+    }
+    const t0 = Date.now();
+    m.startupSeconds = round((t0 - spawnedAt) / 1000, 1);
+    const cpu0 = sampleProc(proc.pid);
+    const broker0 = brokerSample();
+    const busy0 = machineBusySeconds();
+    const backends = BackendCpu.ofProcess(db, proc.pid, servicePorts.postgres);
+    await backends.poll();
+    let last = cpu0;
+    const deadline = t0 + 60 * 60_000;
+    for (;;) {
+      const s = sampleProc(proc.pid);
+      if (s) last = s;
+      await backends.poll();
+      const state = (await db.query<{ ins: boolean; del: boolean }>(
+        `select exists(select 1 from ${target.quoted} where id = $1) as ins, exists(select 1 from ${target.quoted} where id = $2) as del`,
+        [input.written.lastInsertedId, input.written.lastDeletedId],
+      ))[0];
+      if (state?.ins && !state.del) break;
+      exited();
+      if (Date.now() > deadline) throw new Error(`${system} did not apply every change within 60 minutes`);
+      await sleep(25);
+    }
+    const t1 = Date.now();
+    const end = sampleProc(proc.pid) ?? last;
+    const broker1 = brokerSample();
+    const pgCpu = backends.cpu();
+    const events = input.written.events;
+    m.seconds = round((t1 - t0) / 1000, 2);
+    m.rowsPerSec = round(events / ((t1 - t0) / 1000));
+    m.cpuSeconds = end && cpu0 ? round(end.cpuSeconds - cpu0.cpuSeconds, 2) : null;
+    m.cpuPerMillion = perMillion(m.cpuSeconds, events);
+    m.peakRssMb = end ? round(end.peakRssMb) : null;
+    m.postgresCpuPerMillion = perMillion(pgCpu, events);
+    m.brokerCpuPerMillion = broker0 && broker1 ? perMillion(broker1.cpuSeconds - broker0.cpuSeconds, events) : null;
+    m.otherLoadCores = otherLoad(machineBusySeconds() - busy0, (t1 - t0) / 1000, [m.cpuSeconds, pgCpu, broker0 && broker1 ? broker1.cpuSeconds - broker0.cpuSeconds : null]);
+    m.notes.push(`${backends.backends} PostgreSQL backend(s)`);
+    // The offsets the sink consumed reach the topic's end (the last record is a transaction marker).
+    const consumed = async (): Promise<number> =>
+      walcast
+        ? Number((await db.query<{ n: string | null }>(`select max(next_offset)::text as n from ${ident(runId)}.${ident(`${target.bare}_offsets`)} where topic = $1`, [input.topic]))[0]?.n ?? 0)
+        : await kafka.committedOffset(`connect-${name}`, input.topic);
+    const offsetDeadline = Date.now() + 30_000;
+    let offset = await consumed();
+    while (offset < input.end - 1 && Date.now() < offsetDeadline) {
+      await sleep(200);
+      offset = await consumed();
+    }
+    m.notes.push(`consumed offset ${offset.toLocaleString('en-US')} of ${input.end.toLocaleString('en-US')}${walcast ? ' (its offsets table)' : ' (its consumer group, committed every second)'}`);
+    if (offset < input.end - 1) {
+      m.status = 'failed';
+      m.error = `the sink's consumed offset ${offset} stayed below the topic's end ${input.end - 1}`;
+    }
+  } finally {
+    await proc.stop('SIGTERM', 30_000);
+    children.delete(proc);
+  }
+  const diff = (await db.query<{ d: string; n: string }>(
+    `select ((select count(*) from (table ${input.source} except table ${target.quoted}) a) + (select count(*) from (table ${target.quoted} except table ${input.source}) b))::text as d,
+            (select count(*) from ${input.source})::text as n`,
+  ))[0]!;
+  const differing = Number(diff.d);
+  const rows = Number(diff.n);
+  m.verified = { method: 'target = source row by row (EXCEPT both ways)', expected: rows, seen: Math.max(0, rows - differing), ok: differing === 0 };
+  if (!m.verified.ok) {
+    m.status = 'failed';
+    m.error = `${differing} rows differ between the target and the source (${rows} rows)`;
+  }
+  if (walcast) {
+    if (tooling.walcastNodeFlags.includes('--cpu-prof')) reportProfile(m);
+    const extraFlags = tooling.walcastNodeFlags.filter((f) => !f.startsWith('--cpu-prof'));
+    if (extraFlags.length) m.notes.push(`node ${extraFlags.join(' ')}`);
+    for (const [k, v] of Object.entries(tooling.walcastEnv)) m.notes.push(`${k}=${v}`);
+  }
+  return m;
+}
+
 function describe(m: Measurement): string {
   if (m.status !== 'ok') return `${m.status}: ${m.error ?? ''}`;
   const parts = [`${m.rowsPerSec?.toLocaleString('en-US')} rows/s`];
@@ -967,6 +1205,12 @@ async function cleanupWorkload(w: WorkloadSpec): Promise<void> {
   for (const s of [...slots]) if (s.startsWith(`${runId}_${w.id}_`)) await dropSlot(s);
   await db.query(`drop publication if exists ${ident(`${runId}_${w.id}`)}`).catch(() => undefined);
   await db.query(`drop table if exists ${ident(runId)}.${ident(w.table)} cascade`).catch(() => undefined);
+  if (w.mode === 'sink') {
+    // the sinks' targets and offsets tables (<table>_<system>...)
+    for (const r of await db.query<{ t: string }>('select tablename as t from pg_tables where schemaname = $1 and tablename like $2', [runId, `${w.table}\\_%`]).catch(() => [])) {
+      await db.query(`drop table if exists ${ident(runId)}.${ident(r.t)} cascade`).catch(() => undefined);
+    }
+  }
   await kafka.deleteTopicsWithPrefix(`${runId}_${w.id}_`).catch(() => undefined);
   await deleteSubjects(`${runId}_${w.id}_`);
 }
@@ -1045,7 +1289,7 @@ function javaVersion(java: string): string {
   return /version "([^"]+)"/.exec(r.stderr ?? '')?.[1] ?? 'unknown';
 }
 
-function targets(summary: Measurement[], ratios: BenchResults['ratios'], snapshots: NonNullable<BenchResults['snapshot']>): BenchResults['targets'] {
+function targets(summary: Measurement[], ratios: BenchResults['ratios'], snapshots: NonNullable<BenchResults['snapshot']>, sinks: SinkRatios[]): BenchResults['targets'] {
   const get = (w: WorkloadId, s: SystemId): Measurement | undefined => summary.find((m) => m.workload === w && m.system === s && m.status === 'ok');
   const out: BenchResults['targets'] = [];
   const a = get('a', 'walcast');
@@ -1074,6 +1318,11 @@ function targets(summary: Measurement[], ratios: BenchResults['ratios'], snapsho
     out.push({ target: `(${e.workload}) snapshot: walcast >= 150k rows/s (aim)`, value: `${Math.round(best.rowsPerSec).toLocaleString('en-US')} rows/s (${bestOf})`, met: best.rowsPerSec >= 150_000 });
     if (e.walcastMaxPeakRssMb !== null) out.push({ target: `(${e.workload}) snapshot: walcast peak RSS < 250 MB`, value: `${e.walcastMaxPeakRssMb} MB (highest of ${e.walcastByThreads.map((t) => t.threads).join('/')} threads)`, met: e.walcastMaxPeakRssMb < 250 });
   }
+  for (const x of sinks) {
+    if (x.walcastRowsPerSec !== null) out.push({ target: `(${x.workload}) sink: walcast >= 50k changes/s exactly-once`, value: `${Math.round(x.walcastRowsPerSec).toLocaleString('en-US')} changes/s`, met: x.walcastRowsPerSec >= 50_000 });
+    if (x.vsDebezium !== null) out.push({ target: `(${x.workload}) sink: walcast >= 5x Debezium's JDBC sink`, value: `${x.vsDebezium}x`, met: x.vsDebezium >= 5 });
+    if (x.vsCopy !== null) out.push({ target: `(${x.workload}) sink: walcast >= 1/4 of the COPY ceiling (aim)`, value: `${x.vsCopy}x (${Math.round(x.copyRowsPerSec ?? 0).toLocaleString('en-US')} rows/s)`, met: x.vsCopy >= 0.25 });
+  }
   return out;
 }
 
@@ -1097,7 +1346,7 @@ async function main(): Promise<void> {
   }
   services = readServicesEnv();
   startRevision = walcastRevision();
-  if (chosen.some((w) => systemsFor(w).some((x) => x === 'walcast' || SNAPSHOT_RUNNERS[x]?.program === 'walcast'))) {
+  if (chosen.some((w) => w.mode === 'sink' || systemsFor(w).some((x) => x === 'walcast' || SNAPSHOT_RUNNERS[x]?.program === 'walcast'))) {
     // bin/walcast.js runs dist/ when it exists, as the container does: build it from the sources
     // under test so a stale dist/ is never what gets measured.
     log('compiling walcast (npm run build): the benchmark runs the compiled code, as the container does');
@@ -1108,6 +1357,7 @@ async function main(): Promise<void> {
   const needsJars = chosen.some((w) => systemsFor(w).some((s) => s.startsWith('debezium')));
   const jars = needsJars ? fetchJars() : NO_JARS;
   if (needsJars && !jars.debeziumAvailable) notes.push('Debezium/Connect jars could not be fetched: Debezium rows failed (see bench/lib/fetch.sh output)');
+  if (needsJars && chosen.some((w) => systemsFor(w).includes('debezium-jdbc')) && !jars.debeziumJdbcAvailable) notes.push("Debezium's JDBC sink jars could not be fetched: its rows failed (see bench/lib/fetch.sh output)");
   if (needsJars && !jars.apicurioConverter) notes.push(`Apicurio's AvroConverter could not be resolved from Maven Central (${jars.converterError ?? 'see ~/.cache/walcast/bench/apicurio-converter.mvn.log'}); "Debezium + Avro" ran with JsonConverter`);
   if (baseline) {
     const ours = walcastLauncherFlags();
@@ -1117,7 +1367,8 @@ async function main(): Promise<void> {
     }
   }
   tooling = {
-    services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, apicurioConverter: jars.apicurioConverter,
+    services, runDir, connectLibs: jars.connectLibs, pluginPath: jars.pluginPath, debeziumAvailable: jars.debeziumAvailable, debeziumJdbcAvailable: jars.debeziumJdbcAvailable,
+    apicurioConverter: jars.apicurioConverter,
     walcastNodeFlags: [...args.walcastNodeFlags, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [])],
     walcastEnv: args.walcastEnv,
     pgstream: null,
@@ -1175,6 +1426,7 @@ async function main(): Promise<void> {
         await stableServices();
         if (w.mode === 'catchup') await runCatchup(w, systems, args.repeat, measurements, meta);
         else if (w.mode === 'snapshot') await runSnapshot(w, systems, args.repeat, measurements, meta);
+        else if (w.mode === 'sink') await runSink(w, systems, args.repeat, measurements, meta);
         else await runLive(w, systems, args.repeat, measurements);
       } catch (error) {
         // e.g. PostgreSQL restarted (another session's fault test) while the workload was written
@@ -1196,6 +1448,7 @@ async function main(): Promise<void> {
   const summary = summarize(measurements);
   const ratios = computeRatios(summary, chosen.filter((w) => w.mode === 'catchup').map((w) => w.id));
   const snapshotRatios = computeSnapshotRatios(summary, chosen.filter((w) => w.mode === 'snapshot' && systemsFor(w).length > 0).map((w) => w.id));
+  const sinkRatios = computeSinkRatios(summary, chosen.filter((w) => w.mode === 'sink' && systemsFor(w).length > 0).map((w) => w.id));
   const baselineResults: BenchResults['baseline'] = baseline
     ? { ref: baseline.ref, commit: baseline.commit, walcastCommit: startRevision, dir: baseline.dir, comparisons: computeBaselineComparison(measurements, summary, chosen) }
     : undefined;
@@ -1215,6 +1468,7 @@ async function main(): Promise<void> {
     versions: {
       walcast: `${pkg.version} (${startRevision}${walcastLauncherFlags().length ? `, node ${walcastLauncherFlags().join(' ')}` : ''})`, node: process.version, kafkajs: kafkajsVersion, PostgreSQL: pgVersion, Kafka: '4.3.1', 'Kafka Connect': '4.3.1',
       Debezium: '3.7.0.Final',
+      ...(chosen.some((w) => systemsFor(w).includes('debezium-jdbc')) ? { "Debezium's JDBC sink": '3.6.0.Final (3.7.0.Final is not on Maven Central)' } : {}),
       ...(tooling.pgstream ? { pgstream: '1.3.1 (wal2json from Debian)' } : {}), 'Apicurio Registry': '3.3.3', 'Apicurio converter': !needsJars ? 'not used' : jars.apicurioConverter ? '2.6.13.Final' : 'unavailable',
       Java: javaVersion(join(services.java21Home, 'bin', 'java')),
       ...(baseline ? { 'walcast baseline': `${baseline.ref} (${baseline.short})` } : {}),
@@ -1224,8 +1478,9 @@ async function main(): Promise<void> {
     summary,
     ratios,
     ...(snapshotRatios.length ? { snapshot: snapshotRatios } : {}),
+    ...(sinkRatios.length ? { sink: sinkRatios } : {}),
     ...(baselineResults ? { baseline: baselineResults } : {}),
-    targets: targets(summary, ratios, snapshotRatios),
+    targets: targets(summary, ratios, snapshotRatios, sinkRatios),
     notes: [
       ...notes,
       ...(stopRequested ? [`Interrupted (${stopRequested}) after ${Math.round((Date.now() - runStarted) / 1000)} s: nothing was measured afterwards; a measurement in progress then is kept if it completed, else marked skipped.`] : []),
@@ -1254,6 +1509,7 @@ async function main(): Promise<void> {
     );
   }
   for (const x of snapshotRatios) log(`snapshot (${x.workload}): ${snapshotLine(x)}`);
+  for (const x of sinkRatios) log(`sink (${x.workload}): ${sinkLine(x)}`);
   for (const c of baselineResults?.comparisons ?? []) log(`walcast ${startRevision} vs baseline ${baseline?.short ?? '?'} (${c.workload}): ${baselineLine(c)}`);
   log(`total ${Math.round((Date.now() - runStarted) / 1000)} s`);
   if (measurements.some((m) => m.status === 'failed')) process.exitCode = 1;

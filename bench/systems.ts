@@ -16,6 +16,8 @@ export interface Tooling {
   connectLibs: string | null;
   pluginPath: string | null;
   debeziumAvailable: boolean;
+  /** Debezium's JDBC sink connector is in plugin.path (bench/maven/debezium-jdbc-pom.xml). */
+  debeziumJdbcAvailable?: boolean;
   apicurioConverter: boolean;
   /** Extra node flags for walcast (e.g. --cpu-prof). */
   walcastNodeFlags: string[];
@@ -163,6 +165,35 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT, snapsho
   };
 }
 
+/** Connect's key and value converter settings: Apicurio's AvroConverter (Confluent wire format) or JsonConverter with schemas. */
+function connectConverterLines(t: Tooling, converter: 'json' | 'avro'): string[] {
+  const registryV2 = t.services.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
+  return converter === 'avro' && t.apicurioConverter
+    ? ['key', 'value'].flatMap((k) => [
+        `${k}.converter=io.apicurio.registry.utils.converter.AvroConverter`,
+        `${k}.converter.apicurio.registry.url=${registryV2}`,
+        `${k}.converter.apicurio.registry.auto-register=true`,
+        `${k}.converter.apicurio.registry.find-latest=true`,
+        // Confluent wire format (magic byte + 4-byte content id in the payload, like walcast) instead of
+        // the 2.x default of ids in record headers
+        `${k}.converter.apicurio.registry.as-confluent=true`,
+        `${k}.converter.apicurio.registry.headers.enabled=false`,
+        `${k}.converter.apicurio.registry.use-id=contentId`,
+      ])
+    : ['key.converter=org.apache.kafka.connect.json.JsonConverter', 'value.converter=org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable=true', 'value.converter.schemas.enable=true'];
+}
+
+/** Kafka Connect standalone as connect-standalone.sh runs it: -Xms256M -Xmx2G and Kafka's G1 settings. */
+function connectStandalone(t: Tooling, name: string, worker: string, connector: string): Watched {
+  const java = join(t.services.java21Home, 'bin', 'java');
+  const args = [
+    '-Xms256m', '-Xmx2g', '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
+    '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(BENCH, 'lib', 'log4j2-connect.xml')}`,
+    '-cp', `${t.connectLibs}/*`, 'org.apache.kafka.connect.cli.ConnectStandalone', worker, connector,
+  ];
+  return spawnWatched(java, args, { env: baseEnv(), cwd: t.runDir, logFile: join(t.runDir, `${name}.log`) });
+}
+
 /**
  * Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it.
  * `connectorOverrides` are appended to the connector's properties (a later line wins): the
@@ -172,21 +203,7 @@ export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' |
   if (!t.connectLibs || !t.pluginPath || !t.debeziumAvailable) throw new Error('Debezium/Connect jars are not available (see the fetch output above)');
   const pg = pgUrlParts(t.services.pgUrl);
   const restPort = await freePort();
-  const registryV2 = t.services.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
-  const converterLines =
-    converter === 'avro' && t.apicurioConverter
-      ? ['key', 'value'].flatMap((k) => [
-          `${k}.converter=io.apicurio.registry.utils.converter.AvroConverter`,
-          `${k}.converter.apicurio.registry.url=${registryV2}`,
-          `${k}.converter.apicurio.registry.auto-register=true`,
-          `${k}.converter.apicurio.registry.find-latest=true`,
-          // Confluent wire format (magic byte + 4-byte content id in the payload, like walcast) instead of
-          // the 2.x default of ids in record headers
-          `${k}.converter.apicurio.registry.as-confluent=true`,
-          `${k}.converter.apicurio.registry.headers.enabled=false`,
-          `${k}.converter.apicurio.registry.use-id=contentId`,
-        ])
-      : ['key.converter=org.apache.kafka.connect.json.JsonConverter', 'value.converter=org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable=true', 'value.converter.schemas.enable=true'];
+  const converterLines = connectConverterLines(t, converter);
   const worker = join(t.runDir, `${job.name}.worker.properties`);
   writeFileSync(
     worker,
@@ -226,14 +243,7 @@ export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' |
       '',
     ].join('\n'),
   );
-  const java = join(t.services.java21Home, 'bin', 'java');
-  // connect-standalone.sh's defaults: -Xms256M -Xmx2G and Kafka's G1 settings
-  const args = [
-    '-Xms256m', '-Xmx2g', '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
-    '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(BENCH, 'lib', 'log4j2-connect.xml')}`,
-    '-cp', `${t.connectLibs}/*`, 'org.apache.kafka.connect.cli.ConnectStandalone', worker, connector,
-  ];
-  const proc = spawnWatched(java, args, { env: baseEnv(), cwd: t.runDir, logFile: join(t.runDir, `${job.name}.log`) });
+  const proc = connectStandalone(t, job.name, worker, connector);
   return {
     proc,
     streaming: line(proc, /PostgresStreamingChangeEventSource - Processing messages/, 180_000, 'Debezium "Processing messages"'),
@@ -372,4 +382,84 @@ export function startPgstream(t: Tooling, job: CdcJob, batch: PgstreamBatch): Cd
     metricsPort: null,
     snapshot: null,
   };
+}
+
+/** A sink run of workload (s): one change topic applied into one pre-created table. */
+export interface SinkJob {
+  name: string;
+  topic: string;
+  /** `schema.table` of the target table (created beforehand, like the source's). */
+  table: string;
+  /** walcast: its offsets table; Debezium: unused (Connect commits offsets to the consumer group `connect-<name>`). */
+  offsetsTable: string;
+}
+
+/** `walcast sink` with its default configuration, running the compiled code as the container does. */
+export async function startWalcastSink(t: Tooling, job: SinkJob): Promise<Watched> {
+  const port = await freePort();
+  const env = {
+    ...baseEnv(),
+    WALCAST_KAFKA_BROKERS: t.services.brokers.join(','),
+    WALCAST_SCHEMA_REGISTRY_URL: t.services.registryUrl,
+    WALCAST_SINK_PG_URL: t.services.pgUrl,
+    WALCAST_SINK_TOPICS: job.topic,
+    WALCAST_SINK_GROUP_ID: job.name,
+    WALCAST_SINK_TABLE_NAME_FORMAT: job.table,
+    WALCAST_SINK_OFFSETS_TABLE: job.offsetsTable,
+    WALCAST_HTTP_HOST: '127.0.0.1',
+    WALCAST_HTTP_PORT: String(port),
+    ...t.walcastEnv,
+  };
+  return spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(ROOT, 'bin', 'walcast.js'), 'sink'], {
+    env,
+    cwd: t.runDir,
+    logFile: join(t.runDir, `${job.name}.log`),
+  });
+}
+
+/**
+ * Debezium's JDBC sink connector on Connect standalone, configured as the issue asks
+ * (insert.mode=upsert, delete.enabled=true, primary.key.mode=record_key), reading walcast's Avro
+ * through Apicurio's converter with read_committed. Connect commits the consumed offsets to the
+ * group `connect-<name>` every second (offset.flush.interval.ms; its default is 60 s).
+ */
+export async function startDebeziumJdbcSink(t: Tooling, job: SinkJob): Promise<Watched> {
+  if (!t.connectLibs || !t.pluginPath || !t.debeziumJdbcAvailable) throw new Error("Connect or Debezium's JDBC sink jars are not available (see the fetch output above)");
+  const pg = pgUrlParts(t.services.pgUrl);
+  const restPort = await freePort();
+  const worker = join(t.runDir, `${job.name}.worker.properties`);
+  writeFileSync(
+    worker,
+    [
+      `bootstrap.servers=${t.services.brokers.join(',')}`,
+      ...connectConverterLines(t, 'avro'),
+      'consumer.isolation.level=read_committed',
+      'consumer.auto.offset.reset=earliest',
+      `offset.storage.file.filename=${join(t.runDir, `${job.name}.offsets`)}`,
+      'offset.flush.interval.ms=1000',
+      `plugin.path=${t.pluginPath}`,
+      `listeners=http://127.0.0.1:${restPort}`,
+      '',
+    ].join('\n'),
+  );
+  const connector = join(t.runDir, `${job.name}.connector.properties`);
+  writeFileSync(
+    connector,
+    [
+      `name=${job.name}`,
+      'connector.class=io.debezium.connector.jdbc.JdbcSinkConnector',
+      'tasks.max=1',
+      `topics=${job.topic}`,
+      `connection.url=jdbc:postgresql://${pg.host}:${pg.port}/${pg.database}`,
+      `connection.username=${pg.user}`,
+      `connection.password=${pg.password}`,
+      'insert.mode=upsert',
+      'delete.enabled=true',
+      'primary.key.mode=record_key',
+      'schema.evolution=basic',
+      `collection.name.format=${job.table}`,
+      '',
+    ].join('\n'),
+  );
+  return connectStandalone(t, job.name, worker, connector);
 }

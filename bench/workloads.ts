@@ -5,19 +5,24 @@
 import type { Db } from './lib/pg.ts';
 import { ident, parseLsn } from './lib/pg.ts';
 
-export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e';
+export type WorkloadId = 'a' | 'b' | 'b2' | 'c' | 'd' | 'e' | 's';
 export type SystemId =
   | 'walcast' | 'walcast-baseline' | 'walsender' | 'kafkajs' | 'kafka-perf' | 'debezium-json' | 'debezium-avro'
   // xataio/pgstream (wal2json -> Kafka, JSON): its default Kafka writer batches (100) and batches of 2,500
   | 'pgstream' | 'pgstream-2500'
   // (e) only: walcast's snapshot at 1, 2 and 4 threads, Debezium's at snapshot.max.threads=2, the source's COPY ceiling
-  | 'walcast-snapshot-t1' | 'walcast-snapshot-t2' | 'walcast-snapshot-t4' | 'debezium-json-t2' | 'debezium-avro-t2' | 'copy';
+  | 'walcast-snapshot-t1' | 'walcast-snapshot-t2' | 'walcast-snapshot-t4' | 'debezium-json-t2' | 'debezium-avro-t2' | 'copy'
+  // (s) only: the sinks, Kafka -> PostgreSQL, and COPY into a table as their ceiling
+  | 'walcast-sink' | 'debezium-jdbc' | 'copy-in';
 
 /** `walcast-baseline` runs only with `--baseline <git-ref>`. */
 export const ALL_SYSTEMS: SystemId[] = ['walsender', 'walcast', 'walcast-baseline', 'kafkajs', 'kafka-perf', 'pgstream', 'pgstream-2500', 'debezium-json', 'debezium-avro'];
 
 /** Workload (e): the COPY ceiling, walcast at 1, 2 and 4 threads, Debezium at its default threads and at 2. */
 export const SNAPSHOT_SYSTEMS: SystemId[] = ['copy', 'walcast-snapshot-t1', 'walcast-snapshot-t2', 'walcast-snapshot-t4', 'debezium-avro', 'debezium-avro-t2', 'debezium-json', 'debezium-json-t2'];
+
+/** Workload (s): the target's COPY ceiling, walcast's sink, Debezium's JDBC sink. */
+export const SINK_SYSTEMS: SystemId[] = ['copy-in', 'walcast-sink', 'debezium-jdbc'];
 
 /** A system that reads the table as a snapshot (e): which program, with how many threads (null: its default). */
 export interface SnapshotRunner {
@@ -61,6 +66,9 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
   'debezium-json-t2': 'Debezium 3.7.0 on Connect 4.3.1, JsonConverter, snapshot.max.threads=2',
   'debezium-avro-t2': 'Debezium 3.7.0 on Connect 4.3.1, Apicurio AvroConverter, snapshot.max.threads=2',
   copy: 'source ceiling: psql \\copy of the table to /dev/null (COPY ... TO STDOUT)',
+  'walcast-sink': 'walcast sink (Avro + registry, exactly-once: offsets in the target transaction)',
+  'debezium-jdbc': "Debezium's JDBC sink 3.6.0 on Connect 4.3.1 (upsert, delete.enabled, record_key; Apicurio AvroConverter)",
+  'copy-in': 'target ceiling: COPY of the final rows into an empty table (COPY ... FROM STDIN)',
 };
 
 export interface WorkloadSpec {
@@ -68,7 +76,7 @@ export interface WorkloadSpec {
   title: string;
   /** For the chart. */
   short: string;
-  mode: 'catchup' | 'live' | 'snapshot';
+  mode: 'catchup' | 'live' | 'snapshot' | 'sink';
   /** Table name inside the run's schema. */
   table: string;
   /** Row changes (= change events) the workload writes; live: rows per second x seconds. */
@@ -157,6 +165,17 @@ export function workloadSpecs(s: Sizes): WorkloadSpec[] {
       txnRows: 0,
       systems: SNAPSHOT_SYSTEMS,
       note: 'rows/s = rows / (the system reports its snapshot starts -> last event visible to a read_committed consumer); COPY: psql run time',
+    },
+    {
+      id: 's',
+      short: q ? 'sink: 100k changes' : 'sink: 1M changes',
+      title: `sink: ${q ? '100k' : '1M'} changes (7 inserts, 2 updates, 1 delete per 10-row source transaction) applied from one topic`,
+      mode: 'sink',
+      table: 'accounts_s',
+      rows: q ? 100_000 : 1_000_000,
+      txnRows: 10,
+      systems: SINK_SYSTEMS,
+      note: 'changes/s = changes / (first row visible in the target -> last change visible); COPY: the final rows into an empty table',
     },
   ];
 }
@@ -261,4 +280,46 @@ export async function writeWorkload(db: Db, schema: string, w: WorkloadSpec): Pr
   }
   await db.query('reset synchronous_commit');
   return { events: w.rows, lastLsn, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** (s): the source table whose changes walcast publishes once for both sinks; the targets are made `like` it. */
+export async function createSinkSource(db: Db, schema: string, w: WorkloadSpec): Promise<void> {
+  await db.query(`create table ${ident(schema)}.${ident(w.table)} (id bigint primary key, version int not null, balance numeric(14,2) not null,
+    owner text not null, opened timestamptz not null, note text)`);
+}
+
+export interface SinkWritten extends Written {
+  /** The last row inserted and the last one deleted: both as in the source once a sink applied everything. */
+  lastInsertedId: number;
+  lastDeletedId: number;
+}
+
+/**
+ * (s): `w.rows` changes in 10-row transactions, 7 inserts, 2 updates (one of a row a few changes
+ * old, one ~500 rows back) and 1 delete each, as bench/tools/sink-throughput.ts writes them.
+ */
+export async function writeSinkWorkload(db: Db, schema: string, w: WorkloadSpec): Promise<SinkWritten> {
+  const t = `${ident(schema)}.${ident(w.table)}`;
+  const proc = `${ident(schema)}.${ident(`fill_${w.table}`)}`;
+  const transactions = Math.ceil(w.rows / 10);
+  const t0 = performance.now();
+  await db.query('set synchronous_commit = off');
+  await db.query(`create procedure ${proc}(txns bigint, inout last_lsn pg_lsn default null) language plpgsql as $$
+    declare n bigint := 0;
+    begin
+      for t in 1..txns loop
+        for i in 1..7 loop
+          n := n + 1;
+          insert into ${t} values (n, 1, n * 1.25, 'owner ' || n, timestamptz '2026-01-01 00:00:00+00' + n * interval '1 second', null);
+        end loop;
+        update ${t} set version = version + 1, balance = balance + 1, note = 'u' where id in (n - 3, greatest(n - 500, 1));
+        delete from ${t} where id = n - 6;
+        if t = txns then last_lsn := pg_current_wal_insert_lsn(); end if;
+        commit;
+      end loop;
+    end $$`);
+  const rows = await db.query<{ last_lsn: string }>(`call ${proc}($1)`, [transactions]);
+  await db.query('reset synchronous_commit');
+  const last = transactions * 7;
+  return { events: transactions * 10, lastLsn: parseLsn(rows[0]!.last_lsn), seconds: (performance.now() - t0) / 1000, lastInsertedId: last, lastDeletedId: last - 6 };
 }

@@ -40,6 +40,16 @@ export class KafkaAdmin {
     }
   }
 
+  /** Sum over the topic's partitions of the group's committed offsets (0 where none). */
+  async committedOffset(groupId: string, topic: string): Promise<number> {
+    try {
+      const [t] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+      return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    } catch {
+      return 0;
+    }
+  }
+
   async deleteTopicsWithPrefix(prefix: string): Promise<string[]> {
     const topics = (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length > 0) await this.admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);

@@ -98,6 +98,45 @@ export interface SnapshotRatios {
   walcastMaxPeakRssMb: number | null;
 }
 
+/** (s): walcast's sink against Debezium's JDBC sink and the COPY ceiling. */
+export interface SinkRatios {
+  workload: WorkloadId;
+  walcastRowsPerSec: number | null;
+  debeziumRowsPerSec: number | null;
+  copyRowsPerSec: number | null;
+  /** walcast / Debezium's JDBC sink: changes/s, and CPU-s per million changes (< 1: walcast needs less). */
+  vsDebezium: number | null;
+  cpuVsDebezium: number | null;
+  /** walcast's changes/s / the COPY ceiling's rows/s. */
+  vsCopy: number | null;
+}
+
+export function computeSinkRatios(summary: Measurement[], workloads: WorkloadId[]): SinkRatios[] {
+  return workloads.map((workload) => {
+    const get = (s: SystemId): Measurement | undefined => summary.find((m) => m.workload === workload && m.system === s && m.status === 'ok');
+    const w = get('walcast-sink');
+    const d = get('debezium-jdbc');
+    const c = get('copy-in');
+    const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a && b ? round(a / b, 2) : null);
+    return {
+      workload,
+      walcastRowsPerSec: w?.rowsPerSec ?? null,
+      debeziumRowsPerSec: d?.rowsPerSec ?? null,
+      copyRowsPerSec: c?.rowsPerSec ?? null,
+      vsDebezium: ratio(w?.rowsPerSec, d?.rowsPerSec),
+      cpuVsDebezium: ratio(w?.cpuPerMillion, d?.cpuPerMillion),
+      vsCopy: ratio(w?.rowsPerSec, c?.rowsPerSec),
+    };
+  });
+}
+
+export function sinkLine(x: SinkRatios): string {
+  return (
+    `walcast's sink ${fmtInt(x.walcastRowsPerSec)} changes/s = ${fmtRatio(x.vsDebezium)} Debezium's JDBC sink (${fmtInt(x.debeziumRowsPerSec)} changes/s), ` +
+    `${fmtRatio(x.vsCopy)} the COPY ceiling (${fmtInt(x.copyRowsPerSec)} rows/s); CPU per change ${fmtRatio(x.cpuVsDebezium)} Debezium's`
+  );
+}
+
 export interface BenchResults {
   runId: string;
   date: string;
@@ -112,6 +151,8 @@ export interface BenchResults {
   ratios: Ratios[];
   /** (e), when it ran. */
   snapshot?: SnapshotRatios[];
+  /** (s), when it ran. */
+  sink?: SinkRatios[];
   /** Only with --baseline. */
   baseline?: BaselineResults;
   targets: Array<{ target: string; value: string; met: boolean | null }>;
@@ -293,6 +334,9 @@ const SHORT: Record<SystemId, string> = {
   'debezium-json-t2': 'Debezium + JSON, snapshot.max.threads=2',
   'debezium-avro-t2': 'Debezium + Avro, snapshot.max.threads=2',
   copy: 'COPY ceiling (psql \\copy -> /dev/null)',
+  'walcast-sink': 'walcast sink',
+  'debezium-jdbc': "Debezium's JDBC sink",
+  'copy-in': 'COPY ceiling (final rows into an empty table)',
 };
 
 function fmtInt(v: number | null | undefined): string {
@@ -316,8 +360,8 @@ export function markdown(r: BenchResults): string {
   lines.push('');
   lines.push('Versions: ' + Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ') + '.');
   lines.push('');
-  // (e) has its own table; a run of (e) alone has no other
-  if (r.workloads.some((w) => w.mode !== 'snapshot')) {
+  // (e) and (s) have their own tables; a run of them alone has no other
+  if (r.workloads.some((w) => w.mode !== 'snapshot' && w.mode !== 'sink')) {
     lines.push('| workload | system | events | rows/s | latency p50 / p99 / max (ms) | peak RSS (MB) | CPU-s per M events | walsender CPU-s/M | broker CPU-s/M | notes |');
     lines.push('|---|---|---:|---:|---|---:|---:|---:|---:|---|');
     for (const w of r.workloads) {
@@ -326,7 +370,7 @@ export function markdown(r: BenchResults): string {
         lines.push(`| (${w.id}) ${w.title} | all | – | – | – | – | – | – | – | ${w.note ?? 'not yet available'} |`);
         continue;
       }
-      if (w.mode === 'snapshot') continue; // its own table below
+      if (w.mode === 'snapshot' || w.mode === 'sink') continue; // its own table below
       for (const m of rows) {
         const lat = m.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} / ${fmt(m.latencyMs.max, 0)}` : '–';
         const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
@@ -349,6 +393,7 @@ export function markdown(r: BenchResults): string {
     lines.push('Lower ceiling = min(walsender, Kafka via kafkajs): the faster of the two cannot help a pipeline bound by the other.');
   }
   for (const w of r.workloads.filter((x) => x.mode === 'snapshot')) lines.push(...snapshotSection(r, w));
+  for (const w of r.workloads.filter((x) => x.mode === 'sink')) lines.push(...sinkSection(r, w));
   if (r.baseline) lines.push(...baselineSection(r, r.baseline));
   for (const w of r.workloads.filter((x) => x.mode === 'live')) {
     const lat = (s: SystemId): string => {
@@ -359,7 +404,7 @@ export function markdown(r: BenchResults): string {
   }
   lines.push('');
   if (r.targets.length) {
-    lines.push('## Targets (issue 5; the snapshot, (e): issue 12)');
+    lines.push('## Targets (issue 5; the snapshot, (e): issue 12; the sink, (s): issue 15)');
     lines.push('');
     lines.push('| target | measured | met |');
     lines.push('|---|---|---|');
@@ -382,12 +427,37 @@ export function markdown(r: BenchResults): string {
     lines.push('  counted by a read_committed consumer: records = op r events = distinct ids = rows. COPY: psql `\\copy <table> to \'/dev/null\'` run time;');
     lines.push('  its CPU is psql\'s, "PostgreSQL CPU" the backend\'s. PostgreSQL CPU of the CDC systems: every backend of their connections (walsender included).');
   }
+  if (r.workloads.some((w) => w.mode === 'sink')) {
+    lines.push('- Sink (s): walcast publishes the workload\'s changes once (Avro, exactly-once); each sink then reads that same topic from the start into its own');
+    lines.push('  pre-created table (`like` the source). changes/s = changes / (first row visible in the target -> the last transaction\'s insert present and');
+    lines.push('  its delete applied), polled every 25 ms; every target must then equal the source row by row (EXCEPT both ways) and the sink\'s offsets');
+    lines.push('  (walcast: its offsets table; Debezium: its consumer group) reach the topic\'s end. CPU and peak RSS: the sink\'s process in that window;');
+    lines.push('  PostgreSQL CPU: the backends of its connections. COPY: the final rows, COPY TO STDOUT piped into COPY FROM STDIN of an empty table.');
+  }
   lines.push('- Latency (d): Kafka LogAppendTime (topics created with message.timestamp.type=LogAppendTime) minus source.ts_us (commit time).');
   lines.push('- CPU: utime+stime of the system\'s process during the measured window (JVM start excluded for Connect; included for the Java perf tool);');
   lines.push('  peak RSS: VmHWM of that process. walsender and broker CPU are sampled from /proc for context.');
   for (const n of r.notes) lines.push(`- ${n}`);
   lines.push('');
   return lines.join('\n');
+}
+
+function sinkSection(r: BenchResults, w: BenchResults['workloads'][number]): string[] {
+  const lines: string[] = ['', `## (${w.id}) ${w.title}`, ''];
+  const x = r.sink?.find((s) => s.workload === w.id);
+  if (x) lines.push(`${sinkLine(x)}.`, '');
+  lines.push('| system | changes (COPY: rows) | changes/s | seconds | peak RSS (MB) | CPU-s per M changes | PostgreSQL CPU-s per M changes | notes |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const m of r.summary.filter((s) => s.workload === w.id)) {
+    const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
+    if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
+    const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
+    lines.push(
+      `| ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${fmt(m.seconds)} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ` +
+        `${fmt(m.postgresCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+    );
+  }
+  return lines;
 }
 
 function snapshotSection(r: BenchResults, w: BenchResults['workloads'][number]): string[] {
@@ -456,6 +526,9 @@ const COLORS: Record<SystemId, string> = {
   'debezium-avro-t2': '#f28e8e',
   pgstream: '#2ca02c',
   'pgstream-2500': '#98df8a',
+  'walcast-sink': '#1f77b4',
+  'debezium-jdbc': '#d62728',
+  'copy-in': '#7f7f7f',
 };
 
 function esc(s: string): string {
