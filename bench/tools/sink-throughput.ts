@@ -6,12 +6,14 @@
 //
 //   node bench/tools/sink-throughput.ts [changes=300000] [partitions=1]
 //   SINK_CPU_PROF=<dir>: the sink runs under node --cpu-prof, its profile written to <dir>
+//   SINK_NODE_FLAGS="--max-semi-space-size=32": extra node flags for the sink (after walcast's launcher flags)
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { benchKafka } from '../lib/kafka.ts';
+import { sampleProc } from '../lib/proc.ts';
 import { ROOT, log, readServicesEnv, sleep, waitFor } from '../lib/util.ts';
 
 const changes = Number(process.argv[2] ?? 300_000);
@@ -24,13 +26,13 @@ const prefix = `sinkbench${id}`;
 const topic = `${prefix}.${schema}.accounts`;
 const cli = join(ROOT, 'src', 'cli.ts');
 
-function start(args: string[], env: Record<string, string>, nodeArgs: string[] = []): { exited: Promise<number | null>; kill: (signal?: NodeJS.Signals) => void; output: () => string } {
+function start(args: string[], env: Record<string, string>, nodeArgs: string[] = []): { pid: number; exited: Promise<number | null>; kill: (signal?: NodeJS.Signals) => void; output: () => string } {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALCAST_'))) as Record<string, string>;
   const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=1024', ...nodeArgs, cli, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return { exited: new Promise((resolve) => child.once('exit', resolve)), kill: (signal = 'SIGTERM') => child.kill(signal), output: () => output };
+  return { pid: child.pid!, exited: new Promise((resolve) => child.once('exit', resolve)), kill: (signal = 'SIGTERM') => child.kill(signal), output: () => output };
 }
 
 const db = new pg.Client({ connectionString: services.pgUrl });
@@ -67,12 +69,17 @@ try {
   log(`${records} Kafka records (changes, tombstones and commit markers) on ${topic}`);
 
   const offsetsTable = `${target}.walcast_sink_offsets`;
-  const sink = start(['sink'], { ...common, WALCAST_SINK_PG_URL: services.pgUrl, WALCAST_SINK_TOPICS: topic, WALCAST_SINK_GROUP_ID: `${prefix}-sink`, WALCAST_SINK_TABLE_NAME_FORMAT: `${target}.\${source.table}`, WALCAST_SINK_OFFSETS_TABLE: offsetsTable, WALCAST_LOG_LEVEL: process.env.SINK_LOG ?? 'info' }, process.env.SINK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SINK_CPU_PROF}`] : []);
+  const sinkNodeArgs = (process.env.SINK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const sink = start(['sink'], { ...common, WALCAST_SINK_PG_URL: services.pgUrl, WALCAST_SINK_TOPICS: topic, WALCAST_SINK_GROUP_ID: `${prefix}-sink`, WALCAST_SINK_TABLE_NAME_FORMAT: `${target}.\${source.table}`, WALCAST_SINK_OFFSETS_TABLE: offsetsTable, WALCAST_LOG_LEVEL: process.env.SINK_LOG ?? 'info' }, [...sinkNodeArgs, ...(process.env.SINK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SINK_CPU_PROF}`] : [])]);
   const t0 = Date.now();
   let firstBatchAt = 0;
+  let cpu0 = 0;
   await waitFor('the first batch', async () => {
     const r = await db.query(`select 1 from ${offsetsTable} where next_offset is not null`).catch(() => ({ rowCount: 0 }));
-    if (r.rowCount) firstBatchAt = Date.now();
+    if (r.rowCount) {
+      firstBatchAt = Date.now();
+      cpu0 = sampleProc(sink.pid)?.cpuSeconds ?? 0;
+    }
     return r.rowCount ? true : undefined;
   }, 120_000, 20);
   await waitFor('the sink to reach the end', async () => {
@@ -81,12 +88,13 @@ try {
     return done ? true : undefined;
   }, 1_800_000, 20);
   const seconds = (Date.now() - firstBatchAt) / 1000;
+  const cpuSeconds = (sampleProc(sink.pid)?.cpuSeconds ?? 0) - cpu0;
   sink.kill();
   await sink.exited;
   if (process.env.SINK_LOG) process.stdout.write(sink.output().split('\n').filter((l) => l.includes('batch applied')).join('\n') + '\n');
   const final = Number((await db.query<{ n: string }>(`select count(*) as n from ${schema}.accounts`)).rows[0]!.n);
   const same = (await db.query<{ d: string }>(`select count(*) as d from (select * from ${schema}.accounts except select * from ${target}.accounts) x`)).rows[0]!.d;
-  log(`sink: ${changes} changes in ${seconds.toFixed(2)} s after the first batch (${((firstBatchAt - t0) / 1000).toFixed(1)} s to start) = ${Math.round(changes / seconds)} changes/s; ${final} rows, ${same} differing`);
+  log(`sink: ${changes} changes in ${seconds.toFixed(2)} s after the first batch (${((firstBatchAt - t0) / 1000).toFixed(1)} s to start) = ${Math.round(changes / seconds)} changes/s, ${((cpuSeconds / changes) * 1e6).toFixed(2)} CPU-s per M changes (the sink process); ${final} rows, ${same} differing`);
 
   // The ceiling: COPY of the final rows into an empty table of the same shape.
   await db.query(`create table ${target}.ceiling (like ${schema}.accounts including all)`);
