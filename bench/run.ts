@@ -994,7 +994,7 @@ async function runSink(w: WorkloadSpec, systems: SystemId[], repeat: number, out
       const before = await stableServices();
       let m: Measurement;
       try {
-        m = system === 'copy-in' ? await copyInCeiling(w, r, name, source) : await sinkOne(w, system, r, name, { topic, end: topicEnd, source, written });
+        m = system === 'copy-in' ? await copyInCeiling(w, r, name, source) : await sinkOne(w, system, r, name, { topic, end: topicEnd, source, written }, before);
       } catch (error) {
         m = emptyMeasurement(w.id, system, r, 'failed');
         m.events = written.events;
@@ -1077,7 +1077,7 @@ interface SinkInput {
  * and its delete applied (polled every 25 ms), then checked: target = source row by row, and the
  * sink's consumed offsets at the topic's end.
  */
-async function sinkOne(w: WorkloadSpec, system: SystemId, repeat: number, name: string, input: SinkInput): Promise<Measurement> {
+async function sinkOne(w: WorkloadSpec, system: SystemId, repeat: number, name: string, input: SinkInput, services0: Identities): Promise<Measurement> {
   const m = emptyMeasurement(w.id, system, repeat, 'ok');
   m.events = input.written.events;
   const target = await sinkTarget(w, name, input.source);
@@ -1088,9 +1088,20 @@ async function sinkOne(w: WorkloadSpec, system: SystemId, repeat: number, name: 
   const proc = walcast ? await startWalcastSink(tooling, sinkJob) : await startDebeziumJdbcSink(tooling, sinkJob);
   children.add(proc);
   noteCommit(m, revision);
+  // Connect keeps running with a failed task (e.g. after PostgreSQL restarted under it): that ends the measurement too.
+  let taskFailed: string | null = null;
+  void proc.waitForLine(/Task threw an uncaught and unrecoverable exception/, 2 * 60 * 60_000, 'a failed task').then((l) => (taskFailed = l), () => undefined);
   const exited = (): void => {
     if (proc.child.exitCode !== null) throw new Error(`${system} exited with code ${proc.child.exitCode}:\n${proc.tail()}`);
+    if (taskFailed !== null) throw new Error(`${system}'s task failed: ${taskFailed}`);
+    // Another session's fault test restarted a service the sink needs: the measurement is run again
+    // (discardIfRestarted). Checked once a second: each check runs `ss` three times.
+    if (Date.now() - servicesCheckedAt < 1000) return;
+    servicesCheckedAt = Date.now();
+    const restarted = changedServices(services0, serviceIdentities(), DEPENDS_ON[system]);
+    if (restarted.length > 0) throw new Error(`${restarted.join(', ')} restarted during the measurement`);
   };
+  let servicesCheckedAt = 0;
   try {
     const startDeadline = Date.now() + 5 * 60_000;
     for (;;) {
