@@ -94,6 +94,17 @@ try {
   if (process.env.SINK_LOG) process.stdout.write(sink.output().split('\n').filter((l) => l.includes('batch applied')).join('\n') + '\n');
   const final = Number((await db.query<{ n: string }>(`select count(*) as n from ${schema}.accounts`)).rows[0]!.n);
   const same = (await db.query<{ d: string }>(`select count(*) as d from (select * from ${schema}.accounts except select * from ${target}.accounts) x`)).rows[0]!.d;
+  if (Number(same) > 0) {
+    // What differs: rows missing from the target, rows it should not have, rows with other values.
+    const { rows: diff } = await db.query(`select coalesce(s.id, t.id) as id, s.version as source_version, t.version as target_version, s.note as source_note, t.note as target_note
+      from ${schema}.accounts s full join ${target}.accounts t using (id) where s is distinct from t order by 1 limit 10`);
+    const { rows: kinds } = await db.query(`select count(*) filter (where t.id is null) as missing, count(*) filter (where s.id is null) as extra, count(*) filter (where s.id is not null and t.id is not null) as changed,
+      min(coalesce(s.id, t.id)) as min_id, max(coalesce(s.id, t.id)) as max_id from ${schema}.accounts s full join ${target}.accounts t using (id) where s is distinct from t`);
+    log(`DIFFERENCES ${JSON.stringify(kinds[0])}: ${JSON.stringify(diff)}`);
+    const { rows: offsets } = await db.query(`select * from ${offsetsTable}`);
+    log(`offsets ${JSON.stringify(offsets)}; topic ends ${JSON.stringify(ends)}`);
+    process.stdout.write(sink.output().split('\n').filter((l) => /warn|error|"level":(40|50)|session|claimed|seek|rebalance/i.test(l)).slice(-30).join('\n') + '\n');
+  }
   log(`sink: ${changes} changes in ${seconds.toFixed(2)} s after the first batch (${((firstBatchAt - t0) / 1000).toFixed(1)} s to start) = ${Math.round(changes / seconds)} changes/s, ${((cpuSeconds / changes) * 1e6).toFixed(2)} CPU-s per M changes (the sink process); ${final} rows, ${same} differing`);
 
   // The ceiling: COPY of the final rows into an empty table of the same shape.

@@ -16,6 +16,8 @@ export function isConfluentFramed(bytes: Buffer): boolean {
 export class WriterTypes {
   private readonly registry: SchemaRegistryClient;
   private readonly types = new Map<number, Promise<{ type: avsc.Type; schema: avsc.Schema }>>();
+  /** The lookups that have completed: read without a promise per record. */
+  private readonly resolved = new Map<number, { type: avsc.Type; schema: avsc.Schema }>();
 
   constructor(registry: SchemaRegistryClient) {
     this.registry = registry;
@@ -27,12 +29,19 @@ export class WriterTypes {
     return this.byId(id).then((found) => ({ ...found, id }));
   }
 
+  /** The writer type of schema `id` when it is already known, else undefined (then ask byId). */
+  known(id: number): { type: avsc.Type; schema: avsc.Schema } | undefined {
+    return this.resolved.get(id);
+  }
+
   byId(id: number): Promise<{ type: avsc.Type; schema: avsc.Schema }> {
     const known = this.types.get(id);
     if (known) return known;
     const lookup = this.registry.schemaById(id).then((text) => {
       const schema = JSON.parse(text) as avsc.Schema;
-      return { schema, type: avsc.Type.forSchema(schema, avroTypeOptions()) };
+      const found = { schema, type: avsc.Type.forSchema(schema, avroTypeOptions()) };
+      this.resolved.set(id, found);
+      return found;
     });
     this.types.set(id, lookup);
     // The callers await `lookup` and see its error; this branch only forgets it (and is handled).

@@ -394,7 +394,9 @@ class SinkSession {
       if (from !== null && BigInt(message.offset) < from) continue;
       let change: SinkChange | null;
       try {
-        change = await this.parts.decoder.decode(batch.topic, batch.partition, message.offset, message.key, message.value);
+        // Synchronous while the schemas are known: no promise per record.
+        const known = this.parts.decoder.tryDecode(batch.topic, batch.partition, message.offset, message.key, message.value);
+        change = known !== undefined ? known : await this.parts.decoder.decode(batch.topic, batch.partition, message.offset, message.key, message.value);
       } catch (error) {
         if (transientDecodeError(error)) throw error;
         const failure: RecordFailure = { message, stage: error instanceof RecordDecodeError && error.part === 'key' ? 'KEY_CONVERTER' : 'VALUE_CONVERTER', error: error as Error };

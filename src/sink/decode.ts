@@ -5,7 +5,8 @@
  * stay decoded (bigints, Decimals, Buffers); columns.ts renders them for COPY once the target
  * column is known. Layouts are computed once per schema (registry id, JSON schema or field set).
  */
-import type avsc from 'avsc';
+import avsc from 'avsc';
+import { avroTypeOptions } from '../encode/avro-logical-types.ts';
 import { WriterTypes, isConfluentFramed } from '../encode/writer-types.ts';
 import { RegistryUnavailableError, type SchemaRegistryClient } from '../encode/registry.ts';
 import { connectToAvro, fieldLayout, KEEP, schemalessLayout, type ConnectSchema, type FieldLayout, type ValueOrigin } from './columns.ts';
@@ -140,6 +141,45 @@ function keyLayout(schema: unknown, placeholder: string, origin: ValueOrigin): F
   return rowLayouts(recordOf(schema, names), names, placeholder, origin);
 }
 
+/** The envelope fields the sink reads; of `source`, only these. */
+const ENVELOPE_FIELDS = new Set(['before', 'after', 'op', 'source']);
+const SOURCE_FIELDS = new Set(['db', 'schema', 'table', 'ts_ms']);
+
+interface EnvelopeReader {
+  type: avsc.Type;
+  resolver: avsc.Resolver;
+}
+
+/**
+ * A reader of an envelope that builds only what the sink uses: before, after, op and four fields
+ * of source. Avro schema resolution skips the rest (the transaction block, ts_us/ts_ns, lsn, txId,
+ * sequence...) without decoding it, where the writer type would build a record and a dozen
+ * bigints per change for the collector. null (read with the writer type) for any schema this
+ * does not apply to.
+ */
+export function envelopeReader(schema: unknown, writer: avsc.Type): EnvelopeReader | null {
+  try {
+    const envelope = JSON.parse(JSON.stringify(schema)) as SchemaObject;
+    if (envelope?.type !== 'record' || !Array.isArray(envelope.fields)) return null;
+    const fields = envelope.fields as Array<{ name: string; type: unknown }>;
+    if (!fields.some((f) => f.name === 'op')) return null;
+    // A named type defined in a dropped field and used in a kept one would dangle: keep it all then.
+    const dropped = fields.filter((f) => !ENVELOPE_FIELDS.has(f.name));
+    const keptText = JSON.stringify(fields.filter((f) => ENVELOPE_FIELDS.has(f.name)));
+    if ([...namedTypes(dropped.map((f) => f.type)).keys()].some((name) => keptText.includes(`"${name}"`))) return null;
+    envelope.fields = fields.filter((f) => ENVELOPE_FIELDS.has(f.name));
+    const source = (envelope.fields as Array<{ name: string; type: unknown }>).find((f) => f.name === 'source');
+    if (source && typeof source.type === 'object' && source.type !== null && !Array.isArray(source.type)) {
+      const record = source.type as SchemaObject;
+      if (record.type === 'record' && Array.isArray(record.fields)) record.fields = (record.fields as Array<{ name: string }>).filter((f) => SOURCE_FIELDS.has(f.name));
+    }
+    const type = avsc.Type.forSchema(envelope as avsc.Schema, avroTypeOptions());
+    return { type, resolver: type.createResolver(writer) };
+  } catch {
+    return null;
+  }
+}
+
 interface Decoded {
   /** The envelope's or key's value. */
   value: Record<string, unknown> | null;
@@ -152,6 +192,8 @@ export class ChangeDecoder {
   private readonly placeholder: string;
   private readonly envelopes = new Map<string, EnvelopeLayout | null>();
   private readonly keys = new Map<string, FieldLayout[]>();
+  /** Envelope readers by writer schema id (null: read with the writer type itself). */
+  private readonly readers = new Map<number, EnvelopeReader | null>();
 
   constructor(registry: SchemaRegistryClient | null, placeholder: string) {
     this.writers = registry ? new WriterTypes(registry) : null;
@@ -160,14 +202,50 @@ export class ChangeDecoder {
 
   /** A change, or null for what the sink does not apply: tombstones, messages (op m), records of other shapes. */
   async decode(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): Promise<SinkChange | null> {
+    const known = this.tryDecode(topic, partition, offset, keyBytes, valueBytes);
+    if (known !== undefined) return known;
+    // A schema id seen for the first time: look it up (and the key's), then decode as above.
+    for (const bytes of [valueBytes, keyBytes]) {
+      if (bytes === null || !isConfluentFramed(bytes) || !this.writers) continue;
+      await this.writers.byId(bytes.readInt32BE(1)).catch((error: unknown) => {
+        throw transientDecodeError(error) ? error : new RecordDecodeError(bytes === keyBytes ? 'key' : 'value', error);
+      });
+    }
+    return this.tryDecode(topic, partition, offset, keyBytes, valueBytes) ?? null;
+  }
+
+  /**
+   * decode() without a promise, for records whose schemas are known (nearly all of them): a batch
+   * of thousands of records then costs no microtask each. undefined: a schema must be looked up.
+   */
+  tryDecode(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): SinkChange | null | undefined {
     if (valueBytes === null || valueBytes.length === 0) return null;
-    const value = await this.decodeBytes(valueBytes, 'value').catch((error: unknown) => {
+    let value: Decoded | undefined;
+    try {
+      value = this.decodeKnown(valueBytes, 'value');
+    } catch (error) {
       throw transientDecodeError(error) ? error : new RecordDecodeError('value', error);
-    });
+    }
+    if (value === undefined) return undefined;
     if (!value.value || !value.layout) return null;
     const envelope = value.value;
     const op = envelope.op;
     if (typeof op !== 'string' || !OPS.has(op)) return null;
+    let keyFields: FieldLayout[] | null = null;
+    let key: unknown[] | null = null;
+    if (keyBytes !== null && keyBytes.length > 0 && op !== 't') {
+      let decodedKey: Decoded | undefined;
+      try {
+        decodedKey = this.decodeKnown(keyBytes, 'key');
+      } catch (error) {
+        throw transientDecodeError(error) ? error : new RecordDecodeError('key', error);
+      }
+      if (decodedKey === undefined) return undefined;
+      if (decodedKey.value && decodedKey.layout) {
+        keyFields = decodedKey.layout;
+        key = keyFields.map((f) => decodedKey.value![f.name] ?? null);
+      }
+    }
     const source = (envelope.source ?? {}) as Record<string, unknown>;
     const fields = value.layout;
     const rowObject = (op === 'd' ? envelope.before : op === 't' ? null : envelope.after) as Record<string, unknown> | null | undefined;
@@ -178,17 +256,6 @@ export class ChangeDecoder {
         const field = fields[i]!;
         const v = rowObject[field.name];
         row[i] = v === undefined ? KEEP : op === 'u' && v !== null && field.unchanged(v) ? KEEP : v;
-      }
-    }
-    let keyFields: FieldLayout[] | null = null;
-    let key: unknown[] | null = null;
-    if (keyBytes !== null && keyBytes.length > 0 && op !== 't') {
-      const decodedKey = await this.decodeBytes(keyBytes, 'key').catch((error: unknown) => {
-        throw transientDecodeError(error) ? error : new RecordDecodeError('key', error);
-      });
-      if (decodedKey.value && decodedKey.layout) {
-        keyFields = decodedKey.layout;
-        key = keyFields.map((f) => decodedKey.value![f.name] ?? null);
       }
     }
     const tsMs = source.ts_ms;
@@ -206,12 +273,23 @@ export class ChangeDecoder {
     };
   }
 
-  private async decodeBytes(bytes: Buffer, part: 'key' | 'value'): Promise<Decoded> {
+  /** The record's key or value; undefined when it is Avro whose writer schema is not known yet. */
+  private decodeKnown(bytes: Buffer, part: 'key' | 'value'): Decoded | undefined {
     if (isConfluentFramed(bytes)) {
       if (!this.writers) throw new SinkRecordError('a record is Avro in the Confluent wire format but WALCAST_SCHEMA_REGISTRY_URL is not set');
-      const { type, schema, id } = await this.writers.forRecord(bytes);
-      const value = (type as avsc.Type).fromBuffer(bytes.subarray(5)) as Record<string, unknown> | null;
-      return { value, layout: this.layoutFor(`avro:${id}`, schema, part, 'avro') };
+      const id = bytes.readInt32BE(1);
+      const writer = this.writers.known(id);
+      if (!writer) return undefined;
+      const body = bytes.subarray(5);
+      let value: Record<string, unknown> | null;
+      if (part === 'value') {
+        let reader = this.readers.get(id);
+        if (reader === undefined) this.readers.set(id, (reader = envelopeReader(writer.schema, writer.type)));
+        value = (reader ? reader.type.fromBuffer(body, reader.resolver) : writer.type.fromBuffer(body)) as Record<string, unknown> | null;
+      } else {
+        value = writer.type.fromBuffer(body) as Record<string, unknown> | null;
+      }
+      return { value, layout: this.layoutFor(`avro:${id}`, writer.schema, part, 'avro') };
     }
     let parsed: unknown;
     try {
