@@ -68,6 +68,10 @@ async function capture(converter: Converter, tooling: Tooling, db: pg.Client): P
     await db.query(`create table ${ident(schema)}.zz_marker (id int primary key)`);
     const started = Date.now();
     const debezium = await startDebezium(tooling, job, converter, { threads: null }, overrides);
+    // The JVM must not outlive this process (an uncaught error, Ctrl-C): it would hold the slot.
+    const killJvm = (): void => void debezium.proc.child.kill('SIGTERM');
+    process.once('exit', killJvm);
+    process.once('SIGINT', () => process.exit(130));
     try {
       await debezium.streaming;
       log(`${converter}: Debezium streams ${((Date.now() - started) / 1000).toFixed(1)} s after the JVM started`);
@@ -85,6 +89,7 @@ async function capture(converter: Converter, tooling: Tooling, db: pg.Client): P
       await admin.disconnect();
     } finally {
       await debezium.proc.stop('SIGTERM', 20_000);
+      process.off('exit', killJvm);
     }
     const topics: DebeziumFixture['topics'] = [];
     for (const table of FIXTURE_TABLES) {
