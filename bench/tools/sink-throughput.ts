@@ -83,8 +83,8 @@ try {
     return r.rowCount ? true : undefined;
   }, 120_000, 20);
   await waitFor('the sink to reach the end', async () => {
-    const { rows } = await db.query<{ partition: number; next: string }>(`select partition, next_offset::text as next from ${offsetsTable}`);
-    const done = ends.every((e) => { const row = rows.find((r) => r.partition === e.partition); return row && BigInt(row.next) >= BigInt(e.high) - 1n; });
+    const { rows } = await db.query<{ partition: number; next: string | null }>(`select partition, next_offset::text as next from ${offsetsTable}`);
+    const done = ends.every((e) => { const row = rows.find((r) => r.partition === e.partition); return row !== undefined && row.next !== null && BigInt(row.next) >= BigInt(e.high) - 1n; });
     return done ? true : undefined;
   }, 1_800_000, 20);
   const seconds = (Date.now() - firstBatchAt) / 1000;
