@@ -80,6 +80,9 @@ export function prepareBaseline(ref: string): Baseline {
     const tar = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', commit], { maxBuffer: 1 << 30 });
     execFileSync('tar', ['-x', '-C', tmp], { input: tar });
     if (!existsSync(join(tmp, 'bin', 'walcast.js'))) throw new Error(`--baseline ${ref} (${short}) has no bin/walcast.js: too old to be run as walcast is`);
+    // some commits of 2026-12-01/02 carry a stray node_modules (and .local) symlink: replaced by ours
+    rmSync(join(tmp, 'node_modules'), { force: true });
+    rmSync(join(tmp, '.local'), { force: true });
     symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(tmp, 'node_modules'));
     log(`baseline ${ref} = ${short}: compiling it (npm run build)`);
     try {
