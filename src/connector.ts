@@ -199,6 +199,18 @@ export interface ConnectorStatus {
   stoppedByOperator?: boolean;
   /** The worker that runs it, when another worker of the group does (its status comes from the status topic). */
   workerId?: string;
+  /**
+   * Connect's tasks, in order (task 0 first), when the connector runs several (a worker's
+   * `tasks.max`); absent: one task, in the connector's own state.
+   */
+  tasks?: TaskStatus[];
+}
+
+/** One task of a connector, as the status API shows it. */
+export interface TaskStatus {
+  state: ConnectorState;
+  paused: boolean;
+  lastError: string | null;
 }
 
 /** What the management API may do with a supervised connector. */

@@ -5,6 +5,7 @@
  *   GET  /connectors/<name>                         DELETE /connectors/<name> -> 204
  *   GET|PUT|PATCH /connectors/<name>/config         PUT -> 201 created / 200 updated
  *   GET  /connectors/<name>/status, .../tasks       PUT .../pause, .../resume -> 202; .../stop -> 204
+ *   GET  .../tasks/<id>/status                      POST .../tasks/<id>/restart -> 204
  *   POST .../restart[?includeTasks&onlyFailed]      204, or 202 with the status when either is true
  *   GET|PATCH|DELETE /connectors/<name>/offsets     PATCH and DELETE only while STOPPED (KIP-875)
  *   GET  /connector-plugins                         PUT /connector-plugins/<class>/config/validate
@@ -125,18 +126,24 @@ async function connectorRoute(request: AdminRequest, name: string, rest: string[
         return { status: 200, body: { message: 'The offsets for this connector have been reset successfully' } };
       }
       return methodNotAllowed(method, path);
-    case 'tasks/0/status': {
-      if (method !== 'GET') return methodNotAllowed(method, path);
-      const task = connectorStatusBody(admin.managed(name), context.workerId).tasks[0];
-      return task ? { status: 200, body: task } : errorReply(404, `Task ${name}-0 not found`);
-    }
-    case 'tasks/0/restart':
+    default: {
+      // tasks/<id>/status, tasks/<id>/restart
+      const task = /^tasks\/(\d+)\/(status|restart)$/.exec(action);
+      if (!task) break;
+      const id = Number(task[1]);
+      const body = connectorStatusBody(admin.managed(name), context.workerId).tasks.find((t) => t.id === id);
+      if (task[2] === 'status') {
+        if (method !== 'GET') return methodNotAllowed(method, path);
+        return body ? { status: 200, body } : errorReply(404, `Task ${name}-${id} not found`);
+      }
       if (method !== 'POST') return methodNotAllowed(method, path);
+      if (!admin.info(name).tasks.some((t) => t.task === id)) return errorReply(404, `Task ${name}-${id} not found`);
+      // A task restarts with its connector's other tasks (a start fences what all of them left).
       await admin.restart(name, { includeTasks: true, onlyFailed: false });
       return { status: 204 };
-    default:
-      return errorReply(404, `no route for ${path}`);
+    }
   }
+  return errorReply(404, `no route for ${path}`);
 }
 
 async function dispatch(request: AdminRequest, context: AdminRouteContext): Promise<Reply | null> {

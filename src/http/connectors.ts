@@ -134,17 +134,25 @@ function connectState(state: ConnectorState): ConnectState {
   }
 }
 
+/** The operator's pause shows only once it holds a running task; a retrying one is RESTARTING. */
+function shownState(status: { state: ConnectorState; paused: boolean }): ConnectState {
+  return status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
+}
+
 export function connectorStatusBody(connector: ManagedConnector, workerId: string): ConnectorStatusBody {
   const status = connector.status();
-  // The operator's pause shows only once it holds a running connector; a retrying one is RESTARTING.
-  const state = status.stoppedByOperator ? 'STOPPED' : status.paused && status.state === 'running' ? 'PAUSED' : connectState(status.state);
+  const state = status.stoppedByOperator ? 'STOPPED' : shownState(status);
   const stats = status.stats;
   const worker = status.workerId ?? workerId;
+  const tasks = (status.tasks ?? [status]).map((task, id): TaskStatusBody => {
+    const taskState = shownState(task);
+    return { id, state: taskState, worker_id: worker, ...(task.lastError && taskState !== 'RUNNING' ? { trace: task.lastError } : {}) };
+  });
   return {
     name: connector.name,
     connector: { state, worker_id: worker },
     // A stopped connector has no tasks (Connect's STOPPED).
-    tasks: state === 'STOPPED' ? [] : [{ id: 0, state, worker_id: worker, ...(status.lastError && state !== 'RUNNING' ? { trace: status.lastError } : {}) }],
+    tasks: state === 'STOPPED' ? [] : tasks,
     type: connector.type,
     walcast: stats
       ? {

@@ -62,12 +62,20 @@ interface PartitionState {
   position: bigint | null;
 }
 
+/** One task of a worker's sink (tasks.max): its number names its consumer in the offsets table. */
+export interface SinkTask {
+  task: number;
+}
+
 export class SinkConnector implements Connector {
   readonly type = 'sink' as const;
   private readonly config: SinkConfig;
+  /** Who claims partitions in the offsets table: the process, and the task within it. */
+  private readonly owner: string;
 
-  constructor(config: SinkConfig) {
+  constructor(config: SinkConfig, task?: SinkTask) {
     this.config = config;
+    this.owner = `${hostname()}/${process.pid}${task ? `/task-${task.task}` : ''}`;
   }
 
   get name(): string {
@@ -153,6 +161,7 @@ export class SinkConnector implements Connector {
       }
       const current = new SinkSession({
         config,
+        owner: this.owner,
         client,
         consumer,
         offsets,
@@ -197,6 +206,8 @@ export class SinkConnector implements Connector {
 
 interface SessionParts {
   config: SinkConfig;
+  /** This consumer in the offsets table's owner column. */
+  owner: string;
   client: pg.Client;
   consumer: Consumer;
   offsets: SinkOffsets;
@@ -223,7 +234,6 @@ interface RecordFailure {
 class SinkSession {
   private readonly parts: SessionParts;
   private readonly applier: BatchApplier;
-  private readonly owner = `${hostname()}/${process.pid}`;
   private readonly partitions = new Map<string, PartitionState>();
   /** Resumes partitions paused after losing them to another process, at the next rebalance. */
   private resumeFenced: Array<() => void> = [];
@@ -248,8 +258,7 @@ class SinkSession {
   joined(assigned: string[]): void {
     this.joins += 1;
     this.assigned = assigned;
-    this.parts.stats.partitions = assigned;
-    for (const key of this.parts.stats.lagRecords.keys()) if (!assigned.includes(key)) this.parts.stats.lagRecords.delete(key);
+    this.parts.stats.assign(this.parts.owner, assigned);
     for (const key of this.groupOffsets.keys()) if (!assigned.includes(key)) this.groupOffsets.delete(key);
     const resumers = this.resumeFenced;
     this.resumeFenced = [];
@@ -265,7 +274,7 @@ class SinkSession {
   }
 
   private async claim(topic: string, partition: number): Promise<PartitionState> {
-    const { epoch, next } = await this.parts.offsets.claim(this.parts.client, topic, partition, this.owner);
+    const { epoch, next } = await this.parts.offsets.claim(this.parts.client, topic, partition, this.parts.owner);
     const state: PartitionState = { join: this.joins, epoch, persisted: next, position: next };
     this.partitions.set(`${topic}/${partition}`, state);
     this.parts.log.debug({ topic, partition, epoch, next: next?.toString() ?? null }, 'partition claimed');

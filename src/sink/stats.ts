@@ -33,8 +33,17 @@ export class SinkStats {
   millisBehindSource: number | null = null;
   /** When the last batch committed (ms since epoch). */
   lastAppliedAt: number | null = null;
-  /** `topic/partition` this process owns since the last rebalance. */
+  /** `topic/partition` this process owns since the last rebalance (every task's, when a worker runs several). */
   partitions: string[] = [];
+  /** Each consumer's partitions (a worker's sink tasks share these counters). */
+  private readonly byConsumer = new Map<string, string[]>();
+
+  /** A rebalance gave `consumer` these partitions: the lag of those it no longer owns is forgotten. */
+  assign(consumer: string, assigned: readonly string[]): void {
+    for (const key of this.byConsumer.get(consumer) ?? []) if (!assigned.includes(key)) this.lagRecords.delete(key);
+    this.byConsumer.set(consumer, [...assigned]);
+    this.partitions = [...new Set([...this.byConsumer.values()].flat())].sort();
+  }
 
   totalLag(): number {
     let sum = 0;

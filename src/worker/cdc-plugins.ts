@@ -25,7 +25,7 @@ export function configureCdc(name: string, walcast: ConfigSource, context: Plugi
     const config = loadCdcConnectorConfig(source, context.worker);
     if (problems.length > 0) return { problems };
     const named = { ...config, name };
-    return { problems, create: () => new CdcConnector(named), offsets: (log) => new CdcOffsets(named, log) };
+    return { problems, tasks: 1, create: () => [new CdcConnector(named)], offsets: (log) => new CdcOffsets(named, log) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...renamedProblems(error, settingOf, problems));

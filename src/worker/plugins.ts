@@ -34,8 +34,13 @@ export interface PluginContext {
 /** A config checked by its plugin: what is wrong with it, or how to make the connector. */
 export interface Configured {
   problems: ConfigProblem[];
-  /** Present when there is no problem. */
-  create?: () => Connector;
+  /**
+   * Present when there is no problem: the connector's tasks for one start, task 0 first (one
+   * call per start: what a start does once for all of its tasks is shared by them).
+   */
+  create?: () => Connector[];
+  /** How many tasks `create` makes (Connect's tasks.max, as far as the kind can use it). */
+  tasks?: number;
   /** The connector's stored offsets, for Connect's offsets routes; present when there is no problem. */
   offsets?: (log: Logger) => ConnectorOffsets;
 }
@@ -57,16 +62,28 @@ export interface ConnectorPlugin {
 export const COMMON_KEYS: readonly ConfigKey[] = [
   { name: 'name', type: 'STRING', doc: 'Globally unique name to use for this connector.', group: 'Common', required: true, importance: 'HIGH' },
   { name: 'connector.class', type: 'STRING', doc: 'Name or alias of the class for this connector.', group: 'Common', required: true, importance: 'HIGH' },
-  { name: 'tasks.max', type: 'INT', doc: 'Maximum number of tasks to use for this connector (walcast runs one).', group: 'Common', default: '1', importance: 'HIGH' },
+  { name: 'tasks.max', type: 'INT', doc: 'Maximum number of tasks to use for this connector: consumers of the sink\'s group, tables of the polling source spread over tasks; the CDC source runs one.', group: 'Common', default: '1', importance: 'HIGH' },
   { name: 'key.converter', type: 'CLASS', doc: 'Converter of record keys (see docs/worker.md for the ones walcast produces).', group: 'Common', default: null, importance: 'LOW' },
   { name: 'value.converter', type: 'CLASS', doc: 'Converter of record values (see docs/worker.md for the ones walcast produces).', group: 'Common', default: null, importance: 'LOW' },
 ];
 
-/** `tasks.max`: walcast's connectors run one task; a larger value is accepted (the work is not split), 0 or junk is not. */
-export function checkTasksMax(config: ConnectorConfigMap, problems: ConfigProblem[]): void {
+/** Above this, `tasks.max` is refused: each task holds its own connections (and a sink task its consumer). */
+export const MAX_TASKS = 64;
+
+/**
+ * `tasks.max` (default 1): 0, junk or more than MAX_TASKS is a problem. A kind that cannot use
+ * more than one task (the CDC source: a slot has one reader) accepts a larger value and runs one,
+ * as Debezium's PostgreSQL connector does.
+ */
+export function checkTasksMax(config: ConnectorConfigMap, problems: ConfigProblem[]): number {
   const text = config['tasks.max'];
-  if (text === undefined) return;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) problems.push({ key: 'tasks.max', message: `Invalid value ${text} for configuration tasks.max: must be an integer of at least 1` });
+  if (text === undefined) return 1;
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > MAX_TASKS) {
+    problems.push({ key: 'tasks.max', message: `Invalid value ${text} for configuration tasks.max: must be an integer from 1 to ${MAX_TASKS}` });
+    return 1;
+  }
+  return n;
 }
 
 /**

@@ -27,6 +27,6 @@ export const jdbcSourcePlugin: ConnectorPlugin = {
       offsetsTopic: context.env.WALCAST_OFFSETS_TOPIC || 'walcast-offsets',
       openTransactionWaitMs: 10_000,
     };
-    return { problems, create: () => new PollConnector(poll, settings), offsets: (log) => new PollOffsets(poll, settings, log) };
+    return { problems, tasks: 1, create: () => [new PollConnector(poll, settings)], offsets: (log) => new PollOffsets(poll, settings, log) };
   },
 };

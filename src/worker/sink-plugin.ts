@@ -20,7 +20,7 @@ export const debeziumJdbcSinkPlugin: ConnectorPlugin = {
   acceptsKey: isConverterSetting,
   configure(name: string, config: ConnectorConfigMap, context: PluginContext): Configured {
     const problems: ConfigProblem[] = [];
-    checkTasksMax(config, problems);
+    const tasks = checkTasksMax(config, problems);
     const mapped = debeziumJdbcSinkSettings(config, context.worker.registry.url, problems);
     // Connect names a sink's consumer group connect-<name>; the worker's environment may place the
     // offsets table (rows keyed by group), as WALCAST_OFFSETS_TOPIC places the sources' positions.
@@ -28,7 +28,11 @@ export const debeziumJdbcSinkPlugin: ConnectorPlugin = {
     try {
       const sink = loadSinkConnectorConfig(source, context.worker, name);
       if (problems.length > 0) return { problems };
-      return { problems, create: () => new SinkConnector(sink), offsets: (log) => new SinkOffsetsAdmin(sink, log) };
+      // tasks.max consumers of the group, as Connect's sink tasks: Kafka shares the partitions among
+      // them, and each claims its partitions' rows in the offsets table (owner epochs fence a task
+      // that lost one in a rebalance it has not seen yet).
+      const create = (): SinkConnector[] => Array.from({ length: tasks }, (_, task) => new SinkConnector(sink, { task }));
+      return { problems, tasks, create, offsets: (log) => new SinkOffsetsAdmin(sink, log) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       problems.push(...renamedProblems(error, debeziumSinkSettingOf, problems));

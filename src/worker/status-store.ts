@@ -5,12 +5,13 @@
  * read by every worker (worker.ts follows the topic). So any worker answers GET .../status, with
  * the `worker_id` of the one running the connector. A delete writes a tombstone.
  *
- * Value: {"state":"running","paused":false,"trace":null,"worker_id":"host:8083"}: walcast's
- * connector state, the operator's pause and the last error as the status API shows it (the
- * supervisor's messages never carry a secret).
+ * Value: {"state":"running","paused":false,"trace":null,"worker_id":"host:8083","tasks":[...]}:
+ * walcast's connector state, the operator's pause and the last error as the status API shows it
+ * (the supervisor's messages never carry a secret), and, for a connector of several tasks, each
+ * task's {"state","paused","trace"} in order (absent for one task).
  */
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import type { ConnectorState, ConnectorStatus } from '../connector.ts';
+import type { ConnectorState, ConnectorStatus, TaskStatus } from '../connector.ts';
 import type { Logger } from '../log.ts';
 
 const KEY_PREFIX = 'status-connector-';
@@ -20,6 +21,7 @@ interface StatusRecord {
   paused: boolean;
   trace: string | null;
   worker_id: string;
+  tasks?: Array<{ state: ConnectorState; paused: boolean; trace: string | null }>;
 }
 
 export class StatusStore {
@@ -59,12 +61,14 @@ export class StatusStore {
   remote(name: string): ConnectorStatus | null {
     const record = this.latest.get(name);
     if (!record || record.worker_id === this.workerId) return null;
-    return { state: record.state, paused: record.paused, lastError: record.trace, restarts: 0, stats: null, workerId: record.worker_id };
+    const tasks = record.tasks?.map((t): TaskStatus => ({ state: t.state, paused: t.paused, lastError: t.trace }));
+    return { state: record.state, paused: record.paused, lastError: record.trace, restarts: 0, stats: null, workerId: record.worker_id, ...(tasks ? { tasks } : {}) };
   }
 
   /** Publishes the state of a connector this worker runs, when it changed since the last write. */
   async publish(name: string, status: ConnectorStatus): Promise<void> {
     const record: StatusRecord = { state: status.state, paused: status.paused, trace: status.lastError, worker_id: this.workerId };
+    if (status.tasks) record.tasks = status.tasks.map((t) => ({ state: t.state, paused: t.paused, trace: t.lastError }));
     const text = JSON.stringify(record);
     if (this.written.get(name) === text) return;
     await this.write(name, Buffer.from(text));

@@ -26,14 +26,16 @@ export interface SupervisorOptions {
    * again. Fixed, not doubled: it bounds how long a takeover waits after the owner is gone.
    */
   ownerPollMs?: number;
+  /** Counters shared with the other tasks of one connector (a worker's tasks.max); a fresh set otherwise. */
+  stats?: ConnectorStats;
   log: Logger;
 }
 
 export class Supervisor implements ManagedConnector {
   private readonly connector: Connector;
-  private readonly options: Required<SupervisorOptions>;
+  private readonly options: Required<Omit<SupervisorOptions, 'stats'>>;
   private readonly log: Logger;
-  private readonly stats: ConnectorStats = emptyStats();
+  private readonly stats: ConnectorStats;
   private readonly pauseListeners = new Set<(paused: boolean) => void>();
   private session: AbortController | null = null;
   private stopping = false;
@@ -48,7 +50,9 @@ export class Supervisor implements ManagedConnector {
 
   constructor(connector: Connector, options: SupervisorOptions) {
     this.connector = connector;
-    this.options = { startupTimeoutSetting: 'WALCAST_STARTUP_TIMEOUT_MS', initialBackoffMs: 500, maxBackoffMs: 30_000, ownerPollMs: 1000, ...options };
+    const { stats, ...rest } = options;
+    this.options = { startupTimeoutSetting: 'WALCAST_STARTUP_TIMEOUT_MS', initialBackoffMs: 500, maxBackoffMs: 30_000, ownerPollMs: 1000, ...rest };
+    this.stats = stats ?? emptyStats();
     this.log = options.log;
   }
 

@@ -17,7 +17,7 @@
 import type { Kafka } from 'kafkajs';
 import type { WorkerConfig } from '../config/load.ts';
 import { OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets } from '../connector-offsets.ts';
-import type { ManagedConnector, TargetState } from '../connector.ts';
+import { emptyStats, type ManagedConnector, type TargetState } from '../connector.ts';
 import { ExitCode } from '../errors.ts';
 import { retryUntil } from '../kafka/retry-until.ts';
 import { TopicFollower, type FollowedRecord } from '../kafka/topic-follower.ts';
@@ -31,7 +31,7 @@ import { slotOf, WorkerMembership } from './membership.ts';
 import { findPlugin, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
 import type { StatusStore } from './status-store.ts';
 import { Supervisor } from './supervisor.ts';
-import { problemList, sameConfig, WorkerConnector } from './worker-connector.ts';
+import { problemList, sameConfig, WorkerConnector, type TaskRun } from './worker-connector.ts';
 
 export interface WorkerOptions {
   store: ConfigStore;
@@ -171,7 +171,7 @@ export class Worker implements ConnectorAdmin {
     if (stored === null) {
       if (!existing) return;
       this.connectors.delete(name);
-      const ranHere = existing.running !== null;
+      const ranHere = existing.running;
       await this.halt(existing);
       if (ranHere) await this.options.statuses.remove(name).catch((error: unknown) => this.options.log.warn({ err: error, connector: name }, 'removing the status failed'));
       this.options.log.info({ connector: name }, `connector ${name} deleted (its replication slot, topics and offsets stay)`);
@@ -195,6 +195,7 @@ export class Worker implements ConnectorAdmin {
     }
     if (existing) await this.halt(existing);
     const connector = new WorkerConnector(name, stored, plugin);
+    connector.taskCount = this.configure(name, plugin, stored.config).tasks ?? 1;
     connector.remote = () => this.options.statuses.remote(name);
     this.connectors.set(name, connector);
     this.options.log.info({ connector: name, class: plugin.className, targetState: stored.targetState }, existing ? `connector ${name} reconfigured` : `connector ${name} configured`);
@@ -232,39 +233,46 @@ export class Worker implements ConnectorAdmin {
     }
     connector.configError = null;
     const log = this.options.log.child({ connector: name });
-    const supervisor = new Supervisor(configured.create(), { startupTimeoutMs: this.options.config.startupTimeoutMs, log });
-    if (connector.stored.targetState === 'PAUSED') supervisor.pause();
-    connector.supervisor = supervisor;
-    const running = supervisor.run().then((code) => {
-      log.info({ exitCode: code }, code === 0 ? `connector ${name} stopped` : `connector ${name} failed; POST /connectors/${name}/restart starts it again`);
-      // Fenced by another worker's instance during a rebalance: if the group says it is ours, start
-      // again; it stands by (or fences in turn) until the other instance is gone.
-      if (code === ExitCode.fenced) {
-        setTimeout(() => {
-          void this.serial(async () => {
-            if (connector.running !== running || this.connectors.get(name) !== connector || !this.owns(name)) return;
-            connector.running = null;
-            connector.supervisor = null;
-            this.reconcile(connector);
-          });
-        }, FENCED_RELAUNCH_DELAY_MS);
-      }
-      return code;
+    const created = configured.create();
+    connector.taskCount = created.length;
+    // One set of counters for the connector: its tasks add to them.
+    const stats = emptyStats();
+    const tasks: TaskRun[] = created.map((task, id) => {
+      const taskLog = created.length > 1 ? log.child({ task: id }) : log;
+      const supervisor = new Supervisor(task, { startupTimeoutMs: this.options.config.startupTimeoutMs, stats, log: taskLog });
+      if (connector.stored.targetState === 'PAUSED') supervisor.pause();
+      const what = created.length > 1 ? `connector ${name} task ${id}` : `connector ${name}`;
+      const done = supervisor.run().then((code) => {
+        taskLog.info({ exitCode: code }, code === 0 ? `${what} stopped` : `${what} failed; POST /connectors/${name}/restart starts it again`);
+        // Fenced by another worker's instance during a rebalance: if the group says it is ours, start
+        // again (every task: a start fences what the others left); it stands by (or fences in turn)
+        // until the other instance is gone.
+        if (code === ExitCode.fenced) setTimeout(() => void this.serial(() => this.relaunchFenced(connector, tasks)), FENCED_RELAUNCH_DELAY_MS);
+        return code;
+      });
+      return { supervisor, done };
     });
-    connector.running = running;
+    connector.tasks = tasks;
+  }
+
+  /** Starts a connector again whose task was fenced, when this worker still runs that start of it. */
+  private async relaunchFenced(connector: WorkerConnector, tasks: readonly TaskRun[]): Promise<void> {
+    if (connector.tasks !== tasks || this.connectors.get(connector.name) !== connector || !this.owns(connector.name)) return;
+    await this.halt(connector);
+    this.reconcile(connector);
   }
 
   private async halt(connector: WorkerConnector): Promise<void> {
-    connector.supervisor?.stop();
-    await connector.running;
-    connector.running = null;
-    connector.supervisor = null;
+    const { tasks } = connector;
+    for (const task of tasks) task.supervisor.stop();
+    await Promise.all(tasks.map((t) => t.done));
+    if (connector.tasks === tasks) connector.tasks = [];
   }
 
   /** Publishes the state of each connector run here that changed (the status topic). */
   private async publishStatuses(): Promise<void> {
     for (const connector of this.connectors.values()) {
-      if (!connector.supervisor && connector.configError === null) continue;
+      if (!connector.running && connector.configError === null) continue;
       try {
         await this.options.statuses.publish(connector.name, connector.status());
       } catch (error) {
@@ -280,7 +288,7 @@ export class Worker implements ConnectorAdmin {
     problems.push(...unsupportedSettings(plugin, config));
     const configured = plugin.configure(name, resolved, this.context);
     if (problems.length > 0 || !configured.create) return { problems: [...problems, ...configured.problems] };
-    return { problems: configured.problems, create: configured.create, ...(configured.offsets ? { offsets: configured.offsets } : {}) };
+    return { ...configured, problems: configured.problems };
   }
 
   private find(name: string): WorkerConnector {
@@ -299,7 +307,7 @@ export class Worker implements ConnectorAdmin {
 
   info(name: string): ConnectorInfoBody {
     const connector = this.find(name);
-    const tasks = connector.stored.targetState === 'STOPPED' ? [] : [{ connector: name, task: 0 }];
+    const tasks = connector.stored.targetState === 'STOPPED' ? [] : Array.from({ length: connector.taskCount }, (_, task) => ({ connector: name, task }));
     return { name, config: maskConfig(connector.stored.config), tasks, type: connector.type };
   }
 
@@ -434,7 +442,7 @@ export class Worker implements ConnectorAdmin {
   private async restartHere(name: string, options: RestartRequest): Promise<void> {
     const connector = this.connectors.get(name);
     if (!connector || !this.owns(name) || connector.stored.targetState === 'STOPPED') return;
-    const failed = connector.status().state === 'failed';
+    const failed = connector.anyTaskFailed || connector.status().state === 'failed';
     if (options.onlyFailed && !failed) return;
     if (failed || !connector.running) {
       // A failed supervisor has ended its run: a new one starts from the last committed position.
