@@ -20,7 +20,7 @@ import type { Kafka } from 'kafkajs';
 import type { ConnectorStats } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import type { CompressionName } from './compression.ts';
-import { ensureOffsetsTopic, offsetRecord, readOffset, type SourcePosition, type StoredOffset } from './offsets.ts';
+import { ensureOffsetsTopic, offsetRecord, readOffset, readOffsets, type SourcePosition, type StoredOffset } from './offsets.ts';
 import { settleOpenTransactions } from './open-transactions.ts';
 import type { KafkaRecord, TransactionalProducer } from './producer.ts';
 import { checkRecordFits, DEFAULT_MAX_MESSAGE_BYTES, headerBytes } from './record-limits.ts';
@@ -43,6 +43,11 @@ export interface DeliveryOptions<P> {
   offsetsTopic: string;
   /** The key of this source's records in the offsets topic. */
   sourceId: string;
+  /**
+   * The key of a position's offset record, for a source that keeps one record per part (the
+   * polling source: per table); sourceId otherwise.
+   */
+  offsetKey?(position: P): string;
   /** Records per produce request at most. */
   sendChunkEvents: number;
   /** Counters updated at each commit (events, source units, Kafka transactions, dead letters). */
@@ -215,7 +220,7 @@ export class TransactionalDelivery<P> {
   /** The offset record last, every chunk acknowledged, then the Kafka commit. */
   private async commitWithOffset(position: P, events: number, deadLetters: number): Promise<void> {
     const started = performance.now();
-    this.add(offsetRecord(this.options.offsetsTopic, this.options.sourceId, this.options.positionJson(position)), 0);
+    this.add(offsetRecord(this.options.offsetsTopic, this.options.offsetKey?.(position) ?? this.options.sourceId, this.options.positionJson(position)), 0);
     await this.flushChunk();
     await this.inflight;
     this.inflight = null;
@@ -322,6 +327,8 @@ export interface OpenDeliveryOptions<P> extends DeliveryOptions<P> {
   extraTopics?: string[];
   /** Names the step in progress, for errors that say which service and setting to check. */
   stage(description: string): void;
+  /** The keys of a source keeping one offset record per part (offsetKey): each is read back, instead of sourceId. */
+  positionKeys?: readonly string[];
 }
 
 /**
@@ -329,7 +336,9 @@ export interface OpenDeliveryOptions<P> extends DeliveryOptions<P> {
  * (a zombie could otherwise commit after the position is read), settle transactions left open,
  * then read the stored position.
  */
-export async function openDelivery<P>(options: OpenDeliveryOptions<P>): Promise<{ delivery: TransactionalDelivery<P>; stored: StoredOffset | null }> {
+export async function openDelivery<P>(
+  options: OpenDeliveryOptions<P>,
+): Promise<{ delivery: TransactionalDelivery<P>; stored: StoredOffset | null; storedByKey: Map<string, StoredOffset> }> {
   const { kafka, topics, producer, offsetsTopic, sourceId } = options;
   options.stage(`connecting to Kafka (WALCAST_KAFKA_BROKERS=${options.brokers.join(',')})`);
   await ensureOffsetsTopic(topics, offsetsTopic);
@@ -341,14 +350,16 @@ export async function openDelivery<P>(options: OpenDeliveryOptions<P>): Promise<
     kafka,
     topics: [offsetsTopic, ...extraTopics, ...(await topics.listWithPrefix(`${options.topicPrefix}.`))],
     offsetsTopic,
-    sourceId,
+    sourceId: options.positionKeys ? [sourceId, ...options.positionKeys] : sourceId,
     brokers: options.brokers,
     producer,
     waitMs: options.openTransactionWaitMs,
     log: options.log,
   });
-  const stored = await readOffset(kafka, offsetsTopic, sourceId);
+  const keys = options.positionKeys;
+  const stored = keys ? null : await readOffset(kafka, offsetsTopic, sourceId);
+  const storedByKey = keys ? await readOffsets(kafka, offsetsTopic, (key) => keys.includes(key)) : new Map<string, StoredOffset>();
   const delivery = new TransactionalDelivery(options);
   for (const [topic, bytes] of await topics.maxMessageBytes(extraTopics)) delivery.setTopicLimit(topic, bytes);
-  return { delivery, stored };
+  return { delivery, stored, storedByKey };
 }

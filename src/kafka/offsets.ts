@@ -83,3 +83,14 @@ export async function readOffset(kafka: Kafka, topic: string, sourceId: string, 
   if (!record) return null;
   return { ...parseOffsetValue(record.value), recordOffset: record.offset, partitionEnd: end.toString() };
 }
+
+/**
+ * The latest committed positions of every key `wanted` accepts (a source keeping one record per
+ * table), by key. The same preconditions as readOffset.
+ */
+export async function readOffsets(kafka: Kafka, topic: string, wanted: (key: string) => boolean, timeoutMs = 60_000): Promise<Map<string, StoredOffset>> {
+  const { latest, end } = await readCompacted(kafka, topic, 'offset reader', timeoutMs, wanted);
+  const out = new Map<string, StoredOffset>();
+  for (const [key, record] of latest) out.set(key, { ...parseOffsetValue(record.value), recordOffset: record.offset, partitionEnd: end.toString() });
+  return out;
+}

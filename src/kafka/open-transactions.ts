@@ -112,11 +112,12 @@ export type OpenTransactionVerdict =
  * is complete (commit it, as the coordinator most likely decided), and its absence means the
  * transaction never reached its commit request (abort it).
  */
-export function judgeOpenRegions(regions: OpenRegion[], ownProducerId: string, offsetsTopic: string, sourceId: string): OpenTransactionVerdict {
+export function judgeOpenRegions(regions: OpenRegion[], ownProducerId: string, offsetsTopic: string, sourceId: string | readonly string[]): OpenTransactionVerdict {
+  const ownKeys: readonly string[] = typeof sourceId === 'string' ? [sourceId] : sourceId;
   if (regions.length === 0) return { kind: 'none' };
   const foreign = regions.filter((r) => r.producerIds.some((id) => id !== ownProducerId));
   if (foreign.length > 0) return { kind: 'foreign', regions: foreign };
-  const ownOffsetOpen = regions.some((r) => r.topic === offsetsTopic && r.keys.includes(sourceId));
+  const ownOffsetOpen = regions.some((r) => r.topic === offsetsTopic && r.keys.some((k) => ownKeys.includes(k)));
   return { kind: 'own', outcome: ownOffsetOpen ? 'commit' : 'abort', regions };
 }
 
@@ -138,7 +139,8 @@ export interface SettleOptions {
   /** Every topic walcast writes for this source, the offsets topic included. */
   topics: string[];
   offsetsTopic: string;
-  sourceId: string;
+  /** The key of the source's offset record (or its keys, for a source keeping one per table). */
+  sourceId: string | readonly string[];
   brokers: string[];
   producer: {
     producerId(): string;

@@ -12,6 +12,7 @@ import { startWorker, waitForState, type RunningWorker } from '../helpers/worker
 import { offsetRecord } from '../../src/kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
 import { SinkOffsets } from '../../src/sink/offsets.ts';
+import { pollOffsetKey, pollTransactionalId } from '../../src/source/poll/tasks.ts';
 import { createLogger } from '../../src/log.ts';
 import { PLAINTEXT } from '../../src/kafka/security.ts';
 
@@ -88,10 +89,10 @@ test('polling source: offsets read, refused while running, altered and reset whi
   await stop(w, name);
   // A zombie of the connector (same transactional id) with a transaction open when the change comes.
   const kafka = createKafka({ brokers: services.kafkaBrokers, clientId: 'zombie', security: PLAINTEXT, log: createLogger('fatal'), retries: 2 });
-  const zombie = new KafkajsTransactionalProducer({ kafka, transactionalId: `walcast-jdbc-${name}`, transactionTimeoutMs: 60_000 });
+  const zombie = new KafkajsTransactionalProducer({ kafka, transactionalId: pollTransactionalId(name, 0), transactionTimeoutMs: 60_000 });
   await zombie.connect();
   await zombie.begin();
-  await zombie.send([offsetRecord(offsetsTopic, `jdbc-source:${name}`, { tables: { [`${schema}.items`]: { inc: '1' } } })]);
+  await zombie.send([offsetRecord(offsetsTopic, pollOffsetKey(name, `${schema}.items`, false), { inc: '1' })]);
 
   const bad = await w.call('PATCH', `/connectors/${name}/offsets`, { offsets: [{ partition, offset: { timestamp: 'x' } }] });
   assert.equal(bad.status, 400);

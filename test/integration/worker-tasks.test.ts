@@ -1,12 +1,20 @@
 // tasks.max in `walcast worker`: a Debezium JDBC sink config with tasks.max=2 runs two consumers
 // of its group on a two-partition topic, both RUNNING in the status, and applies every change
-// exactly once.
+// exactly once; a JDBC source config with two tables and tasks.max=2 polls them in two tasks and
+// delivers every row once, also after tasks.max changes and a table moves to another task (whose
+// former task's zombie is fenced).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
 import { assertSameRows, auditVersions, reapplied } from '../helpers/sink.ts';
 import { startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { offsetRecord } from '../../src/kafka/offsets.ts';
+import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
+import { PLAINTEXT } from '../../src/kafka/security.ts';
+import { createLogger } from '../../src/log.ts';
+import { pollOffsetKey, pollTransactionalId } from '../../src/source/poll/tasks.ts';
 
 const services = loadServices();
 const it = capturedSchema('wtasks', {
@@ -15,6 +23,10 @@ const it = capturedSchema('wtasks', {
     await db.query(`create schema ${it.schema}_target`);
     await db.query(`create table ${it.schema}_target.items (id bigint primary key, version int not null, note text)`);
     await auditVersions(db, `${it.schema}_target.items`);
+    for (const t of ['a', 'b']) {
+      await db.query(`create table ${it.schema}.${t} (id serial primary key, n int not null)`);
+      await db.query(`insert into ${it.schema}.${t} (n) select g from generate_series(1, 50) g`);
+    }
   },
   teardown: async (db) => {
     await db.query(`drop schema if exists ${it.schema}_target cascade`);
@@ -131,3 +143,55 @@ test('a sink with tasks.max=2: two consumers RUNNING, every change applied exact
   assert.equal((await w.call('DELETE', `/connectors/cdc-${prefix}`)).status, 204);
 });
 
+test('a polling source with two tables and tasks.max=2: a task each, every row once, also after a table moves', async () => {
+  const w = await theWorker();
+  const name = `poll-${prefix}`;
+  const config: Record<string, string> = {
+    'connector.class': 'io.confluent.connect.jdbc.JdbcSourceConnector',
+    'tasks.max': '2',
+    'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
+    'connection.user': decodeURIComponent(pgUrl.username),
+    'connection.password': decodeURIComponent(pgUrl.password),
+    'table.whitelist': `${schema}.a,${schema}.b`,
+    mode: 'incrementing',
+    'incrementing.column.name': 'id',
+    'topic.prefix': `${prefix}-`,
+    'poll.interval.ms': '100',
+    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
+    'value.converter.schemas.enable': 'false',
+  };
+  const created = await w.call('POST', '/connectors', { name, config });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await runningTasks(w, name, 2);
+  const topics = [`${prefix}-a`, `${prefix}-b`];
+  const ids = async (count: number): Promise<Record<string, number[]>> =>
+    waitFor(`${count} records in each of ${topics.join(', ')}`, async () => {
+      const records = await readTopics({ brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, jsonTopics: topics, timeoutMs: 30_000 }, topics);
+      const by = Object.fromEntries(topics.map((t) => [t, records.filter((r) => r.topic === t).map((r) => (r.value as { id: number }).id)]));
+      return topics.every((t) => by[t]!.length >= count) ? by : undefined;
+    }, 60_000, 200);
+  const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+  assert.deepEqual(await ids(50), { [topics[0]!]: range(50), [topics[1]!]: range(50) });
+  // A cursor per table, whichever task polls it.
+  assert.deepEqual((await w.call('GET', `/connectors/${name}/offsets`)).body, {
+    offsets: [{ partition: { table: `${schema}.a` }, offset: { incrementing: 50 } }, { partition: { table: `${schema}.b` }, offset: { incrementing: 50 } }],
+  });
+
+  // Table b moves from task 1 to task 0 (tasks.max=1). A zombie of task 1 holds a transaction
+  // open with a stale cursor of b: the next start must fence it before task 0 reads b's cursor.
+  assert.equal((await w.call('PUT', `/connectors/${name}/stop`)).status, 204);
+  await waitForState(w, name, 'STOPPED');
+  const kafka = createKafka({ brokers: services.kafkaBrokers, clientId: 'zombie', security: PLAINTEXT, log: createLogger('fatal'), retries: 2 });
+  const zombie = new KafkajsTransactionalProducer({ kafka, transactionalId: pollTransactionalId(name, 1), transactionTimeoutMs: 60_000 });
+  await zombie.connect();
+  await zombie.begin();
+  await zombie.send([offsetRecord(`${prefix}-offsets`, pollOffsetKey(name, `${schema}.b`, false), { inc: '1' })]);
+  assert.equal((await w.call('PATCH', `/connectors/${name}/config`, { 'tasks.max': '1' })).status, 200);
+  assert.equal((await w.call('PUT', `/connectors/${name}/resume`)).status, 202);
+  await runningTasks(w, name, 1);
+  await assert.rejects(zombie.commit(), 'the zombie of task 1 is fenced');
+  await zombie.disconnect().catch(() => undefined);
+  for (const t of ['a', 'b']) await db.query(`insert into ${schema}.${t} (n) select g from generate_series(51, 60) g`);
+  assert.deepEqual(await ids(60), { [topics[0]!]: range(60), [topics[1]!]: range(60) });
+  assert.equal((await w.call('DELETE', `/connectors/${name}`)).status, 204);
+});

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { ConnectorStatus, ManagedConnector } from '../../src/connector.ts';
 import { connectorStatusBody } from '../../src/http/connectors.ts';
 import { SinkStats } from '../../src/sink/stats.ts';
+import { partitionOfOffsetKey, pollOffsetKey, pollTransactionalId, spreadTables } from '../../src/source/poll/tasks.ts';
 import { checkTasksMax } from '../../src/worker/plugins.ts';
 import { combinedStatus } from '../../src/worker/worker-connector.ts';
 
@@ -65,3 +66,21 @@ test("sink tasks share counters: the partitions are every task's, a task's lost 
   assert.equal(stats.totalLag(), 6);
 });
 
+test("the polling source's tables spread over tasks as the JDBC connector groups them", () => {
+  assert.deepEqual(spreadTables(['a', 'b', 'c', 'd', 'e'], 2), [['a', 'b', 'c'], ['d', 'e']]);
+  assert.deepEqual(spreadTables(['a', 'b'], 5), [['a'], ['b']]);
+  assert.deepEqual(spreadTables(['a', 'b', 'c'], 1), [['a', 'b', 'c']]);
+  assert.deepEqual(spreadTables([], 3), [[]]);
+});
+
+test('a polled table keeps its cursor under a key of its own, found again by connector name only', () => {
+  const key = pollOffsetKey('src', 'public.users', false);
+  assert.equal(key, 'jdbc-source:["src",{"table":"public.users"}]');
+  assert.equal(partitionOfOffsetKey('src', key), 'public.users');
+  assert.equal(partitionOfOffsetKey('src', pollOffsetKey('src', 'query', true)), 'query');
+  // Another connector's, even one whose name starts alike or holds the separator characters.
+  assert.equal(partitionOfOffsetKey('src', pollOffsetKey('src2', 'public.users', false)), null);
+  assert.equal(partitionOfOffsetKey('src', pollOffsetKey('src",{"table":"x"}]', 'public.users', false)), null);
+  assert.equal(partitionOfOffsetKey('a"b', pollOffsetKey('a"b', 's.t', false)), 's.t');
+  assert.equal(pollTransactionalId('src', 1), 'walcast-jdbc-src-1');
+});

@@ -4,6 +4,9 @@
  * one Kafka transaction through the same TransactionalDelivery as the CDC source (GUIDE, invariant
  * 2): a crash at any instant redelivers nothing and skips nothing. On start it fences older
  * instances, then reads its cursors back from the offsets topic.
+ *
+ * One connector may run as several tasks (tasks.ts), each polling its share of the tables under its
+ * own transactional id; each table's cursor is a record of its own, written with the table's rows.
  */
 import type pg from 'pg';
 import type { PollSourceConfig } from '../../config/jdbc-source.ts';
@@ -11,7 +14,7 @@ import type { Connector, ErrorVerdict, SessionContext } from '../../connector.ts
 import { encodeRow, structSchema } from '../../encode/connect-json.ts';
 import { ExitCode, WalcastError } from '../../errors.ts';
 import { openDelivery, type TransactionalDelivery } from '../../kafka/delivery.ts';
-import type { JsonValue, SourcePosition } from '../../kafka/offsets.ts';
+import type { SourcePosition } from '../../kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer, ProducerFencedError } from '../../kafka/producer.ts';
 import { TopicManager } from '../../kafka/topics.ts';
 import type { Logger } from '../../log.ts';
@@ -19,6 +22,7 @@ import { negotiateTls, newClient, pgAddress } from '../../pg/connect.ts';
 import { quoteIdent } from '../../pg/sql.ts';
 import { INC_ALIAS, pollQuery, TS_ALIAS, type TableCursor } from './query.ts';
 import { describeQuery, describeTable, PolledTableError, type PolledTable } from './table.ts';
+import { pollOffsetKey, pollTransactionalId } from './tasks.ts';
 
 /** Kafka settings a polling connector gets from its worker. */
 export interface PollKafkaSettings {
@@ -32,6 +36,22 @@ export interface PollKafkaSettings {
 /** Cursors by table (schema.table), as stored in the offsets topic. */
 type PollPosition = Map<string, TableCursor>;
 
+/** What one poll commits: one table's new cursor (its own record in the offsets topic). */
+interface TableAdvance {
+  key: string;
+  query: boolean;
+  cursor: TableCursor;
+}
+
+/** One task of the connector (tasks.ts). */
+export interface PollTask {
+  task: number;
+  /** Tables of the whole connector (for /status). */
+  connectorTables: number;
+  /** Done once per start of the connector, before any of its tasks reads a position (tasks.ts). */
+  fence(log: Logger): Promise<void>;
+}
+
 /** PostgreSQL errors that mean "fix the setup": a retry cannot help. */
 const SETUP_ERRORS: Record<string, string> = {
   '28P01': 'password authentication failed: check connection.user and connection.password',
@@ -44,23 +64,16 @@ const SETUP_ERRORS: Record<string, string> = {
 
 /** A table's key in the stored position (`schema.table`; `query` for the query setting, Connect's partition name for it). */
 export const QUERY_POSITION_KEY = 'query';
-function positionKey(table: PolledTable): string {
+export function positionKey(table: PolledTable): string {
   return table.query ? QUERY_POSITION_KEY : `${table.schema}.${table.table}`;
 }
 
-function positionJson(position: PollPosition): SourcePosition {
-  const tables: { [table: string]: JsonValue } = {};
-  for (const [table, cursor] of position) tables[table] = { ...cursor };
-  return { tables };
-}
-
-function positionFrom(stored: SourcePosition | undefined): PollPosition {
-  const out: PollPosition = new Map();
-  const tables = stored?.tables;
-  if (tables && typeof tables === 'object' && !Array.isArray(tables)) {
-    for (const [table, cursor] of Object.entries(tables)) out.set(table, { ...(cursor as TableCursor) });
-  }
-  return out;
+function cursorOf(stored: SourcePosition | undefined): TableCursor | null {
+  if (!stored) return null;
+  const cursor: TableCursor = {};
+  if (typeof stored.inc === 'string') cursor.inc = stored.inc;
+  if (typeof stored.ts === 'string') cursor.ts = stored.ts;
+  return cursor;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -80,10 +93,13 @@ export class PollConnector implements Connector {
   readonly type = 'source' as const;
   private readonly config: PollSourceConfig;
   private readonly kafkaSettings: PollKafkaSettings;
+  private readonly task: PollTask;
 
-  constructor(config: PollSourceConfig, kafka: PollKafkaSettings) {
+  /** `config.tables`: this task's tables. */
+  constructor(config: PollSourceConfig, kafka: PollKafkaSettings, task: PollTask) {
     this.config = config;
     this.kafkaSettings = kafka;
+    this.task = task;
   }
 
   get name(): string {
@@ -108,7 +124,8 @@ export class PollConnector implements Connector {
     const settings = this.kafkaSettings;
     const kafka = createKafka({ brokers: settings.brokers, clientId: settings.clientId, security: settings.security, log });
     const topics = new TopicManager(kafka, { partitions: 1, replicationFactor: -1 });
-    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: `walcast-jdbc-${config.name}`, transactionTimeoutMs: 60_000 });
+    const transactionalId = pollTransactionalId(config.name, this.task.task);
+    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId, transactionTimeoutMs: 60_000 });
     let client: pg.Client | null = null;
     try {
       context.stage(`connecting to PostgreSQL (connection.url, ${pgAddress(config.connection)})`);
@@ -122,28 +139,37 @@ export class PollConnector implements Connector {
       const tables: PolledTable[] = [];
       if (config.query !== null) tables.push(await this.checked(await describeQuery(client, config.query, config.topicPrefix, config.timeZone, config.numericMapping)));
       for (const name of config.tables) tables.push(await this.checked(await describeTable(client, name, config.topicPrefix, config.timeZone, config.numericMapping)));
-      context.stats.tables = tables.length;
+      context.stats.tables = this.task.connectorTables;
 
-      const { delivery, stored } = await openDelivery<PollPosition>({
+      context.stage(`fencing the earlier instances of the connector's tasks (${transactionalId})`);
+      await this.task.fence(log);
+      const keys = new Map(tables.map((t) => [pollOffsetKey(config.name, positionKey(t), t.query), positionKey(t)]));
+      const { delivery, storedByKey } = await openDelivery<TableAdvance>({
         kafka,
         topics,
         producer,
         brokers: settings.brokers,
         offsetsTopic: settings.offsetsTopic,
-        sourceId: `jdbc-source:${config.name}`,
+        sourceId: transactionalId,
+        positionKeys: [...keys.keys()],
+        offsetKey: (advance) => pollOffsetKey(config.name, advance.key, advance.query),
         topicPrefix: config.topicPrefix,
         openTransactionWaitMs: settings.openTransactionWaitMs,
         extraTopics: tables.map((t) => t.topic),
         sendChunkEvents: 1000,
-        positionJson,
+        positionJson: (advance) => ({ ...advance.cursor }),
         stats: context.stats,
         log,
         stage: context.stage,
       });
-      const position = positionFrom(stored?.position);
+      const position: PollPosition = new Map();
+      for (const [offsetKey, key] of keys) {
+        const cursor = cursorOf(storedByKey.get(offsetKey)?.position);
+        if (cursor) position.set(key, cursor);
+      }
       context.running();
       context.stats.lastEventAt ??= Date.now();
-      log.info({ tables: tables.map((t) => `${positionKey(t)} -> ${t.topic}`), mode: config.mode, resumedFrom: stored ? positionJson(position) : null }, 'polling');
+      log.info({ task: this.task.task, tables: tables.map((t) => `${positionKey(t)} -> ${t.topic}`), mode: config.mode, resumedFrom: Object.fromEntries(position) }, 'polling');
       while (!signal.aborted) {
         if (context.isPaused()) {
           await pause(200, signal);
@@ -185,7 +211,7 @@ export class PollConnector implements Connector {
   }
 
   /** One poll of one table: its new rows and its cursor in one Kafka transaction. True when the batch was full (poll again now). */
-  private async pollTable(client: pg.Client, table: PolledTable, position: PollPosition, delivery: TransactionalDelivery<PollPosition>, log: Logger): Promise<boolean> {
+  private async pollTable(client: pg.Client, table: PolledTable, position: PollPosition, delivery: TransactionalDelivery<TableAdvance>, log: Logger): Promise<boolean> {
     const { config } = this;
     const key = positionKey(table);
     const cursor = position.get(key) ?? {};
@@ -213,14 +239,13 @@ export class PollConnector implements Connector {
     if (lastRow && lastRow[TS_ALIAS] !== undefined) next.ts = String(lastRow[TS_ALIAS]);
     const schema = structSchema(table.query ? null : table.table, table.columns.map((c) => c.field));
     const fields = table.columns.map((c) => c.field);
-    const updated: PollPosition = new Map(position).set(key, next);
     try {
       await delivery.begin();
       for (const row of rows) {
         delivery.append({ topic: table.topic, key: null, value: encodeRow(fields, schema, row, config) });
         await delivery.flushIfFull();
       }
-      delivery.completeUnit(updated);
+      delivery.completeUnit({ key, query: table.query, cursor: next });
       await delivery.commit();
     } catch (error) {
       await delivery.abort();

@@ -8,50 +8,39 @@
  *
  * With the `query` setting the one partition is `{"query": "query"}`, as the JDBC connector names it.
  *
- * The tables' cursors are one record of the offsets topic (`jdbc-source:<name>`): a change
- * rewrites that record, fenced by the connector's transactional id (kafka/position-admin.ts).
+ * Each table's cursor is a record of the offsets topic (tasks.ts). A change first fences every
+ * task's transactional id (as a start of the connector does), then writes the new records (or
+ * tombstones) in one transaction under task 0's id: a zombie task can no longer overwrite them,
+ * and the next start fences this writer before it reads them.
  */
 import { integerOf, jsonInteger, OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets, type OffsetFields } from '../../connector-offsets.ts';
 import type { PollSourceConfig } from '../../config/jdbc-source.ts';
-import { readPosition, rewritePosition, type PositionAdminOptions } from '../../kafka/position-admin.ts';
-import type { JsonValue, SourcePosition } from '../../kafka/offsets.ts';
+import { offsetRecord, type JsonValue } from '../../kafka/offsets.ts';
+import { createKafka, KafkajsTransactionalProducer, type KafkaRecord } from '../../kafka/producer.ts';
 import type { Logger } from '../../log.ts';
 import { QUERY_POSITION_KEY, type PollKafkaSettings } from './connector.ts';
 import type { TableCursor } from './query.ts';
-
-type Tables = { [table: string]: JsonValue };
-
-function tablesOf(position: SourcePosition | null): Tables {
-  const tables = position?.tables;
-  return tables && typeof tables === 'object' && !Array.isArray(tables) ? { ...tables } : {};
-}
+import { fenceEarlierTasks, pollOffsetKey, pollTransactionalId, readPollOffsets } from './tasks.ts';
 
 export class PollOffsets implements ConnectorOffsets {
   private readonly config: PollSourceConfig;
-  private readonly admin: PositionAdminOptions;
+  private readonly settings: PollKafkaSettings;
+  private readonly tasks: number;
+  private readonly log: Logger;
 
-  constructor(config: PollSourceConfig, kafka: PollKafkaSettings, log: Logger) {
+  constructor(config: PollSourceConfig, kafka: PollKafkaSettings, tasks: number, log: Logger) {
     this.config = config;
-    this.admin = {
-      brokers: kafka.brokers,
-      clientId: kafka.clientId,
-      security: kafka.security,
-      transactionalId: `walcast-jdbc-${config.name}`,
-      offsetsTopic: kafka.offsetsTopic,
-      sourceId: `jdbc-source:${config.name}`,
-      topicPrefix: config.topicPrefix,
-      extraTopics: [],
-      openTransactionWaitMs: kafka.openTransactionWaitMs,
-      log,
-    };
+    this.settings = kafka;
+    this.tasks = tasks;
+    this.log = log;
   }
 
   async read(): Promise<ConnectorOffset[]> {
-    const tables = tablesOf(await readPosition(this.admin));
-    return Object.entries(tables)
+    const tables = await readPollOffsets(this.config.name, this.settings, this.log);
+    return [...tables]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([table, cursor]) => {
-        const { inc, ts } = (cursor ?? {}) as TableCursor;
+      .map(([table, stored]) => {
+        const { inc, ts } = stored.position as TableCursor;
         const offset: { [key: string]: JsonValue } = {};
         if (inc !== undefined) offset.incrementing = jsonInteger(BigInt(inc));
         if (ts !== undefined) offset.timestamp = ts;
@@ -101,17 +90,38 @@ export class PollOffsets implements ConnectorOffsets {
       changes.set(table, offset === null ? null : this.cursorOf(table, offset));
     }
     if (changes.size === 0) return;
-    await rewritePosition(this.admin, (current) => {
-      const tables = tablesOf(current);
-      for (const [table, cursor] of changes) {
-        if (cursor === null) delete tables[table];
-        else tables[table] = { ...cursor };
-      }
-      return { tables };
-    });
+    await this.rewrite(() => [...changes].map(([table, cursor]) => this.record(table, cursor)));
   }
 
   async reset(): Promise<void> {
-    await rewritePosition(this.admin, () => null);
+    await this.rewrite(async () => [...(await readPollOffsets(this.config.name, this.settings, this.log)).keys()].map((table) => this.record(table, null)));
+  }
+
+  private record(table: string, cursor: TableCursor | null): KafkaRecord {
+    const key = pollOffsetKey(this.config.name, table, table === QUERY_POSITION_KEY && this.config.query !== null);
+    return cursor === null ? { topic: this.settings.offsetsTopic, key: Buffer.from(key), value: null } : offsetRecord(this.settings.offsetsTopic, key, { ...cursor });
+  }
+
+  /** Fences every task (and those of the previous start), then commits `records()` under task 0's id. */
+  private async rewrite(records: () => KafkaRecord[] | Promise<KafkaRecord[]>): Promise<void> {
+    const { name } = this.config;
+    await fenceEarlierTasks(name, this.settings, this.tasks, this.log);
+    const kafka = createKafka({ brokers: this.settings.brokers, clientId: this.settings.clientId, security: this.settings.security, log: this.log, retries: 5 });
+    const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: pollTransactionalId(name, 0), transactionTimeoutMs: 60_000 });
+    try {
+      await producer.connect();
+      const written = await records();
+      if (written.length === 0) return;
+      await producer.begin();
+      try {
+        await producer.send(written);
+        await producer.commit();
+      } catch (error) {
+        await producer.abort().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
   }
 }
