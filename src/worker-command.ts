@@ -15,14 +15,14 @@ import { WALCAST_VERSION } from './version.ts';
 import { debeziumPostgresPlugin, walcastCdcPlugin } from './worker/cdc-plugins.ts';
 import { ConfigCipher } from './worker/config-secrets.ts';
 import { jdbcSourcePlugin } from './worker/poll-plugin.ts';
-import { debeziumJdbcSinkPlugin } from './worker/sink-plugin.ts';
+import { confluentJdbcSinkPlugin, debeziumJdbcSinkPlugin } from './worker/sink-plugin.ts';
 import { ConfigStore } from './worker/config-store.ts';
 import { StatusStore } from './worker/status-store.ts';
 import type { ConnectorPlugin } from './worker/plugins.ts';
 import { Worker } from './worker/worker.ts';
 
 /** The connector classes `walcast worker` accepts (GET /connector-plugins). */
-export const PLUGINS: readonly ConnectorPlugin[] = [walcastCdcPlugin, debeziumPostgresPlugin, jdbcSourcePlugin, debeziumJdbcSinkPlugin];
+export const PLUGINS: readonly ConnectorPlugin[] = [walcastCdcPlugin, debeziumPostgresPlugin, jdbcSourcePlugin, debeziumJdbcSinkPlugin, confluentJdbcSinkPlugin];
 
 export async function workerCommand(): Promise<number> {
   let config: WorkerConfig;

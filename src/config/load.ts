@@ -102,6 +102,11 @@ export interface SinkSettings {
 export interface SinkConfig extends SinkSettings {
   /** What the management API calls it (the consumer group). */
   name: string;
+  /**
+   * What a record's value holds: a Debezium change envelope (walcast's sink, Debezium's JDBC sink;
+   * the default), or the row itself (Confluent's JDBC sink: a tombstone deletes the key's row).
+   */
+  records?: 'envelope' | 'flat';
   kafka: WorkerConfig['kafka'];
   registry: WorkerConfig['registry'];
 }

@@ -168,7 +168,7 @@ export class SinkConnector implements Connector {
         stats,
         connectorStats: context.stats,
         log,
-        decoder: new ChangeDecoder(registry, config.toastPlaceholder),
+        decoder: new ChangeDecoder(registry, config.toastPlaceholder, config.records ?? 'envelope'),
         deadLetters,
         fail: (error) => failSession(error),
       });

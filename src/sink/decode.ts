@@ -1,7 +1,9 @@
 /**
  * Kafka records of change topics to changes the sink applies: Debezium's envelope
  * `{before, after, source, op}`, as Avro through a Confluent-compatible registry (walcast's and
- * Debezium's topics), or as JSON with or without Connect's `{schema, payload}` wrapper. Values
+ * Debezium's topics), or as JSON with or without Connect's `{schema, payload}` wrapper; or, for
+ * Confluent's JDBC sink, flat records whose value is the row itself (the JDBC source's output,
+ * Debezium's after ExtractNewRecordState): an upsert of the row, a tombstone a delete of its key. Values
  * stay decoded (bigints, Decimals, Buffers); columns.ts renders them for COPY once the target
  * column is known. Layouts are computed once per schema (registry id, JSON schema or field set).
  */
@@ -194,10 +196,12 @@ export class ChangeDecoder {
   private readonly keys = new Map<string, FieldLayout[]>();
   /** Envelope readers by writer schema id (null: read with the writer type itself). */
   private readonly readers = new Map<number, EnvelopeReader | null>();
+  private readonly flat: boolean;
 
-  constructor(registry: SchemaRegistryClient | null, placeholder: string) {
+  constructor(registry: SchemaRegistryClient | null, placeholder: string, records: 'envelope' | 'flat' = 'envelope') {
     this.writers = registry ? new WriterTypes(registry) : null;
     this.placeholder = placeholder;
+    this.flat = records === 'flat';
   }
 
   /** A change, or null for what the sink does not apply: tombstones, messages (op m), records of other shapes. */
@@ -219,6 +223,7 @@ export class ChangeDecoder {
    * of thousands of records then costs no microtask each. undefined: a schema must be looked up.
    */
   tryDecode(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): SinkChange | null | undefined {
+    if (this.flat) return this.tryDecodeFlat(topic, partition, offset, keyBytes, valueBytes);
     if (valueBytes === null || valueBytes.length === 0) return null;
     let value: Decoded | undefined;
     try {
@@ -271,6 +276,45 @@ export class ChangeDecoder {
       row,
       sourceTsMs: tsMs === undefined || tsMs === null ? null : Number(tsMs),
     };
+  }
+
+  /** The record key's fields and values (null: no key, or not a struct); undefined when its writer schema is not known yet. */
+  private knownKey(keyBytes: Buffer | null): { keyFields: FieldLayout[] | null; key: unknown[] | null } | undefined {
+    if (keyBytes === null || keyBytes.length === 0) return { keyFields: null, key: null };
+    let decodedKey: Decoded | undefined;
+    try {
+      decodedKey = this.decodeKnown(keyBytes, 'key');
+    } catch (error) {
+      throw transientDecodeError(error) ? error : new RecordDecodeError('key', error);
+    }
+    if (decodedKey === undefined) return undefined;
+    if (!decodedKey.value || !decodedKey.layout) return { keyFields: null, key: null };
+    const keyFields = decodedKey.layout;
+    return { keyFields, key: keyFields.map((f) => decodedKey.value![f.name] ?? null) };
+  }
+
+  /**
+   * A flat record: the value is the row (its layout read as a key's is: the record's own fields),
+   * upserted; a tombstone deletes the key's row. No source block: the table's name comes from the
+   * topic (table.name.format). undefined: a schema must be looked up.
+   */
+  private tryDecodeFlat(topic: string, partition: number, offset: string, keyBytes: Buffer | null, valueBytes: Buffer | null): SinkChange | null | undefined {
+    const known = this.knownKey(keyBytes);
+    if (known === undefined) return undefined;
+    const { keyFields, key } = known;
+    const base = { topic, partition, offset, source: { db: '', schema: '', table: '' }, keyFields, key, sourceTsMs: null };
+    if (valueBytes === null || valueBytes.length === 0) return key ? { ...base, op: 'd', fields: [], row: null } : null;
+    let value: Decoded | undefined;
+    try {
+      value = this.decodeKnown(valueBytes, 'key');
+    } catch (error) {
+      throw transientDecodeError(error) ? error : new RecordDecodeError('value', error);
+    }
+    if (value === undefined) return undefined;
+    if (!value.value || !value.layout) return null;
+    const fields = value.layout;
+    const row = fields.map((f) => value.value![f.name] ?? null);
+    return { ...base, op: 'c', fields, row };
   }
 
   /** The record's key or value; undefined when it is Avro whose writer schema is not known yet. */

@@ -104,11 +104,20 @@ export function renamedProblems(error: ConfigError, settingOf: (variable: string
   return out;
 }
 
-export function findPlugin(plugins: readonly ConnectorPlugin[], name: string): ConnectorPlugin | undefined {
-  return plugins.find((p) => {
+/** The plugins an alias names: its class, or every class whose simple name it is. */
+export function pluginsNamed(plugins: readonly ConnectorPlugin[], name: string): ConnectorPlugin[] {
+  const exact = plugins.filter((p) => p.className === name);
+  if (exact.length > 0) return exact;
+  return plugins.filter((p) => {
     const simple = p.className.slice(p.className.lastIndexOf('.') + 1);
-    return name === p.className || name === simple || name === simple.replace(/Connector$/, '');
+    return name === simple || name === simple.replace(/Connector$/, '');
   });
+}
+
+/** The one plugin a name means; undefined when none, or when an alias is ambiguous (JdbcSinkConnector: Debezium's or Confluent's). */
+export function findPlugin(plugins: readonly ConnectorPlugin[], name: string): ConnectorPlugin | undefined {
+  const found = pluginsNamed(plugins, name);
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** Settings in `config` that neither the plugin nor the common group knows, each as a problem. */

@@ -28,7 +28,7 @@ import { resolveReferences, type ConnectorConfigMap } from './config-providers.t
 import { ConfigDecryptionError, isSecretKey, keepHiddenSecrets, maskConfig } from './config-secrets.ts';
 import { ConfigRecordError, type ConfigStore, type RestartRequest, type StoredConnector } from './config-store.ts';
 import { slotOf, WorkerMembership } from './membership.ts';
-import { findPlugin, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
+import { findPlugin, pluginsNamed, unsupportedSettings, validationBody, type Configured, type ConnectorPlugin, type PluginContext, type ValidationBody } from './plugins.ts';
 import type { StatusStore } from './status-store.ts';
 import { Supervisor } from './supervisor.ts';
 import { problemList, sameConfig, WorkerConnector, type TaskRun } from './worker-connector.ts';
@@ -323,6 +323,10 @@ export class Worker implements ConnectorAdmin {
   private plugin(className: string | undefined): ConnectorPlugin {
     if (className === undefined || className.trim() === '') throw new AdminError(400, 'Missing required configuration "connector.class" which has no default value.');
     const plugin = findPlugin(this.options.plugins, className);
+    const named = pluginsNamed(this.options.plugins, className);
+    if (named.length > 1) {
+      throw new AdminError(400, `More than one connector matches alias ${className}. Please use full package and class name instead. Classes found: ${named.map((p) => p.className).join(', ')}`);
+    }
     if (!plugin) {
       throw new AdminError(400, `Failed to find any class that implements Connector and which name matches ${className}, available connectors are: ${this.options.plugins.map((p) => p.className).join(', ')}`);
     }

@@ -69,3 +69,31 @@ test('JSON integers beyond 2^53 stay exact (Debezium writes int64 as JSON number
   assert.equal(big.pgType, 'bigint');
   assert.equal(big.text(plain.row![1], 'bigint'), '-9223372036854775808');
 });
+
+test("flat records (Confluent's JDBC sink): the value is the row, upserted; a tombstone deletes its key's row", async () => {
+  const flat = new ChangeDecoder(null, P, 'flat');
+  // The JDBC source's output through JsonConverter with schemas: a struct named after the table.
+  const schema = { type: 'struct', optional: false, name: 'users', fields: [
+    { field: 'id', type: 'int32', optional: false },
+    { field: 'name', type: 'string', optional: true },
+    { field: 'amount', type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2', 'connect.decimal.precision': '10' } },
+  ] };
+  const change = (await flat.decode('postgres-users', 1, '9', null, json({ schema, payload: { id: 3, name: 'carol', amount: Buffer.from([0x30, 0x39]).toString('base64') } })))!;
+  assert.equal(change.op, 'c');
+  assert.deepEqual(change.source, { db: '', schema: '', table: '' });
+  assert.deepEqual(change.fields.map((f) => `${f.name} ${f.pgType}`), ['id integer', 'name text', 'amount numeric(10,2)']);
+  assert.deepEqual(change.row!.slice(0, 2), [3, 'carol']);
+  assert.equal(change.fields[2]!.text(change.row![2], 'numeric(10,2)'), '123.45');
+  assert.equal(change.key, null, 'the JDBC source writes no key');
+  // A field named op or after is a column like any other here.
+  const odd = (await flat.decode('t', 0, '1', null, json({ id: 1, op: 'x', after: 'y' })))!;
+  assert.deepEqual(odd.fields.map((f) => f.name), ['id', 'op', 'after']);
+  assert.equal(odd.op, 'c');
+  // A tombstone: the key's row goes (delete.enabled decides whether it is applied).
+  const tombstone = (await flat.decode('t', 0, '2', json({ schema: { type: 'struct', fields: [{ field: 'id', type: 'int32', optional: false }] }, payload: { id: 1 } }), null))!;
+  assert.equal(tombstone.op, 'd');
+  assert.deepEqual(tombstone.key, [1]);
+  assert.equal(await flat.decode('t', 0, '3', null, null), null, 'a tombstone without a key changes nothing');
+  // The envelope decoder does not take a flat row for a change.
+  assert.equal(await decoder.decode('t', 0, '4', null, json({ id: 1 })), null);
+});

@@ -11,7 +11,7 @@ import { scrub } from '../../src/secrets.ts';
 import { debeziumPostgresSettings, debeziumSettingOf } from '../../src/config/debezium-postgres.ts';
 import { debeziumJdbcSinkSettings } from '../../src/config/debezium-jdbc-sink.ts';
 import { loadWorkerConfig } from '../../src/config/load.ts';
-import { debeziumJdbcSinkPlugin } from '../../src/worker/sink-plugin.ts';
+import { confluentJdbcSinkPlugin, debeziumJdbcSinkPlugin } from '../../src/worker/sink-plugin.ts';
 
 describe('config providers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'walcast-providers-'));
@@ -173,5 +173,42 @@ describe('Debezium JDBC sink names', () => {
     assert.deepEqual(configured.problems.map((p) => p.key).sort(), ['database.time_zone', 'insert.mode', 'primary.key.mode', 'topics']);
     assert.equal(configured.create, undefined);
     assert.deepEqual(unsupportedSettings(debeziumJdbcSinkPlugin, config).map((p) => p.key), ['connection.pool.max_size', 'batch.size']);
+  });
+});
+
+describe("Confluent's JDBC sink names", () => {
+  const worker = loadWorkerConfig({ WALCAST_KAFKA_BROKERS: 'k:9092', WALCAST_SCHEMA_REGISTRY_URL: 'http://registry:8081' });
+  const context = { worker, env: {} };
+  const base = {
+    'connector.class': 'io.confluent.connect.jdbc.JdbcSinkConnector',
+    'connection.url': 'jdbc:postgresql://db:5432/reports',
+    'connection.user': 'sink',
+    'connection.password': 'pw',
+    topics: 'postgres-users',
+    'insert.mode': 'upsert',
+    'pk.mode': 'record_value',
+    'pk.fields': 'id',
+    'auto.create': 'true',
+    'auto.evolve': 'true',
+  };
+
+  test('a config of its documentation runs as the sink of flat rows, keyed by pk.fields', () => {
+    const configured = confluentJdbcSinkPlugin.configure('users-sink', base, context);
+    assert.deepEqual(configured.problems, []);
+    const [task] = configured.create!();
+    assert.ok(task);
+    assert.equal(configured.tasks, 1);
+    assert.deepEqual(unsupportedSettings(confluentJdbcSinkPlugin, base), []);
+  });
+
+  test('what walcast cannot honour is refused by setting, unknown settings by name; its simple name is ambiguous', () => {
+    const config = { ...base, 'pk.mode': 'kafka', 'insert.mode': 'update', 'auto.evolve': 'false', 'delete.enabled': 'true', 'db.timezone': 'Europe/Paris', 'batch.size': '500', 'fields.whitelist': 'a' };
+    const configured = confluentJdbcSinkPlugin.configure('s', config, context);
+    assert.deepEqual(configured.problems.map((p) => p.key).sort(), ['auto.evolve', 'db.timezone', 'delete.enabled', 'insert.mode', 'pk.mode']);
+    assert.equal(configured.create, undefined);
+    assert.deepEqual(unsupportedSettings(confluentJdbcSinkPlugin, config).map((p) => p.key), ['batch.size', 'fields.whitelist']);
+    const both = [debeziumJdbcSinkPlugin, confluentJdbcSinkPlugin];
+    assert.equal(findPlugin(both, 'JdbcSinkConnector'), undefined);
+    assert.equal(findPlugin(both, 'io.confluent.connect.jdbc.JdbcSinkConnector'), confluentJdbcSinkPlugin);
   });
 });
