@@ -20,7 +20,11 @@ export async function startWorker(env: Record<string, string>): Promise<RunningW
   const listening = await process.waitForLog((l) => l.msg === 'management API listening', 60_000, 'the worker API');
   const base = `http://127.0.0.1:${String(listening.port)}`;
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
-    const response = await fetch(base + path, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    // A call that never answers fails the test with its path, instead of hanging the suite.
+    const signal = AbortSignal.timeout(60_000);
+    const response = await fetch(base + path, { method, signal, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) }).catch((error: unknown) => {
+      throw new Error(`${method} ${path} on the worker: ${(error as Error).message}\n${process.output.slice(-3000)}`, { cause: error });
+    });
     const text = await response.text();
     return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
   };
