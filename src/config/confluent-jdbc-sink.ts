@@ -10,7 +10,7 @@
 import type { ConfigProblem } from '../worker/config-providers.ts';
 import type { ConfigKey } from '../worker/plugins.ts';
 import { converterOf } from './converters.ts';
-import { jdbcConnection } from './jdbc-url.ts';
+import { booleanText, checkInsertMode, connectionAndTopics, errorSettings } from './jdbc-sink-settings.ts';
 import type { ConfigSource } from './load.ts';
 
 export const CONFLUENT_JDBC_SINK_CLASS = 'io.confluent.connect.jdbc.JdbcSinkConnector';
@@ -39,30 +39,14 @@ export const CONFLUENT_JDBC_SINK_KEYS: readonly ConfigKey[] = [
 ];
 
 function flag(config: Record<string, string>, name: string, problems: ConfigProblem[]): boolean {
-  const value = (config[name] ?? 'false').trim().toLowerCase();
-  if (value !== 'true' && value !== 'false') problems.push({ key: name, message: `Invalid value ${config[name]} for configuration ${name}: must be true or false` });
-  return value === 'true';
+  return booleanText(config, name, 'false', problems) === 'true';
 }
 
 /** The WALCAST_SINK_* settings a Confluent JDBC sink config means; problems name the Confluent setting. */
 export function confluentJdbcSinkSettings(config: Record<string, string>, registryUrl: string, problems: ConfigProblem[]): ConfigSource {
   const out: ConfigSource = {};
-  const pg = jdbcConnection(config, 'connection.user', problems);
-  if (pg) {
-    if (pg.searchPath !== null) problems.push({ key: 'connection.url', message: 'connection.url: currentSchema is not supported by the sink; name the schema in table.name.format (schema.table)' });
-    out.WALCAST_SINK_PG_URL = pg.url;
-    if (pg.password) out.WALCAST_SINK_PG_PASSWORD = pg.password;
-  }
-  const topics = config.topics?.trim() ?? '';
-  const regex = config['topics.regex']?.trim() ?? '';
-  if ((topics === '') === (regex === '')) problems.push({ key: 'topics', message: 'set one of topics (a list of topics) and topics.regex (a pattern)' });
-  else if (topics !== '') out.WALCAST_SINK_TOPICS = topics;
-  else out.WALCAST_SINK_TOPICS_REGEX = regex;
-
-  const insertMode = (config['insert.mode'] ?? 'insert').trim();
-  if (insertMode !== 'insert' && insertMode !== 'upsert') {
-    problems.push({ key: 'insert.mode', message: `insert.mode=${insertMode}: walcast applies rows as upserts (insert or upsert); update, which never inserts, is not supported` });
-  }
+  connectionAndTopics(config, 'connection.user', 'table.name.format', problems, out);
+  checkInsertMode(config, 'rows', problems);
   const keyMode = config['pk.mode']?.trim();
   const keyFields = config['pk.fields']?.trim() ?? '';
   if (keyMode === 'record_value') {
@@ -93,8 +77,7 @@ export function confluentJdbcSinkSettings(config: Record<string, string>, regist
   const zone = config['db.timezone']?.trim();
   if (zone !== undefined && zone !== 'UTC' && zone !== 'Z') problems.push({ key: 'db.timezone', message: `db.timezone=${zone}: walcast writes temporal values as they are in the records (UTC only)` });
   if (config['errors.deadletterqueue.context.headers.enable'] !== undefined) flag(config, 'errors.deadletterqueue.context.headers.enable', problems);
-  if (config['errors.tolerance'] !== undefined) out.WALCAST_ERRORS_TOLERANCE = config['errors.tolerance'];
-  if (config['errors.deadletterqueue.topic.name'] !== undefined) out.WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME = config['errors.deadletterqueue.topic.name'];
+  errorSettings(config, out);
 
   // Flat rows as Avro or JSON (with or without schemas), detected per record.
   converterOf(config, 'key', registryUrl, problems);

@@ -9,7 +9,7 @@
 import type { ConfigProblem } from '../worker/config-providers.ts';
 import type { ConfigKey } from '../worker/plugins.ts';
 import { converterOf } from './converters.ts';
-import { jdbcConnection } from './jdbc-url.ts';
+import { booleanText, checkInsertMode, connectionAndTopics, errorSettings } from './jdbc-sink-settings.ts';
 import type { ConfigSource } from './load.ts';
 
 export const DEBEZIUM_JDBC_SINK_CLASS = 'io.debezium.connector.jdbc.JdbcSinkConnector';
@@ -38,12 +38,6 @@ export const DEBEZIUM_JDBC_SINK_KEYS: readonly ConfigKey[] = [
   key('consumer.override.isolation.level', 'read_committed only (walcast always reads committed records).'),
 ];
 
-const boolean = (config: Record<string, string>, name: string, fallback: string, problems: ConfigProblem[]): string => {
-  const value = (config[name] ?? fallback).trim().toLowerCase();
-  if (value !== 'true' && value !== 'false') problems.push({ key: name, message: `Invalid value ${config[name]} for configuration ${name}: must be true or false` });
-  return value;
-};
-
 /** A Debezium collection.name.format as WALCAST_SINK_TABLE_NAME_FORMAT: Debezium's ${topic} has its dots as underscores. */
 function tableNameFormat(format: string): string {
   return format.replaceAll('${topic}', '${topic_underscored}');
@@ -52,22 +46,8 @@ function tableNameFormat(format: string): string {
 /** The WALCAST_SINK_* settings a Debezium JDBC sink config means; problems name the Debezium setting. */
 export function debeziumJdbcSinkSettings(config: Record<string, string>, registryUrl: string, problems: ConfigProblem[]): ConfigSource {
   const out: ConfigSource = {};
-  const pg = jdbcConnection(config, 'connection.username', problems);
-  if (pg) {
-    if (pg.searchPath !== null) problems.push({ key: 'connection.url', message: 'connection.url: currentSchema is not supported by the sink; name the schema in collection.name.format (schema.table)' });
-    out.WALCAST_SINK_PG_URL = pg.url;
-    if (pg.password) out.WALCAST_SINK_PG_PASSWORD = pg.password;
-  }
-  const topics = config.topics?.trim() ?? '';
-  const regex = config['topics.regex']?.trim() ?? '';
-  if ((topics === '') === (regex === '')) problems.push({ key: 'topics', message: 'set one of topics (a list of topics) and topics.regex (a pattern)' });
-  else if (topics !== '') out.WALCAST_SINK_TOPICS = topics;
-  else out.WALCAST_SINK_TOPICS_REGEX = regex;
-
-  const insertMode = (config['insert.mode'] ?? 'insert').trim();
-  if (insertMode !== 'insert' && insertMode !== 'upsert') {
-    problems.push({ key: 'insert.mode', message: `insert.mode=${insertMode}: walcast applies changes as upserts (insert or upsert); update, which never inserts, is not supported` });
-  }
+  connectionAndTopics(config, 'connection.username', 'collection.name.format', problems, out);
+  checkInsertMode(config, 'changes', problems);
   const keyMode = config['primary.key.mode']?.trim();
   const keyFields = config['primary.key.fields']?.trim() ?? '';
   if (keyMode === 'record_value') {
@@ -81,13 +61,13 @@ export function debeziumJdbcSinkSettings(config: Record<string, string>, registr
       message: `primary.key.mode=${keyMode ?? 'none (Debezium\'s default)'}: walcast applies changes by key; set primary.key.mode=record_key (or record_value with primary.key.fields)`,
     });
   }
-  const deletes = boolean(config, 'delete.enabled', 'false', problems);
+  const deletes = booleanText(config, 'delete.enabled', 'false', problems);
   if (deletes === 'true' && keyMode === 'record_value') problems.push({ key: 'delete.enabled', message: 'delete.enabled=true needs primary.key.mode=record_key (as in Debezium)' });
   out.WALCAST_SINK_DELETE_ENABLED = deletes;
-  out.WALCAST_SINK_TRUNCATE_ENABLED = boolean(config, 'truncate.enabled', 'false', problems);
-  boolean(config, 'quote.identifiers', 'false', problems);
+  out.WALCAST_SINK_TRUNCATE_ENABLED = booleanText(config, 'truncate.enabled', 'false', problems);
+  booleanText(config, 'quote.identifiers', 'false', problems);
   const headers = config['errors.deadletterqueue.context.headers.enable'];
-  if (headers !== undefined) boolean(config, 'errors.deadletterqueue.context.headers.enable', 'false', problems);
+  if (headers !== undefined) booleanText(config, 'errors.deadletterqueue.context.headers.enable', 'false', problems);
 
   const evolution = (config['schema.evolution'] ?? 'none').trim();
   if (evolution !== 'none' && evolution !== 'basic') problems.push({ key: 'schema.evolution', message: `schema.evolution=${evolution}: none or basic` });
@@ -102,8 +82,7 @@ export function debeziumJdbcSinkSettings(config: Record<string, string>, registr
   if (zone !== undefined && zone !== 'UTC' && zone !== 'Z') problems.push({ key: 'database.time_zone', message: `database.time_zone=${zone}: walcast writes temporal values as they are in the records (UTC only)` });
   const isolation = config['consumer.override.isolation.level']?.trim();
   if (isolation !== undefined && isolation !== 'read_committed') problems.push({ key: 'consumer.override.isolation.level', message: 'consumer.override.isolation.level: walcast reads committed records only (read_committed)' });
-  if (config['errors.tolerance'] !== undefined) out.WALCAST_ERRORS_TOLERANCE = config['errors.tolerance'];
-  if (config['errors.deadletterqueue.topic.name'] !== undefined) out.WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME = config['errors.deadletterqueue.topic.name'];
+  errorSettings(config, out);
 
   // The sink reads Avro and JSON (with or without schemas) alike, detected per record: a converter
   // only has to be one walcast reads, and an Avro one the worker's registry.
