@@ -236,21 +236,10 @@ export class ChangeDecoder {
     const envelope = value.value;
     const op = envelope.op;
     if (typeof op !== 'string' || !OPS.has(op)) return null;
-    let keyFields: FieldLayout[] | null = null;
-    let key: unknown[] | null = null;
-    if (keyBytes !== null && keyBytes.length > 0 && op !== 't') {
-      let decodedKey: Decoded | undefined;
-      try {
-        decodedKey = this.decodeKnown(keyBytes, 'key');
-      } catch (error) {
-        throw transientDecodeError(error) ? error : new RecordDecodeError('key', error);
-      }
-      if (decodedKey === undefined) return undefined;
-      if (decodedKey.value && decodedKey.layout) {
-        keyFields = decodedKey.layout;
-        key = keyFields.map((f) => decodedKey.value![f.name] ?? null);
-      }
-    }
+    // a truncate's key (if any) names no row
+    const known = this.knownKey(op === 't' ? null : keyBytes);
+    if (known === undefined) return undefined;
+    const { keyFields, key } = known;
     const source = (envelope.source ?? {}) as Record<string, unknown>;
     const fields = value.layout;
     const rowObject = (op === 'd' ? envelope.before : op === 't' ? null : envelope.after) as Record<string, unknown> | null | undefined;
