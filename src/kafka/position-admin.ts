@@ -14,7 +14,7 @@ import { emptyStats } from '../connector.ts';
 import type { Logger } from '../log.ts';
 import { openDelivery } from './delivery.ts';
 import { offsetRecord, readOffset, type SourcePosition } from './offsets.ts';
-import { createKafka, KafkajsTransactionalProducer } from './producer.ts';
+import { createKafka, KafkajsTransactionalProducer, sendInOwnTransaction } from './producer.ts';
 import type { KafkaSecurity } from './security.ts';
 import { TopicManager } from './topics.ts';
 
@@ -73,15 +73,8 @@ export async function rewritePosition(options: PositionAdminOptions, change: (cu
       stage: () => undefined,
     });
     const next = change(stored?.position ?? null);
-    await producer.begin();
-    try {
-      const record = next === null ? { topic: options.offsetsTopic, key: Buffer.from(options.sourceId), value: null } : offsetRecord(options.offsetsTopic, options.sourceId, next);
-      await producer.send([record]);
-      await producer.commit();
-    } catch (error) {
-      await producer.abort().catch(() => undefined);
-      throw error;
-    }
+    const record = next === null ? { topic: options.offsetsTopic, key: Buffer.from(options.sourceId), value: null } : offsetRecord(options.offsetsTopic, options.sourceId, next);
+    await sendInOwnTransaction(producer, [record]);
   } finally {
     await producer.disconnect().catch(() => undefined);
     await topics.disconnect().catch(() => undefined);

@@ -36,6 +36,18 @@ export interface TransactionalProducer {
 }
 
 /** Another instance with the same transactional id took over: this one must stop. */
+/** `records` in one Kafka transaction of their own: committed, or aborted and the error rethrown. */
+export async function sendInOwnTransaction(producer: TransactionalProducer, records: KafkaRecord[]): Promise<void> {
+  await producer.begin();
+  try {
+    await producer.send(records);
+    await producer.commit();
+  } catch (error) {
+    await producer.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
 export class ProducerFencedError extends Error {
   readonly code = 'WALCAST_PRODUCER_FENCED';
   constructor(cause: unknown) {

@@ -19,7 +19,7 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { Logger } from '../log.ts';
 import { ensureOffsetsTopic, offsetRecord, readOffset } from '../kafka/offsets.ts';
-import { KafkajsTransactionalProducer, type KafkaRecord } from '../kafka/producer.ts';
+import { KafkajsTransactionalProducer, sendInOwnTransaction, type KafkaRecord } from '../kafka/producer.ts';
 import type { TopicManager } from '../kafka/topics.ts';
 import { quotedTableName } from './offsets.ts';
 
@@ -116,22 +116,15 @@ export class SinkDeadLetters {
         if (rows.length === 0) break;
         const lastId = rows[rows.length - 1]!.id;
         await client.query(`update ${this.table} set publishing = true where group_id = $1 and id <= $2`, [this.options.groupId, lastId]);
-        await producer.begin();
-        try {
-          await producer.send(
-            rows.map((row) => ({
-              topic: this.options.deadLetterTopic,
-              key: row.key,
-              value: row.value,
-              headers: Object.fromEntries(Object.entries(row.headers).map(([name, value]) => [name, Buffer.from(value)])),
-            })),
-          );
-          await producer.send([offsetRecord(this.options.offsetsTopic, this.sourceId, { lastId })]);
-          await producer.commit();
-        } catch (error) {
-          await producer.abort().catch(() => undefined);
-          throw error;
-        }
+        await sendInOwnTransaction(producer, [
+          ...rows.map((row) => ({
+            topic: this.options.deadLetterTopic,
+            key: row.key,
+            value: row.value,
+            headers: Object.fromEntries(Object.entries(row.headers).map(([name, value]) => [name, Buffer.from(value)])),
+          })),
+          offsetRecord(this.options.offsetsTopic, this.sourceId, { lastId }),
+        ]);
         await client.query(`delete from ${this.table} where group_id = $1 and id <= $2`, [this.options.groupId, lastId]);
         sent += rows.length;
       }

@@ -16,7 +16,7 @@
 import { integerOf, jsonInteger, OffsetsRequestError, type ConnectorOffset, type ConnectorOffsets, type OffsetFields } from '../../connector-offsets.ts';
 import type { PollSourceConfig } from '../../config/jdbc-source.ts';
 import { offsetRecord, type JsonValue } from '../../kafka/offsets.ts';
-import { createKafka, KafkajsTransactionalProducer, type KafkaRecord } from '../../kafka/producer.ts';
+import { createKafka, KafkajsTransactionalProducer, sendInOwnTransaction, type KafkaRecord } from '../../kafka/producer.ts';
 import type { Logger } from '../../log.ts';
 import { QUERY_POSITION_KEY, type PollKafkaSettings } from './connector.ts';
 import type { TableCursor } from './query.ts';
@@ -112,14 +112,7 @@ export class PollOffsets implements ConnectorOffsets {
       await producer.connect();
       const written = await records();
       if (written.length === 0) return;
-      await producer.begin();
-      try {
-        await producer.send(written);
-        await producer.commit();
-      } catch (error) {
-        await producer.abort().catch(() => undefined);
-        throw error;
-      }
+      await sendInOwnTransaction(producer, written);
     } finally {
       await producer.disconnect().catch(() => undefined);
     }

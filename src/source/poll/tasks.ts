@@ -10,7 +10,7 @@
  */
 import type { PollSourceConfig } from '../../config/jdbc-source.ts';
 import { ensureOffsetsTopic, offsetRecord, readOffset, readOffsets, type StoredOffset } from '../../kafka/offsets.ts';
-import { createKafka, KafkajsTransactionalProducer } from '../../kafka/producer.ts';
+import { createKafka, KafkajsTransactionalProducer, sendInOwnTransaction } from '../../kafka/producer.ts';
 import { TopicManager } from '../../kafka/topics.ts';
 import type { Logger } from '../../log.ts';
 import type { PollKafkaSettings } from './connector.ts';
@@ -109,14 +109,7 @@ export async function fenceEarlierTasks(name: string, settings: PollKafkaSetting
     const producer = new KafkajsTransactionalProducer({ kafka, transactionalId: pollTransactionalId(name, 0), transactionTimeoutMs: 60_000 });
     try {
       await producer.connect();
-      await producer.begin();
-      try {
-        await producer.send([offsetRecord(settings.offsetsTopic, tasksKey(name), { tasks })]);
-        await producer.commit();
-      } catch (error) {
-        await producer.abort().catch(() => undefined);
-        throw error;
-      }
+      await sendInOwnTransaction(producer, [offsetRecord(settings.offsetsTopic, tasksKey(name), { tasks })]);
     } finally {
       await producer.disconnect().catch(() => undefined);
     }
