@@ -49,3 +49,23 @@ export async function waitForState(worker: RunningWorker, name: string, state: s
     throw new Error(`${(error as Error).message}; last status ${JSON.stringify(last)}\nworker log:\n${worker.process.output.slice(-4000)}`, { cause: error });
   }
 }
+
+/** Debezium PostgresConnector's database.* settings for `url`; `password` replaces the URL's (a config-provider reference, say). */
+export function debeziumDatabaseSettings(url: URL, password = decodeURIComponent(url.password)): Record<string, string> {
+  return {
+    'database.hostname': url.hostname,
+    'database.port': url.port,
+    'database.user': decodeURIComponent(url.username),
+    'database.password': password,
+    'database.dbname': url.pathname.slice(1),
+  };
+}
+
+/** A JDBC connector's connection settings for `url`: the user setting is connection.user (Confluent's) or connection.username (Debezium's sink). */
+export function jdbcConnectionSettings(url: URL, userSetting: 'connection.user' | 'connection.username', password = decodeURIComponent(url.password)): Record<string, string> {
+  return {
+    'connection.url': `jdbc:postgresql://${url.host}${url.pathname}`,
+    [userSetting]: decodeURIComponent(url.username),
+    'connection.password': password,
+  };
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix } from '../helpers/services.ts';
 import { assertSameRows } from '../helpers/sink.ts';
-import { startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 
 const services = loadServices();
 const columns = 'id serial primary key, name text, amount numeric(10,2), big bigint not null, flag boolean, day date, placed_at timestamptz';
@@ -39,9 +39,7 @@ test("the JDBC source's topic applied by Confluent's JDBC sink config equals the
     WALCAST_SINK_OFFSETS_TABLE: `${schema}_target.walcast_sink_offsets`,
   }));
   const connection = {
-    'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
-    'connection.user': decodeURIComponent(pgUrl.username),
-    'connection.password': decodeURIComponent(pgUrl.password),
+    ...jdbcConnectionSettings(pgUrl, 'connection.user'),
   };
   const json = { 'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter' };
   const source = await w.call('POST', '/connectors', {

@@ -9,7 +9,7 @@ import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix } from '../helpers/services.ts';
 import { assertSameRows } from '../helpers/sink.ts';
-import { startWorker, waitForState } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, startWorker, waitForState } from '../helpers/worker.ts';
 
 const services = loadServices();
 const it = capturedSchema('wdbz', {
@@ -29,11 +29,7 @@ test('a Debezium PostgreSQL connector config streams through walcast worker', as
   const config: Record<string, string> = {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
-    'database.hostname': pg.hostname,
-    'database.port': pg.port,
-    'database.user': decodeURIComponent(pg.username),
-    'database.password': '${env:WT_PG_PASSWORD}',
-    'database.dbname': pg.pathname.slice(1),
+    ...debeziumDatabaseSettings(pg, '${env:WT_PG_PASSWORD}'),
     'topic.prefix': prefix,
     'table.include.list': `${schema}\\.users`,
     'slot.name': slot,

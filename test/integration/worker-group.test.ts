@@ -9,7 +9,7 @@ import pg from 'pg';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
-import { startWorker, type RunningWorker } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, startWorker, type RunningWorker } from '../helpers/worker.ts';
 import { ASSIGNMENT_PARTITIONS, slotOf } from '../../src/worker/membership.ts';
 
 const services = loadServices();
@@ -38,11 +38,7 @@ function debezium(table: string): Record<string, string> {
   const url = new URL(services.pgUrl);
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-    'database.hostname': url.hostname,
-    'database.port': url.port,
-    'database.user': decodeURIComponent(url.username),
-    'database.password': '${env:WT_PG_PASSWORD}',
-    'database.dbname': url.pathname.slice(1),
+    ...debeziumDatabaseSettings(url, '${env:WT_PG_PASSWORD}'),
     'topic.prefix': prefix,
     'table.include.list': `${schema}.${table}`,
     'slot.name': `${slot}_${table}`,

@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
-import { startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 import { offsetRecord } from '../../src/kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
 import { SinkOffsets } from '../../src/sink/offsets.ts';
@@ -58,9 +58,7 @@ test('polling source: offsets read, refused while running, altered and reset whi
     name,
     config: {
       'connector.class': 'JdbcSourceConnector',
-      'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
-      'connection.user': decodeURIComponent(pgUrl.username),
-      'connection.password': decodeURIComponent(pgUrl.password),
+      ...jdbcConnectionSettings(pgUrl, 'connection.user'),
       'table.whitelist': `${schema}.items`,
       mode: 'incrementing',
       'incrementing.column.name': 'id',
@@ -143,9 +141,7 @@ test('sink: offsets are the target\'s rows; altered while stopped, the resumed s
       name,
       config: {
         'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
-        'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
-        'connection.username': decodeURIComponent(pgUrl.username),
-        'connection.password': decodeURIComponent(pgUrl.password),
+        ...jdbcConnectionSettings(pgUrl, 'connection.username'),
         topics: topic,
         'insert.mode': 'upsert',
         'primary.key.mode': 'record_key',
@@ -203,11 +199,7 @@ test('CDC source: Debezium\'s offset shape; an LSN the slot released is refused;
     name,
     config: {
       'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-      'database.hostname': pgUrl.hostname,
-      'database.port': pgUrl.port,
-      'database.user': decodeURIComponent(pgUrl.username),
-      'database.password': decodeURIComponent(pgUrl.password),
-      'database.dbname': pgUrl.pathname.slice(1),
+      ...debeziumDatabaseSettings(pgUrl),
       'topic.prefix': prefix,
       'table.include.list': `${schema}\\.items`,
       'slot.name': it.slot,

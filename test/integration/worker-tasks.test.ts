@@ -9,7 +9,7 @@ import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
 import { assertSameRows, auditVersions, reapplied } from '../helpers/sink.ts';
-import { startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 import { offsetRecord } from '../../src/kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
 import { PLAINTEXT } from '../../src/kafka/security.ts';
@@ -75,11 +75,7 @@ test('a sink with tasks.max=2: two consumers RUNNING, every change applied exact
     name: `cdc-${prefix}`,
     config: {
       'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-      'database.hostname': pgUrl.hostname,
-      'database.port': pgUrl.port,
-      'database.user': decodeURIComponent(pgUrl.username),
-      'database.password': decodeURIComponent(pgUrl.password),
-      'database.dbname': pgUrl.pathname.slice(1),
+      ...debeziumDatabaseSettings(pgUrl),
       'topic.prefix': prefix,
       'table.include.list': `${schema}\\.items`,
       'slot.name': slot,
@@ -107,9 +103,7 @@ test('a sink with tasks.max=2: two consumers RUNNING, every change applied exact
     config: {
       'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
       'tasks.max': '2',
-      'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
-      'connection.username': decodeURIComponent(pgUrl.username),
-      'connection.password': decodeURIComponent(pgUrl.password),
+      ...jdbcConnectionSettings(pgUrl, 'connection.username'),
       topics: topic,
       'insert.mode': 'upsert',
       'delete.enabled': 'true',
@@ -149,9 +143,7 @@ test('a polling source with two tables and tasks.max=2: a task each, every row o
   const config: Record<string, string> = {
     'connector.class': 'io.confluent.connect.jdbc.JdbcSourceConnector',
     'tasks.max': '2',
-    'connection.url': `jdbc:postgresql://${pgUrl.host}${pgUrl.pathname}`,
-    'connection.user': decodeURIComponent(pgUrl.username),
-    'connection.password': decodeURIComponent(pgUrl.password),
+    ...jdbcConnectionSettings(pgUrl, 'connection.user'),
     'table.whitelist': `${schema}.a,${schema}.b`,
     mode: 'incrementing',
     'incrementing.column.name': 'id',
