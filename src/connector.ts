@@ -35,6 +35,12 @@ export interface ErrorVerdict {
   /** The cause in words, for the log and the status API; never a secret. */
   message: string;
   /**
+   * The searchable WALCAST_* code (docs/operations.md, "Error codes") when the error itself does
+   * not carry it: a library's error that walcast recognised (a refused SASL login, an untrusted
+   * PostgreSQL certificate).
+   */
+  code?: string;
+  /**
    * Another owner holds the resource (a replication slot in use): stand by and try again every
    * owner poll interval, indefinitely; the start deadline applies again from when it is free.
    */

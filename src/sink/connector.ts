@@ -84,7 +84,7 @@ export class SinkConnector implements Connector {
 
   classify(thrown: unknown): ErrorVerdict {
     const security = kafkaSecurityError(thrown) ?? pgTlsError(thrown);
-    if (security) return { permanent: true, exitCode: security.exitCode, message: security.message };
+    if (security) return { permanent: true, exitCode: security.exitCode, message: security.message, code: security.code };
     // An error of the batch handler reaches the CRASH event wrapped by kafkajs's retrier.
     let error = thrown;
     while (error instanceof Error && error.name.startsWith('KafkaJS') && error.cause instanceof Error) error = error.cause;

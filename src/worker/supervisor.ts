@@ -13,6 +13,12 @@ export class StartTimeoutError extends Error {
   readonly code = 'WALCAST_START_TIMEOUT';
 }
 
+/** The WALCAST_* code an error carries, if any. */
+function walcastCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('WALCAST_') ? code : undefined;
+}
+
 export interface SupervisorOptions {
   /** Until the connector first runs, each attempt and all of them together end by this deadline. */
   startupTimeoutMs: number;
@@ -104,7 +110,9 @@ export class Supervisor implements ManagedConnector {
           this.lastError = message;
           if (verdict.permanent) {
             this.state = 'failed';
-            this.log.fatal({ err: error, exitCode: verdict.exitCode }, message);
+            // The code on the line itself: the one docs/operations.md lists, whatever library raised the error.
+            const code = verdict.code ?? walcastCode(error);
+            this.log.fatal({ err: error, exitCode: verdict.exitCode, ...(code ? { code } : {}) }, message);
             return verdict.exitCode;
           }
           if ('waitForOwner' in verdict && verdict.waitForOwner) {

@@ -3,7 +3,8 @@
 // with SCRAM-SHA-512, the registry over HTTPS with basic auth through nginx; then client
 // certificates (PostgreSQL `cert` authentication, the broker's SSL listener that requires one);
 // then, for each service, a wrong password and an untrusted certificate: exit 2 soon, a message
-// naming the service and the setting, nothing created in PostgreSQL, no secret in the output.
+// naming the service and the setting, the error code docs/operations.md lists, nothing created in
+// PostgreSQL, no secret in the output.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -235,46 +236,55 @@ async function slotsLeft(name: string): Promise<number> {
 describe('refused credentials and untrusted certificates: exit 2, naming the service and the setting', { concurrency: 3 }, () => {
   // Well within the 20 s startup timeout: none of these may be retried until the deadline.
   const SOON_MS = 15_000;
-  const cases: Array<{ name: string; env: Record<string, string | undefined>; expect: RegExp[] }> = [
+  // code: the one docs/operations.md lists for the failure (the fatal line's `code`; PostgreSQL's own SQLSTATE for its refusals).
+  const cases: Array<{ name: string; env: Record<string, string | undefined>; expect: RegExp[]; code: string }> = [
     {
       name: 'PostgreSQL: wrong password',
       env: { WALCAST_PG_PASSWORD_FILE: secretFile('pg-wrong', `${new URL(secured.pgTlsUrl).password}-wrong`) },
       expect: [/connecting to PostgreSQL/, /password authentication failed for user "walcast_tls"/, /WALCAST_PG_URL \(or WALCAST_PG_PASSWORD\)/],
+      code: '28P01',
     },
     {
       name: 'PostgreSQL: untrusted certificate',
       env: { WALCAST_PG_SSL_ROOT_CERT: secured.untrustedCaFile },
       expect: [/TLS to PostgreSQL failed: the PostgreSQL server presented a certificate walcast does not trust/, /set WALCAST_PG_SSL_ROOT_CERT/],
+      code: 'WALCAST_TLS',
     },
     {
       name: 'PostgreSQL: TLS required by pg_hba, none configured',
       env: { WALCAST_PG_SSL_MODE: 'disable', WALCAST_PG_SSL_ROOT_CERT: undefined },
       expect: [/pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "walcast_tls".*no encryption/, /WALCAST_PG_SSL_MODE/],
+      code: '28000',
     },
     {
       name: 'Kafka: wrong SASL password',
       env: { WALCAST_KAFKA_SASL_PASSWORD_FILE: secretFile('kafka-wrong', `${secured.kafkaSaslPassword}-wrong`) },
       expect: [/connecting to Kafka/, /Kafka refused walcast's SASL credentials: check WALCAST_KAFKA_SASL_USERNAME, WALCAST_KAFKA_SASL_PASSWORD/, /SCRAM SHA512 authentication failed/],
+      code: 'WALCAST_KAFKA_AUTH',
     },
     {
       name: 'Kafka: untrusted certificate',
       env: { WALCAST_KAFKA_SSL_CA_LOCATION: secured.untrustedCaFile },
       expect: [/TLS to Kafka broker 127\.0\.0\.1:\d+ failed: Kafka broker 127\.0\.0\.1:\d+ presented a certificate walcast does not trust/, /set WALCAST_KAFKA_SSL_CA_LOCATION/],
+      code: 'WALCAST_TLS',
     },
     {
       name: 'registry: wrong password',
       env: { WALCAST_SCHEMA_REGISTRY_PASSWORD_FILE: secretFile('registry-wrong', `${secured.registryPassword}-wrong`) },
       expect: [/connecting to the schema registry/, /schema registry https:\/\/127\.0\.0\.1:\d+ refused walcast's credentials \(401: Unauthorized\)/, /check WALCAST_SCHEMA_REGISTRY_USERNAME and WALCAST_SCHEMA_REGISTRY_PASSWORD/],
+      code: 'WALCAST_REGISTRY_AUTH',
     },
     {
       name: 'registry: a URL that is not the Confluent-compatible API',
       env: { WALCAST_SCHEMA_REGISTRY_URL: new URL(secured.registryTlsUrl).origin },
       expect: [/answered 404 to GET \/config: WALCAST_SCHEMA_REGISTRY_URL must be the Confluent-compatible API/],
+      code: 'WALCAST_CONFIG',
     },
     {
       name: 'registry: untrusted certificate',
       env: { WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION: secured.untrustedCaFile },
       expect: [/TLS to the schema registry https:\/\/127\.0\.0\.1:\d+ failed: the schema registry .* presented a certificate walcast does not trust/, /set WALCAST_SCHEMA_REGISTRY_SSL_CA_LOCATION/],
+      code: 'WALCAST_TLS',
     },
   ];
   cases.forEach((c, i) => {
@@ -285,6 +295,8 @@ describe('refused credentials and untrusted certificates: exit 2, naming the ser
       assert.equal(r.code, 2, `exit 2 (documented: configuration or authentication), got ${r.code} after ${r.ms} ms:\n${r.output.slice(-3000)}`);
       assert.ok(r.ms < SOON_MS, `stopped within ${SOON_MS} ms, not at the startup deadline (took ${r.ms} ms)`);
       for (const pattern of c.expect) assert.match(r.message, pattern);
+      const fatal = r.lines.find((l) => l.level === 60);
+      assert.equal(fatal?.code ?? (fatal?.err as { code?: unknown } | undefined)?.code, c.code, 'the code docs/operations.md lists for it');
       assert.equal(await slotsLeft(caseSlot), 0, 'no replication slot left behind');
     });
   });

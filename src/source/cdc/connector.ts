@@ -96,7 +96,7 @@ export class CdcConnector implements Connector {
   classify(error: unknown): ErrorVerdict {
     if (error instanceof RegistryUnavailableError) return { permanent: false, exitCode: ExitCode.unreachable, message: error.message };
     const security = kafkaSecurityError(error) ?? pgTlsError(error);
-    if (security) return { permanent: true, exitCode: security.exitCode, message: security.message };
+    if (security) return { permanent: true, exitCode: security.exitCode, message: security.message, code: security.code };
     if (error instanceof WalcastError) return { permanent: true, exitCode: error.exitCode, message: error.message };
     const refused = brokerRefusedSize(error);
     if (refused !== null) {
