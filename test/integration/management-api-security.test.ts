@@ -2,14 +2,18 @@
 // listening on 0.0.0.0 with a token, an unauthenticated pause or restart is refused and changes
 // nothing, and the token works; with no token a non-loopback listener refuses state changes; on
 // the default loopback listener, a cross-origin form POST is refused; the default host is loopback;
-// `walcast snapshot` calls the API with the configuration's token and HTTPS.
+// over HTTPS (verified against the CA), a GET never changes state and an oversized body is refused
+// before anything is done; `walcast snapshot` calls the API with the configuration's token and HTTPS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { MAX_BODY_BYTES } from '../../src/http/body.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadSecuredServices, waitFor } from '../helpers/services.ts';
 import { WalcastProcess } from '../helpers/walcast-process.ts';
@@ -22,10 +26,15 @@ const it = capturedSchema('apisec', {
 const { prefix } = it;
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
-/** One HTTP call with exactly these headers (fetch would add its own and forbid some). */
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
+/**
+ * One HTTP call with exactly these headers (fetch would add its own and forbid some); `ca`: over
+ * HTTPS, the server's certificate verified against it.
+ */
+function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+    const options = { host: '127.0.0.1', port, method, path, headers, agent: false };
+    const send = ca === undefined ? request : httpsRequest;
+    const req = send({ ...options, ...(ca === undefined ? {} : { ca }) }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -55,7 +64,7 @@ async function start(env: Record<string, string>): Promise<{ walcast: WalcastPro
   return { walcast, port };
 }
 
-const state = async (port: number): Promise<string> => (JSON.parse((await call(port, 'GET', `/connectors/${prefix}/status`)).body) as { connector: { state: string } }).connector.state;
+const state = async (port: number, ca?: string): Promise<string> => (JSON.parse((await call(port, 'GET', `/connectors/${prefix}/status`, {}, undefined, ca)).body) as { connector: { state: string } }).connector.state;
 const sessions = (walcast: WalcastProcess): number => walcast.lines.filter((l) => l.msg === 'streaming').length;
 
 async function stop(walcast: WalcastProcess): Promise<void> {
@@ -133,6 +142,39 @@ test('default (loopback) listener: a cross-origin form POST is refused, the same
     assert.deepEqual(JSON.parse(form.body), { error_code: 403, message: 'cross-origin request refused (Origin https://attacker.example): state changes come from an API client, not a web page' });
     assert.equal(sessions(walcast), 1, 'the form POST did not restart');
     assert.equal((await call(port, 'POST', `/connectors/${prefix}/restart`)).status, 204);
+    await waitFor('a second streaming session', () => (sessions(walcast) >= 2 ? true : undefined), 30_000);
+  } finally {
+    await stop(walcast);
+  }
+});
+
+test('HTTPS by setting, verified against the CA: a GET on pause, resume or restart changes nothing (405); an oversized body is refused (413) before acting, announced or chunked', async () => {
+  const secured = loadSecuredServices();
+  const ca = readFileSync(secured.caFile, 'utf8');
+  // Loopback and no token: these calls would be allowed, so only the method and the body size stop them.
+  const { walcast, port } = await start({ WALCAST_HTTP_SSL_CERTIFICATE_LOCATION: secured.serverCertFile, WALCAST_HTTP_SSL_KEY_LOCATION: secured.serverKeyFile });
+  const over = (method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer) => call(port, method, path, headers, body, ca);
+  try {
+    assert.equal(walcast.lines.find((l) => l.msg === 'management API listening')?.https, true);
+    assert.equal((await over('GET', '/health')).status, 200, 'served over HTTPS, the certificate verified against the CA');
+    await assert.rejects(call(port, 'GET', '/health'), 'plain HTTP is not served on that port');
+
+    for (const action of ['pause', 'resume', 'restart']) {
+      const answer = await over('GET', `/connectors/${prefix}/${action}`);
+      assert.equal(answer.status, 405, `GET ${action}: ${answer.body}`);
+      assert.equal((JSON.parse(answer.body) as { error_code: number }).error_code, 405);
+    }
+
+    const big = Buffer.alloc(MAX_BODY_BYTES + 1, 0x20);
+    const json = { 'content-type': 'application/json' };
+    assert.equal((await over('POST', `/connectors/${prefix}/restart`, json, big)).status, 413, 'announced (Content-Length)');
+    assert.equal((await over('POST', `/connectors/${prefix}/restart`, { ...json, 'transfer-encoding': 'chunked' }, big)).status, 413, 'chunked, counted while read');
+    assert.equal((await over('PUT', `/connectors/${prefix}/pause`, json, big)).status, 413);
+    assert.equal(await state(port, ca), 'RUNNING', 'neither the GETs nor the refused bodies paused');
+    assert.equal(sessions(walcast), 1, 'neither the GETs nor the refused bodies restarted');
+
+    // The same restart with a body within the limit is carried out: the 413s were the size alone.
+    assert.equal((await over('POST', `/connectors/${prefix}/restart`, json, '{}')).status, 204);
     await waitFor('a second streaming session', () => (sessions(walcast) >= 2 ? true : undefined), 30_000);
   } finally {
     await stop(walcast);
