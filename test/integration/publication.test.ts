@@ -1,9 +1,10 @@
 // Issue 14, item 3: the publication never breaks the source. With WALCAST_TABLES empty walcast
 // publishes every table PostgreSQL would still let the application update and delete from, and
-// leaves the others out (warning, metric); tables created while it runs are added; a table that
-// loses its key is dropped; partitioned tables publish through their root, one topic each,
-// partitions added while walcast runs included. A private PostgreSQL: a publication of "every
-// table" must not reach other tests' tables.
+// leaves the others out (warning, metric, a WARN line of `walcast check`, each with the fix);
+// tables created while it runs are added; a table that loses its key is dropped; partitioned
+// tables publish through their root, one topic each, partitions added while walcast runs
+// included. A private PostgreSQL: a publication of "every table" must not reach other tests'
+// tables.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
@@ -61,9 +62,8 @@ async function published(): Promise<string[]> {
 
 const warningAbout = (table: string, text: string) => (l: LogLine): boolean => l.level === 40 && l.table === table && l.msg.includes(text);
 
-test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are picked up, partitioned tables publish through their root', async () => {
-  const httpPort = await freePort();
-  walcast = new WalcastProcess({
+function env(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     WALCAST_PG_URL: server.url,
     WALCAST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
     WALCAST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
@@ -72,10 +72,37 @@ test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are p
     WALCAST_TABLES: '',
     WALCAST_TOPIC_PREFIX: prefix,
     WALCAST_OFFSETS_TOPIC: `${prefix}-offsets`,
-    WALCAST_HTTP_PORT: String(httpPort),
-    WALCAST_HTTP_HOST: '127.0.0.1',
+    WALCAST_HTTP_PORT: '0',
     WALCAST_PUBLICATION_REFRESH_INTERVAL_MS: '300',
-  });
+    ...overrides,
+  };
+}
+
+test('walcast check before the first start: the tables it would leave out are one WARN line with their fixes, and check passes', async () => {
+  const p = new WalcastProcess(env(), ['check']);
+  const { code } = await p.exited;
+  assert.equal(code, 0, p.output);
+  assert.doesNotMatch(p.output, /^FAIL /m, p.output);
+  // The line and its fix, indented on the lines below it.
+  const writes = /^WARN {2}postgres\.writes +(.*(?:\n {6}.*)*)/m.exec(p.output)?.[1];
+  assert.ok(writes, `a WARN line for postgres.writes:\n${p.output}`);
+  for (const part of [
+    'left out of the publication',
+    'ALTER TABLE "public"."nokey" REPLICA IDENTITY FULL;',
+    'ALTER TABLE "public"."nothing" REPLICA IDENTITY FULL;',
+    'add a primary key to "public"."meas_nokey"',
+    'ALTER TABLE "public"."scratchpad" SET LOGGED;',
+  ]) {
+    assert.ok(writes.includes(part), `the check names ${part}:\n${writes}`);
+  }
+  // It changed nothing: no publication, no slot.
+  assert.equal((await db.query('select count(*)::int as n from pg_publication')).rows[0].n, 0);
+  assert.equal((await db.query('select count(*)::int as n from pg_replication_slots')).rows[0].n, 0);
+});
+
+test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are picked up, partitioned tables publish through their root', async () => {
+  const httpPort = await freePort();
+  walcast = new WalcastProcess(env({ WALCAST_HTTP_PORT: String(httpPort), WALCAST_HTTP_HOST: '127.0.0.1' }));
   const w = walcast;
   await w.waitForStreaming();
 
