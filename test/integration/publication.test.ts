@@ -3,8 +3,9 @@
 // leaves the others out (warning, metric, a WARN line of `walcast check`, each with the fix);
 // tables created while it runs are added; a table that loses its key is dropped; partitioned
 // tables publish through their root, one topic each, partitions added while walcast runs
-// included. A private PostgreSQL: a publication of "every table" must not reach other tests'
-// tables.
+// included. A publication walcast did not create is used as it is: walcast changes nothing in it
+// and reports what it breaks. A private PostgreSQL: a publication of "every table" must not reach
+// other tests' tables.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
@@ -76,6 +77,12 @@ function env(overrides: Record<string, string> = {}): Record<string, string> {
     WALCAST_PUBLICATION_REFRESH_INTERVAL_MS: '300',
     ...overrides,
   };
+}
+
+async function metric(port: number, name: string, connector: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const match = new RegExp(`^${name}\\{connector="${connector}"\\} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
 }
 
 test('walcast check before the first start: the tables it would leave out are one WARN line with their fixes, and check passes', async () => {
@@ -172,4 +179,80 @@ test('with WALCAST_TABLES empty: key-less tables stay writable, new tables are p
 
   const stopped = await w.stop();
   assert.equal(stopped.code, 0, w.output.slice(-3000));
+});
+
+test("a publication walcast did not create is used as it is: nothing added, dropped or reset; what it breaks is reported", async () => {
+  const theirs = `${slot}_theirs`;
+  const theirPrefix = `${prefix}t`;
+  await db.query(`
+    create table public.their_keyed (id int primary key, v text);
+    create table public.their_log (at int, line text);
+    create table public.their_missing (id int primary key);
+    create table public.their_meas (id int, year int, primary key (id, year)) partition by list (year);
+    create table public.their_meas_2024 partition of public.their_meas for values in (2024);
+    insert into public.their_log values (1, 'before');
+    create publication ${theirs} for table public.their_keyed, public.their_log, public.their_meas;
+  `);
+  const listing = async (): Promise<string> => {
+    const r = await db.query<{ l: string }>(
+      `select p.pubviaroot::text || ' ' || coalesce(obj_description(p.oid, 'pg_publication'), '-') || ' ' ||
+              coalesce((select string_agg(schemaname || '.' || tablename, ',' order by schemaname collate "C", tablename collate "C") from pg_publication_tables t where t.pubname = p.pubname), '') as l
+         from pg_publication p where p.pubname = $1`,
+      [theirs],
+    );
+    return r.rows[0]!.l;
+  };
+  const before = await listing();
+  assert.equal(before, 'false - public.their_keyed,public.their_log,public.their_meas_2024');
+
+  const httpPort = await freePort();
+  const w = new WalcastProcess(env({
+    WALCAST_SLOT: theirs,
+    WALCAST_PUBLICATION: theirs,
+    WALCAST_TABLES: 'public.their_*',
+    WALCAST_TOPIC_PREFIX: theirPrefix,
+    WALCAST_OFFSETS_TOPIC: `${theirPrefix}-offsets`,
+    WALCAST_HTTP_PORT: String(httpPort),
+    WALCAST_HTTP_HOST: '127.0.0.1',
+  }));
+  walcast = w;
+  await w.waitForStreaming();
+
+  // Reported at start: the table it makes unwritable (with the fix), the selected table it does not
+  // publish, and the partitioned table it publishes partition by partition.
+  await w.waitForLog(warningAbout('public.their_log', 'ALTER TABLE "public"."their_log" REPLICA IDENTITY FULL;'), 5000, 'the warning for their_log');
+  const startWarning = await w.waitForLog((l) => l.level === 40 && l.check === 'postgres.publication', 5000, 'the publication warning');
+  for (const part of ['not created by walcast, used as it is', 'does not publish public.their_missing, which', 'public.their_meas partition by partition', `Fix: ALTER PUBLICATION "${theirs}" ADD TABLE "public"."their_missing"; ALTER PUBLICATION "${theirs}" SET (publish_via_partition_root = true);`]) {
+    assert.ok(startWarning.msg.includes(part), `the warning names ${part}: ${startWarning.msg}`);
+  }
+  assert.equal(await metric(httpPort, 'walcast_publication_unwritable_tables', theirPrefix), 1);
+  assert.equal(await metric(httpPort, 'walcast_publication_excluded_tables', theirPrefix), 0);
+  // The report is true: PostgreSQL refuses the application's UPDATE of that table.
+  await assert.rejects(db.query("update public.their_log set line = 'after'"), /does not have a replica identity and publishes updates/);
+
+  // The publication's changes flow, partitions under their own names (as it publishes them).
+  await db.query("insert into public.their_keyed values (1, 'a')");
+  await db.query('insert into public.their_meas values (1, 2024)');
+  const records = await readTopics(
+    { brokers: services.kafkaBrokers, registryUrl: services.schemaRegistryUrl, count: 2, timeoutMs: 30_000 },
+    [`${theirPrefix}.public.their_keyed`, `${theirPrefix}.public.their_meas_2024`],
+  );
+  assert.deepEqual(records.map((r) => [r.topic, r.value?.after]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))), [
+    [`${theirPrefix}.public.their_keyed`, { id: 1, v: 'a' }],
+    [`${theirPrefix}.public.their_meas_2024`, { id: 1, year: 2024 }],
+  ]);
+
+  // The administrator fixes the table; a refresh sees it (the metric falls) and still changes nothing.
+  await db.query('alter table public.their_log replica identity full');
+  await db.query('create table public.their_later (id int primary key)');
+  await waitFor('a refresh to see the fix', async () => ((await metric(httpPort, 'walcast_publication_unwritable_tables', theirPrefix)) === 0 ? true : undefined), 15_000, 100);
+  assert.equal((await db.query("update public.their_log set line = 'after'")).rowCount, 1);
+  assert.equal(await listing(), before, 'the publication is as its owner made it');
+
+  const stopped = await w.stop();
+  assert.equal(stopped.code, 0, w.output.slice(-3000));
+
+  // The fix the warning gives runs as printed (its owner's decision): every selected table, through its root.
+  await db.query(startWarning.msg.slice(startWarning.msg.indexOf('Fix: ') + 'Fix: '.length));
+  assert.equal(await listing(), 'true - public.their_keyed,public.their_log,public.their_meas,public.their_missing');
 });

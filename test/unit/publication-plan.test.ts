@@ -127,7 +127,7 @@ describe('sourceChecks', () => {
     const publication = existing({
       tables: [{ schema: 'public', table: 'orders' }],
       unwritable: [{ schema: 'public', table: 'events_log', identity: 'd' }],
-      partitionedWithoutRoot: [{ schema: 'public', table: 'meas' }],
+      partitionedWithoutRoot: [{ schema: 'public', table: 'meas', member: true }],
     });
     const checks = sourceChecks(facts({ publication }), options);
     const writes = checks.find((c) => c.id === 'postgres.writes')!;
@@ -136,8 +136,21 @@ describe('sourceChecks', () => {
     assert.match(writes.fix!, /ALTER TABLE "public"."events_log" REPLICA IDENTITY FULL;/);
     const pub = checks.find((c) => c.id === 'postgres.publication')!;
     assert.equal(pub.status, 'warn');
-    assert.match(pub.summary, /does not publish public\.notes, public\.meas/);
-    assert.match(pub.fix!, /ALTER PUBLICATION "walcast" SET \(publish_via_partition_root = true\);/);
+    // meas is captured, under its partitions' names: not "not published", and already a member.
+    assert.match(pub.summary, /does not publish public\.notes, which/);
+    assert.match(pub.summary, /it publishes public\.meas partition by partition/);
+    assert.equal(pub.fix, 'Fix: ALTER PUBLICATION "walcast" ADD TABLE "public"."notes"; ALTER PUBLICATION "walcast" SET (publish_via_partition_root = true);');
+  });
+
+  test("someone else's publication listing only a partitioned table's partitions: the fix adds the table itself too", () => {
+    const publication = existing({
+      tables: [{ schema: 'public', table: 'orders' }, { schema: 'public', table: 'notes' }, { schema: 'public', table: 'meas_2024' }],
+      partitionedWithoutRoot: [{ schema: 'public', table: 'meas', member: false }],
+    });
+    const pub = sourceChecks(facts({ publication }), options).find((c) => c.id === 'postgres.publication')!;
+    assert.equal(pub.status, 'warn');
+    assert.doesNotMatch(pub.summary, /does not publish/);
+    assert.equal(pub.fix, 'Fix: ALTER PUBLICATION "walcast" ADD TABLE "public"."meas"; ALTER PUBLICATION "walcast" SET (publish_via_partition_root = true);');
   });
 
   test('a table named explicitly although unwritable fails the writes check', () => {

@@ -174,17 +174,25 @@ function publicationCheck(facts: SourceFacts, options: SourceOptions): CheckResu
     };
   }
   // Someone else's publication: used as it is; say what it does not match.
-  const listed = new Set(publication.tables.map(tableName));
+  const perPartition = publication.partitionedWithoutRoot;
+  // A partitioned table published partition by partition is captured (under its partitions' names).
+  const captured = new Set([...publication.tables, ...perPartition].map(tableName));
   // Tables that could join it without blocking writes (the others need a replica identity first).
-  const missing = publication.allTables ? [] : plan.tables.filter((t) => !listed.has(tableName(t)));
+  const missing = publication.allTables ? [] : plan.tables.filter((t) => !captured.has(tableName(t)));
+  // publish_via_partition_root applies to a partitioned table only if the table itself is a member.
+  const toAdd = [...missing, ...perPartition.filter((t) => !t.member)];
   const problems: string[] = [];
   const fixes: string[] = [];
   if (missing.length > 0) {
     problems.push(`it does not publish ${list(missing.map(tableName))}, which WALCAST_TABLES selects (their changes are not captured)`);
-    fixes.push(`ALTER PUBLICATION ${quoteIdent(options.publication)} ADD TABLE ${missing.map((t) => qualifiedName(t.schema, t.table)).join(', ')};`);
   }
-  if (publication.partitionedWithoutRoot.length > 0) {
-    problems.push(`it publishes ${list(publication.partitionedWithoutRoot.map(tableName))} partition by partition (a topic per partition)`);
+  if (perPartition.length > 0) {
+    problems.push(`it publishes ${list(perPartition.map(tableName))} partition by partition (a topic per partition)`);
+  }
+  if (toAdd.length > 0) {
+    fixes.push(`ALTER PUBLICATION ${quoteIdent(options.publication)} ADD TABLE ${toAdd.map((t) => qualifiedName(t.schema, t.table)).join(', ')};`);
+  }
+  if (perPartition.length > 0) {
     fixes.push(`ALTER PUBLICATION ${quoteIdent(options.publication)} SET (publish_via_partition_root = true);`);
   }
   if (problems.length === 0) {

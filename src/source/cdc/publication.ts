@@ -203,8 +203,12 @@ export interface PublicationState {
   tables: TableRef[];
   /** Tables and partitions whose UPDATEs and DELETEs PostgreSQL now rejects because of it. */
   unwritable: Leaf[];
-  /** Partitioned tables it publishes partition by partition (a topic each). */
-  partitionedWithoutRoot: TableRef[];
+  /**
+   * Partitioned tables it publishes partition by partition (a topic each). `member`: the table
+   * itself is in the publication (listed, its schema, or FOR ALL TABLES), so only
+   * publish_via_partition_root is missing; otherwise only some of its partitions are listed.
+   */
+  partitionedWithoutRoot: Array<TableRef & { member: boolean }>;
 }
 
 export async function inspectPublication(client: pg.ClientBase, publication: string): Promise<PublicationState | null> {
@@ -236,8 +240,13 @@ export async function inspectPublication(client: pg.ClientBase, publication: str
     : [];
   const partitionedWithoutRoot = row.pubviaroot
     ? []
-    : (await client.query<TableRef>(
-        `select distinct rn.nspname as schema, r.relname as table
+    : (await client.query<TableRef & { member: boolean }>(
+        // pg_publication_tables lists the partitions, never the root, whether or not the root
+        // itself is in the publication: membership comes from the catalog (ADD TABLE of a member fails).
+        `select distinct rn.nspname as schema, r.relname as table,
+                $3::bool
+                or exists (select 1 from pg_publication_rel pr where pr.prpubid = $2 and pr.prrelid = r.oid)
+                or exists (select 1 from pg_publication_namespace pn where pn.pnpubid = $2 and pn.pnnspid = r.relnamespace) as member
            from pg_publication_tables pt
            join pg_namespace n on n.nspname = pt.schemaname
            join pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename and c.relispartition
@@ -245,7 +254,7 @@ export async function inspectPublication(client: pg.ClientBase, publication: str
            join pg_class r on r.oid = a.relid and not r.relispartition
            join pg_namespace rn on rn.oid = r.relnamespace
           where pt.pubname = $1 order by 1, 2`,
-        [publication],
+        [publication, row.oid, row.puballtables],
       )).rows;
   return {
     allTables: row.puballtables,
