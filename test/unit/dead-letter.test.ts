@@ -65,6 +65,7 @@ test('the failure message names table, column, key, LSN, transaction, the value 
   for (const part of ['table public.orders', 'column placed (timestamptz)', 'key {"id":"42"}', 'LSN 0/16B3F28', 'transaction 771', '"garbage" (7 bytes)', 'WALCAST_ERRORS_TOLERANCE=all', 'shop-dlq', 'ALTER PUBLICATION "walcast" ADD TABLE "public"."orders" ("id", "body")']) {
     assert.ok(message.includes(part), `missing ${part}: ${message}`);
   }
+  assert.match(message, /COMMIT; or set WALCAST_ERRORS_TOLERANCE=all/, 'SQL keeps its own semicolon, without a second');
   const error = new UnpublishableRowError(decodeFailure(), context);
   assert.equal(error.exitCode, 7);
   assert.equal(error.code, 'WALCAST_VALUE_DECODE');
@@ -84,6 +85,8 @@ test('a too-large row: sizes, the topic, its largest column and the three ways o
   for (const part of ['3355600 bytes', '1048588 bytes', `topic ${table.topic}`, 'largest column is body (3355443 bytes)', 'max.message.bytes=4194304', 'WALCAST_KAFKA_COMPRESSION=zstd', 'ADD TABLE "public"."orders" ("id", "placed")', 'key {"id":"1"}']) {
     assert.ok(message.includes(part), `missing ${part}: ${message}`);
   }
+  assert.doesNotMatch(message, /;;/);
+  assert.match(message, /\(1\) raise the topic's limit: .*; \(2\) compress: .*; \(3\) leave the column out .* COMMIT; or set WALCAST_ERRORS_TOLERANCE=all/);
 });
 
 test('the dead-letter record: Connect\'s headers, the key and the row as PostgreSQL text', () => {

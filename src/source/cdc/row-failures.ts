@@ -169,6 +169,11 @@ function leaveOutColumn(failure: RowFailure, context: FailureContext, column: Ta
 const TOLERATE = (context: FailureContext): string =>
   `or set WALCAST_ERRORS_TOLERANCE=all to send such rows to the dead-letter topic ${context.deadLetterTopic} (WALCAST_ERRORS_DEADLETTERQUEUE_TOPIC_NAME) and go on`;
 
+/** Clauses joined by "; ", but a space after one that ends in SQL's own semicolon. */
+function joinClauses(clauses: string[]): string {
+  return clauses.reduce((text, clause) => (text === '' ? clause : `${text}${text.endsWith(';') ? ' ' : '; '}${clause}`), '');
+}
+
 /** The operator's message: where, what, and the ways out. */
 export function describeFailure(failure: RowFailure, context: FailureContext): string {
   const key = failure.table && failure.message.tag !== 'message' ? keyDocument(failure.table, failure.message) : null;
@@ -188,11 +193,11 @@ export function describeFailure(failure: RowFailure, context: FailureContext): s
       return (
         `${at}: the change event cannot be published: ${tooLarge.message}` +
         `${largest ? `; its largest column is ${largest.column.name} (${largest.bytes} bytes)` : ''}. ${nothingAcked} ` +
-        `Ways out: (1) ${ways[0]}; (2) ${ways[1]}; ${ways[2] ? `(3) ${ways[2]}; ` : ''}${TOLERATE(context)}.`
+        `Ways out: ${joinClauses([...ways.map((w, i) => `(${i + 1}) ${w}`), TOLERATE(context)])}.`
       );
     }
     case 'schema':
-      return `${at}: value ${quoteValue(failure.text ?? '')}: ${failure.cause.message}. ${nothingAcked} Or, ${TOLERATE(context)}.`;
+      return `${at}: value ${quoteValue(failure.text ?? '')}: ${failure.cause.message}. ${nothingAcked} Or ${TOLERATE(context).slice('or '.length)}.`;
     case 'decode':
     case 'encode': {
       const what = failure.kind === 'decode' ? 'cannot be decoded' : 'cannot be encoded';
@@ -200,7 +205,7 @@ export function describeFailure(failure: RowFailure, context: FailureContext): s
       if (failure.table && failure.column) ways.push(leaveOutColumn(failure, context, failure.column));
       return (
         `${at}: the value ${failure.text === null ? '' : `${quoteValue(failure.text)} `}${what}: ${failure.cause.message}. ${nothingAcked} ` +
-        `Ways out: ${ways.map((w, i) => `(${i + 1}) ${w}`).join('; ')}; ${TOLERATE(context)}.`
+        `Ways out: ${joinClauses([...ways.map((w, i) => `(${i + 1}) ${w}`), TOLERATE(context)])}.`
       );
     }
   }
