@@ -34,7 +34,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('retained WAL rises while paused and falls after resume; lag, events by table and commit latency are exported', async () => {
+test('retained WAL rises while paused and falls after resume; lag, events by table and commit latency are exported', async (t) => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   walcast = new WalcastProcess({
@@ -90,6 +90,7 @@ test('retained WAL rises while paused and falls after resume; lag, events by tab
     return retained !== undefined && retained < peak / 2 ? retained : undefined;
   }, 60_000, 200);
   assert.ok(fallen < WARN_BYTES, `below the threshold again (${fallen} bytes)`);
+  t.diagnostic(`retained WAL: ${before} bytes before the pause, ${peak} while paused (threshold ${WARN_BYTES}), ${fallen} after resume and a checkpoint`);
   await w.waitForLog((l) => l.level === 30 && l.msg.includes('below WALCAST_RETAINED_WAL_WARN_BYTES'), 10_000, 'the all-clear');
 
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -101,6 +102,7 @@ test('retained WAL rises while paused and falls after resume; lag, events by tab
   assert.ok(behind !== undefined && behind >= 0, `milliseconds behind the source: ${behind}`);
   const since = await series('walcast_seconds_since_last_event');
   assert.ok(since !== undefined && since >= 0 && since < 60, `seconds since the last event: ${since}`);
+  t.diagnostic(`after resume: ${behind} ms behind the source, ${since} s since the last event`);
   const resumed = await status();
   assert.deepEqual(resumed.walcast.events_by_table, { 'public.t': { c: rows + 1 } });
   assert.ok((resumed.walcast.kafka_commit_ms as { count: number }).count > 0);
