@@ -18,7 +18,7 @@ import { checkKafkaTls, kafkaSecurityError } from '../../kafka/security.ts';
 import { TopicManager } from '../../kafka/topics.ts';
 import type { Logger } from '../../log.ts';
 import { Catalog } from '../../pg/catalog.ts';
-import { connectionConfig, negotiateTls, newClient, pgAddress, type PgConnection } from '../../pg/connect.ts';
+import { negotiateTls, newClient, pgAddress, type PgConnection } from '../../pg/connect.ts';
 import { pgTlsError } from '../../pg/tls.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent } from '../../pg/sql.ts';
@@ -483,7 +483,7 @@ export class CdcConnector implements Connector {
     if (state?.activePid) throw new SlotInUseError(slot, state);
     const confirmed = state?.confirmedFlush ?? 0n;
     const replication = new ReplicationStream({
-      connection: connectionConfig(connection),
+      connection,
       slot,
       publication,
       startLsn: confirmed,

@@ -14,8 +14,9 @@
  * of its bytes, all of which the garbage collector copied at every scavenge.
  */
 import type { EventEmitter } from 'node:events';
-import type { Client, ClientConfig } from 'pg';
+import type { Client } from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
+import { connectionConfig, type PgConnection } from '../../pg/connect.ts';
 import { formatLsn, type Lsn } from '../../pg/lsn.ts';
 import { quoteIdent, quoteLiteral } from '../../pg/sql.ts';
 
@@ -72,7 +73,8 @@ class WalcastPgoutputPlugin {
 }
 
 export interface ReplicationStreamOptions {
-  connection: ClientConfig;
+  /** Settled TLS (negotiateTls): the connection factory's settings, pinned session options included. */
+  connection: PgConnection;
   slot: string;
   publication: string;
   startLsn: Lsn;
@@ -96,7 +98,7 @@ export class ReplicationStream {
   constructor(options: ReplicationStreamOptions) {
     this.options = options;
     // timeoutSeconds 0: no library timer acknowledging received (not committed) positions.
-    this.service = new LogicalReplicationService(options.connection, {
+    this.service = new LogicalReplicationService(connectionConfig(options.connection, { replication: 'database' }), {
       acknowledge: { auto: false, timeoutSeconds: 0 },
     });
     this.service.on('error', (error: Error) => {
