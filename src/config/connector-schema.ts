@@ -10,7 +10,7 @@ import { identifier, nonEmpty, oneOf, positive, postgresUrl, replicationFactor, 
 export const cdcConnectorSchema = {
   pg: {
     url: {
-      doc: 'PostgreSQL connection URL of the source database (postgres://user:password@host:port/db?sslmode=...). The role needs REPLICATION and SELECT on the captured tables; creating the publication needs table ownership or superuser. The URL may carry libpq\'s sslmode, sslrootcert, sslcert, sslkey and sslpassword, with libpq\'s meaning (as the WALCAST_PG_SSL_* variables).',
+      doc: 'PostgreSQL connection URL of the source database (postgres://user:password@host:port/db?sslmode=...). The role needs REPLICATION and SELECT on the captured tables; creating the publication needs table ownership or superuser. The URL may carry libpq\'s sslmode, sslrootcert, sslcert, sslkey and sslpassword, with libpq\'s meaning (as the WALCAST_PG_SSL_* variables), and libpq\'s options (session settings, e.g. options=-c%20statement_timeout%3D0); DateStyle, IntervalStyle and extra_float_digits stay pinned whatever it says.',
       format: postgresUrl,
       default: '',
       env: 'WALCAST_PG_URL',

@@ -31,22 +31,34 @@ export function pgAddress(connection: PgConnection): string {
   return `${url.hostname || 'localhost'}:${url.port || 5432}`;
 }
 
-function urlWithPassword(connection: PgConnection): string {
-  if (connection.password === null) return connection.url;
+/**
+ * The URL to hand node-postgres, and the session options to send. node-postgres lets every URL
+ * parameter replace the option of the same name, so a URL's own `options=` (libpq's session
+ * settings: `-c search_path=...`, `-c statement_timeout=...`) would drop the pinned settings
+ * altogether. It moves out of the URL and goes first: PostgreSQL applies `-c` settings in order,
+ * so the pins after it win and the rest of it still applies.
+ */
+function urlAndOptions(connection: PgConnection): { url: string; options: string } {
+  // Configured URLs parse (config/formats.ts); anything else goes to node-postgres as it is.
+  const url = URL.canParse(connection.url) ? new URL(connection.url) : null;
+  const own = url?.searchParams.get('options') ?? null;
+  if (url === null || (connection.password === null && own === null)) return { url: connection.url, options: PINNED_SESSION_OPTIONS };
   // node-postgres lets the URL's (even empty) password win over a `password` option: put it there,
   // %-encoded, as pg-connection-string decodes it.
-  const url = new URL(connection.url);
-  url.password = encodeURIComponent(connection.password);
-  return url.toString();
+  if (connection.password !== null) url.password = encodeURIComponent(connection.password);
+  if (own === null) return { url: url.toString(), options: PINNED_SESSION_OPTIONS };
+  url.searchParams.delete('options');
+  return { url: url.toString(), options: own.trim() === '' ? PINNED_SESSION_OPTIONS : `${own.trim()} ${PINNED_SESSION_OPTIONS}` };
 }
 
 /** Connection settings for a walcast connection; `replication: 'database'` for a walsender. */
 export function connectionConfig(connection: PgConnection, options: { replication?: 'database' } = {}): pg.ClientConfig {
   const ssl = sslOption(connection.tls);
+  const { url, options: sessionOptions } = urlAndOptions(connection);
   return {
-    connectionString: urlWithPassword(connection),
+    connectionString: url,
     application_name: APPLICATION_NAME,
-    options: PINNED_SESSION_OPTIONS,
+    options: sessionOptions,
     ...(ssl !== undefined ? { ssl } : {}),
     ...(options.replication ? { replication: options.replication } : {}),
   };
