@@ -213,7 +213,7 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_SEND_CHUNK_EVENTS',
     },
     maxBufferedMessages: {
-      doc: 'Replication messages buffered before walcast pauses the replication stream (backpressure).',
+      doc: 'Replication messages buffered before walcast pauses the replication stream (backpressure); the server\'s keepalives do not count.',
       format: positive,
       default: 10000,
       env: 'WALCAST_MAX_BUFFERED_MESSAGES',
