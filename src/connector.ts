@@ -1,6 +1,6 @@
 /**
- * The connector contract: what a kind of connector (CDC source today; snapshot, polling source and
- * sink next) implements so that one supervisor can start, restart, pause and stop any of them.
+ * The connector contract: what a kind of connector (the CDC source with its snapshots, the polling
+ * source, the sink) implements so that one supervisor can start, restart, pause and stop any of them.
  *
  * A kind implements one *session*: everything from connecting to the services to streaming, run
  * until the session's signal is aborted (stop, restart, delete) or a fault ends it. The supervisor

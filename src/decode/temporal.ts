@@ -26,7 +26,7 @@ const MICROS_PER_DAY = 86_400_000_000;
 /** Seconds below which seconds × 10^6 + micros stays an exact double. */
 const SAFE_SECONDS = 9_000_000_000;
 
-const DATESTYLE_HINT = 'expected ISO DateStyle output (the replication connection must use DateStyle=ISO)';
+const DATESTYLE_HINT = 'expected ISO DateStyle output (walcast sets DateStyle=ISO on every session it opens)';
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (astronomical year: 1 BC = 0). */
 export function daysFromCivil(year: number, month: number, day: number): number {
