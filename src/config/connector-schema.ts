@@ -195,7 +195,7 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_BATCH_MAX_EVENTS',
     },
     maxDelayMs: {
-      doc: 'Longest time (ms) a committed PostgreSQL transaction waits for others to share its Kafka transaction.',
+      doc: 'Longest time (ms) a committed PostgreSQL transaction waits for others to share its Kafka transaction, counted from when it reached walcast (time spent queued behind the previous Kafka commit counts).',
       format: positive,
       default: 5,
       env: 'WALCAST_BATCH_MAX_DELAY_MS',

@@ -93,6 +93,11 @@ export class TransactionalDelivery<P> {
   units = 0;
   /** When the batch's first unit completed (ms since epoch). */
   firstUnitAt = 0;
+  /**
+   * When the batch's first unit started waiting in walcast (ms since epoch): earlier than
+   * firstUnitAt when the source held it while the previous batch committed.
+   */
+  firstUnitSince = 0;
 
   constructor(options: DeliveryOptions<P>) {
     this.options = options;
@@ -196,9 +201,15 @@ export class TransactionalDelivery<P> {
     return undefined;
   }
 
-  /** The records appended so far complete a source unit; `position` resumes after it. */
-  completeUnit(position: P): void {
-    if (this.units === 0) this.firstUnitAt = Date.now();
+  /**
+   * The records appended so far complete a source unit; `position` resumes after it. `since`: when
+   * the unit reached walcast, if the source knows (a lower bound is fine).
+   */
+  completeUnit(position: P, since?: number): void {
+    if (this.units === 0) {
+      this.firstUnitAt = Date.now();
+      this.firstUnitSince = since === undefined ? this.firstUnitAt : Math.min(since, this.firstUnitAt);
+    }
     this.units += 1;
     this.position = position;
   }
@@ -289,6 +300,7 @@ export class TransactionalDelivery<P> {
     this.deadLetters = 0;
     this.units = 0;
     this.firstUnitAt = 0;
+    this.firstUnitSince = 0;
   }
 
   /** Sends every record appended so far: each sealed chunk, then the one being filled, one request at a time. */

@@ -124,6 +124,19 @@ describe('TransactionalDelivery', () => {
     assert.equal(stats.kafkaCommits, 0);
   });
 
+  test('firstUnitSince: the first unit\'s own arrival time when the source gives one, else its completion; reset by commit', async () => {
+    const { delivery } = setup();
+    const arrived = Date.now() - 40;
+    delivery.completeUnit({ n: 1 }, arrived);
+    delivery.completeUnit({ n: 2 }, Date.now() - 1000);
+    assert.equal(delivery.firstUnitSince, arrived, 'the batch waits since its first unit arrived; later units do not move it');
+    assert.ok(delivery.firstUnitAt >= arrived + 40, 'firstUnitAt (for batch.maxAgeMs) stays the completion time');
+    await delivery.commit();
+    assert.equal(delivery.firstUnitSince, 0);
+    delivery.completeUnit({ n: 3 });
+    assert.equal(delivery.firstUnitSince, delivery.firstUnitAt);
+  });
+
   test('commitPosition: a transaction holding only the offset record', async () => {
     const { producer, stats, delivery } = setup();
     await delivery.commitPosition({ n: 9 });

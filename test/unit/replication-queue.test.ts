@@ -62,3 +62,18 @@ test('wait() resolves at the next push', async () => {
   await waiting;
   assert.equal(q.take()?.kind, 'keepalive');
 });
+
+test('busySince: set when an empty queue receives an item, kept while items wait', async () => {
+  const { q } = queue(10);
+  q.push(message(1n));
+  const first = q.busySince;
+  assert.ok(first > 0 && first <= Date.now());
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  q.push(message(2n));
+  assert.equal(q.busySince, first, 'a push behind a waiting item does not move it: that item waits since then');
+  q.take();
+  q.take();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  q.push(message(3n));
+  assert.ok(q.busySince > first, 'the next item into an empty queue starts a new stretch');
+});

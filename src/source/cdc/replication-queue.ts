@@ -27,6 +27,12 @@ export class ReplicationQueue {
   private messages = 0;
   private bytes = 0;
   private wake: (() => void) | null = null;
+  /**
+   * When the queue last went from empty to holding an item (ms since epoch): every item in it, or
+   * taken since, arrived no earlier. The stream's batch delay counts from it, so transactions that
+   * queued while a Kafka commit was in flight do not wait the whole delay again after it.
+   */
+  busySince = 0;
   /** A fatal error from the stream (connection lost, undecodable frame), for the loop to rethrow. */
   failure: Error | null = null;
 
@@ -47,6 +53,7 @@ export class ReplicationQueue {
 
   /** Called by the replication stream for every frame, synchronously from the socket handler. */
   push = (item: ReplicationItem): void => {
+    if (this.head >= this.items.length) this.busySince = Date.now();
     this.items.push(item);
     if (item.kind === 'message') {
       this.messages += 1;

@@ -3,8 +3,9 @@
  * to a position recorded in Kafka (GUIDE, invariant 1).
  *
  * Batching: whole PostgreSQL transactions share a Kafka transaction until it holds
- * `batch.maxEvents` events, the input runs dry for `batch.maxDelayMs` (low latency when keeping
- * up), or it has been open `batch.maxAgeMs` (bounded latency while catching up).
+ * `batch.maxEvents` events, the input runs dry once its first transaction has waited
+ * `batch.maxDelayMs` since it reached walcast (queued behind the previous commit included: low
+ * latency when keeping up), or it has been open `batch.maxAgeMs` (bounded latency while catching up).
  *
  * Positions: `delivered` is the LSN below which nothing is left to deliver (committed to Kafka,
  * skipped, or idle WAL with nothing published in it); `recorded` is the position in the offsets
@@ -325,7 +326,7 @@ export class CdcStream {
       return;
     }
     if (delivery.units > 0 && !this.translator.inTransaction) {
-      const remaining = this.options.batch.maxDelayMs - (Date.now() - delivery.firstUnitAt);
+      const remaining = this.options.batch.maxDelayMs - (Date.now() - delivery.firstUnitSince);
       if (remaining <= 0) await this.commitBatch();
       else await this.queue.wait(remaining);
       return;
@@ -397,7 +398,7 @@ export class CdcStream {
           if (this.delivery.empty && message.endLsn > this.delivered) this.delivered = message.endLsn;
           return undefined;
         }
-        this.delivery.completeUnit({ lsn: message.endLsn, txId: xid });
+        this.delivery.completeUnit({ lsn: message.endLsn, txId: xid }, this.queue.busySince);
         this.stats.lastCommitTimeMicros = message.commitTimeMicros;
         if (this.delivery.events >= this.options.batch.maxEvents) return this.commitBatch();
         return undefined;
