@@ -77,3 +77,50 @@ test('busySince: set when an empty queue receives an item, kept while items wait
   q.push(message(3n));
   assert.ok(q.busySince > first, 'the next item into an empty queue starts a new stretch');
 });
+
+test('frames are copied out of the parser\'s buffer, kept intact across slabs, ring growth and a reused source buffer', () => {
+  const { q } = queue(1 << 30);
+  const parserBuffer = Buffer.alloc(70_000);
+  const sizes = [1, 17, 300, 4096, 65_000, 70_000 - 25, 0, 2048];
+  const expected: Buffer[] = [];
+  // 6,000 frames: over 1 MB of bytes (several slabs) and past the ring's first capacities.
+  for (let n = 0; n < 6000; n++) {
+    const size = sizes[n % sizes.length]!;
+    parserBuffer.fill(n & 0xff, 25, 25 + size);
+    parserBuffer.writeUInt32BE(n, 25);
+    const copy = Buffer.from(parserBuffer.subarray(25, 25 + size));
+    expected.push(copy);
+    q.message(BigInt(n) + (1n << 40n), parserBuffer.subarray(0, 25 + size), 25);
+    if (n % 7 === 0) q.keepalive(BigInt(n), n % 14 === 0);
+  }
+  let n = 0;
+  let keepalives = 0;
+  for (let item = q.take(); item; item = q.take()) {
+    if (item.kind === 'keepalive') {
+      assert.equal(item.replyRequested, Number(item.walEnd) % 14 === 0);
+      keepalives += 1;
+      continue;
+    }
+    assert.equal(item.lsn, BigInt(n) + (1n << 40n));
+    assert.equal(item.size, expected[n]!.length);
+    assert.ok(item.frame.equals(expected[n]!), `frame ${n} intact`);
+    n += 1;
+  }
+  assert.equal(n, 6000);
+  assert.equal(keepalives, Math.ceil(6000 / 7));
+});
+
+test('a frame taken stays intact while later frames arrive (a row handled again after a widening)', () => {
+  const { q } = queue(1 << 30);
+  const parserBuffer = Buffer.alloc(1000);
+  parserBuffer.fill(7);
+  q.message(1n, parserBuffer, 0);
+  const held = q.take();
+  assert.ok(held?.kind === 'message');
+  for (let n = 0; n < 2000; n++) {
+    parserBuffer.fill(n & 0xff);
+    q.message(BigInt(n + 2), parserBuffer, 0);
+    q.take();
+  }
+  assert.ok(held.frame.every((b) => b === 7));
+});

@@ -487,7 +487,7 @@ export class CdcConnector implements Connector {
       slot,
       publication,
       startLsn: confirmed,
-      onItem: queue.push,
+      sink: queue,
       onError: queue.fail,
     });
     queue.attach(replication);

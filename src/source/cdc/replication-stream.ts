@@ -8,8 +8,8 @@
  * handler costs per message what walcast's hot path cannot afford: the LSN formatted as a string
  * (walcast parsed it back), and a promise from its acknowledge step even when that is disabled.
  *
- * A frame is queued as a copy of its bytes and decoded (pgoutput.ts) only when the stream loop
- * takes it: the queue holds up to WALCAST_MAX_BUFFERED_MESSAGES frames while catching up, and a
+ * A frame is queued as a copy of its bytes (replication-queue.ts) and decoded (pgoutput.ts) only
+ * when the stream loop takes it: the queue holds up to WALCAST_MAX_BUFFERED_MESSAGES frames while catching up, and a
  * decoded message (its object, tuple array and one string per value) is several times the heap
  * of its bytes, all of which the garbage collector copied at every scavenge.
  */
@@ -30,9 +30,16 @@ const KEEPALIVE = 0x6b; // k
 const XLOG_HEADER_BYTES = 25;
 
 export type ReplicationItem =
-  /** `frame`: one pgoutput message, undecoded (decodePgoutput()), in a buffer of its own. */
+  /** `frame`: one pgoutput message, undecoded (decodePgoutput()), in bytes no later read overwrites. */
   | { kind: 'message'; lsn: Lsn; size: number; frame: Buffer }
   | { kind: 'keepalive'; walEnd: Lsn; replyRequested: boolean };
+
+/** Where the frames go (the replication queue), called synchronously from the socket's data handler. */
+export interface ReplicationSink {
+  /** An XLogData frame: its pgoutput message is `chunk[start..]`, a view the parser reuses (copy it). */
+  message(lsn: Lsn, chunk: Buffer, start: number): void;
+  keepalive(walEnd: Lsn, replyRequested: boolean): void;
+}
 
 /** pg's Connection: the 'copyData' events of COPY BOTH. */
 type CopyDataSource = Pick<EventEmitter, 'on' | 'removeAllListeners'>;
@@ -78,7 +85,7 @@ export interface ReplicationStreamOptions {
   slot: string;
   publication: string;
   startLsn: Lsn;
-  onItem: (item: ReplicationItem) => void;
+  sink: ReplicationSink;
   onError: (error: Error) => void;
 }
 
@@ -108,15 +115,14 @@ export class ReplicationStream {
 
   /**
    * One CopyData frame, synchronously from the socket's data handler. `chunk` is a view into the
-   * protocol parser's buffer, which later reads overwrite: the message is copied out.
+   * protocol parser's buffer, which later reads overwrite: the sink copies the message out.
    */
   private readonly onFrame = (chunk: Buffer): void => {
     const kind = chunk[0];
     if (kind === XLOG_DATA && chunk.length >= XLOG_HEADER_BYTES) {
-      const frame = Buffer.from(chunk.subarray(XLOG_HEADER_BYTES));
-      this.options.onItem({ kind: 'message', lsn: chunk.readBigUInt64BE(1), size: frame.length, frame });
+      this.options.sink.message(chunk.readBigUInt64BE(1), chunk, XLOG_HEADER_BYTES);
     } else if (kind === KEEPALIVE && chunk.length >= 18) {
-      this.options.onItem({ kind: 'keepalive', walEnd: chunk.readBigUInt64BE(1), replyRequested: chunk[17] !== 0 });
+      this.options.sink.keepalive(chunk.readBigUInt64BE(1), chunk[17] !== 0);
     } else {
       this.options.onError(new Error(`unexpected replication frame 0x${(kind ?? 0).toString(16)} of ${chunk.length} bytes`));
     }
