@@ -1374,7 +1374,7 @@ async function main(): Promise<void> {
     const ours = walcastLauncherFlags();
     const theirs = walcastLauncherFlags(baseline.dir);
     if (ours.join(' ') !== theirs.join(' ')) {
-      notes.push(`The baseline's bin/walcast.js sets node ${theirs.join(' ') || '(no flags)'}; both builds ran with this tree's ${ours.join(' ') || '(no flags)'}.`);
+      notes.push(`Each build ran with its own bin/walcast.js flags: the baseline with node ${theirs.join(' ') || '(no flags)'}, this tree with ${ours.join(' ') || '(no flags)'}.`);
     }
   }
   tooling = {

@@ -143,7 +143,8 @@ export async function startWalcast(t: Tooling, job: CdcJob, root = ROOT, snapsho
       : supportsSnapshots(root) ? { WALCAST_SNAPSHOT_MODE: 'no_data' } : {}),
     ...t.walcastEnv,
   };
-  const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(), ...t.walcastNodeFlags, join(root, 'bin', 'walcast.js'), 'run'], {
+  // Each build with its own launcher's flags: a change of those flags is part of a before/after.
+  const proc = spawnWatched(process.execPath, [...walcastLauncherFlags(root), ...t.walcastNodeFlags, join(root, 'bin', 'walcast.js'), 'run'], {
     env,
     cwd: t.runDir,
     logFile: join(t.runDir, `${job.name}.log`),

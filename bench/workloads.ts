@@ -52,7 +52,7 @@ export function isPgstream(system: SystemId): boolean {
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   walcast: 'walcast (Avro + registry, exactly-once)',
-  'walcast-baseline': 'walcast baseline (the --baseline commit, same flags and configuration)',
+  'walcast-baseline': 'walcast baseline (the --baseline commit, its own launcher flags, same configuration)',
   walsender: 'walsender ceiling (pg_recvlogical, pgoutput -> /dev/null)',
   kafkajs: "Kafka ceiling: walcast's kafkajs producer alone",
   'kafka-perf': 'Kafka ceiling: Java ProducerPerformance, transactional',

@@ -485,7 +485,7 @@ function baselineSection(r: BenchResults, b: BaselineResults): string[] {
   lines.push('## walcast vs baseline (same run)');
   lines.push('');
   lines.push(
-    `walcast = this tree (${b.walcastCommit}), baseline = \`${b.ref}\` (${b.commit.slice(0, 12)}), same node flags, settings and workloads. ` +
+    `walcast = this tree (${b.walcastCommit}), baseline = \`${b.ref}\` (${b.commit.slice(0, 12)}), each with its own launcher's node flags, the same settings and workloads. ` +
       `In each repeat the two ran back to back, each from its own slot on the same WAL, which one first alternating (baseline first in odd repeats). ` +
       `Ratio = walcast / baseline within each pair; median over the pairs${repeats > 1 ? ' (min–max)' : ''}.`,
   );
