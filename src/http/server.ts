@@ -161,7 +161,7 @@ export function startHttpServer(options: HttpOptions): Promise<Server> {
       workerId = `${options.host}:${port}`;
       options.log.info({ host: options.host, port, https: secure, adminTokenSet: policy.token !== null }, 'management API listening');
       if (policy.token === null && !isLoopback(options.host)) {
-        options.log.warn({ host: options.host }, 'the management API listens beyond loopback without WALCAST_ADMIN_TOKEN: pause, resume and restart are refused (reads stay open); set WALCAST_ADMIN_TOKEN to allow them');
+        options.log.warn({ host: options.host }, 'the management API listens beyond loopback without WALCAST_ADMIN_TOKEN: every state change (pause, resume, restart, and on a worker create, config, delete and offsets) is refused, reads stay open; set WALCAST_ADMIN_TOKEN to allow them');
       }
       resolve(server);
     });
