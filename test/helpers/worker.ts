@@ -61,6 +61,18 @@ export function debeziumDatabaseSettings(url: URL, password = decodeURIComponent
   };
 }
 
+/** A JDBC source polling by an incrementing `id`, every 100 ms, into `<prefix>-<table>` as schemaless JSON. */
+export function incrementingJsonSource(prefix: string): Record<string, string> {
+  return {
+    mode: 'incrementing',
+    'incrementing.column.name': 'id',
+    'topic.prefix': `${prefix}-`,
+    'poll.interval.ms': '100',
+    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
+    'value.converter.schemas.enable': 'false',
+  };
+}
+
 /** A JDBC connector's connection settings for `url`: the user setting is connection.user (Confluent's) or connection.username (Debezium's sink). */
 export function jdbcConnectionSettings(url: URL, userSetting: 'connection.user' | 'connection.username', password = decodeURIComponent(url.password)): Record<string, string> {
   return {

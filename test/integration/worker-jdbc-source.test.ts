@@ -8,7 +8,7 @@ import pg from 'pg';
 import { readTopics, type ReadRecord } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
-import { startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { incrementingJsonSource, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 
 const services = loadServices();
 const it = capturedSchema('wjdbc', {
@@ -150,12 +150,7 @@ test('transactions committing out of id order: every row delivered once (the JDB
     'connection.user': decodeURIComponent(pgUrl.username),
     'connection.password': password,
     'table.whitelist': `${schema}.orders`,
-    mode: 'incrementing',
-    'incrementing.column.name': 'id',
-    'topic.prefix': `${prefix}-`,
-    'poll.interval.ms': '100',
-    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
-    'value.converter.schemas.enable': 'false',
+    ...incrementingJsonSource(prefix),
   });
   const created = await w.call('POST', '/connectors', { name, config: ordersConfig('${env:WT_NEVER_SET}') });
   assert.equal(created.status, 400, 'a reference that does not resolve is refused');

@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
-import { debeziumDatabaseSettings, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, incrementingJsonSource, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 import { offsetRecord } from '../../src/kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
 import { SinkOffsets } from '../../src/sink/offsets.ts';
@@ -60,12 +60,7 @@ test('polling source: offsets read, refused while running, altered and reset whi
       'connector.class': 'JdbcSourceConnector',
       ...jdbcConnectionSettings(pgUrl, 'connection.user'),
       'table.whitelist': `${schema}.items`,
-      mode: 'incrementing',
-      'incrementing.column.name': 'id',
-      'topic.prefix': `${prefix}-`,
-      'poll.interval.ms': '100',
-      'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
-      'value.converter.schemas.enable': 'false',
+      ...incrementingJsonSource(prefix),
     },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));

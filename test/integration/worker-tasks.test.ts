@@ -9,7 +9,7 @@ import { readTopics } from '../helpers/avro-reader.ts';
 import { capturedSchema } from '../helpers/capture.ts';
 import { loadServices, uniqueSuffix, waitFor } from '../helpers/services.ts';
 import { assertSameRows, auditVersions, reapplied } from '../helpers/sink.ts';
-import { debeziumDatabaseSettings, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
+import { debeziumDatabaseSettings, incrementingJsonSource, jdbcConnectionSettings, startWorker, waitForState, type RunningWorker } from '../helpers/worker.ts';
 import { offsetRecord } from '../../src/kafka/offsets.ts';
 import { createKafka, KafkajsTransactionalProducer } from '../../src/kafka/producer.ts';
 import { PLAINTEXT } from '../../src/kafka/security.ts';
@@ -145,12 +145,7 @@ test('a polling source with two tables and tasks.max=2: a task each, every row o
     'tasks.max': '2',
     ...jdbcConnectionSettings(pgUrl, 'connection.user'),
     'table.whitelist': `${schema}.a,${schema}.b`,
-    mode: 'incrementing',
-    'incrementing.column.name': 'id',
-    'topic.prefix': `${prefix}-`,
-    'poll.interval.ms': '100',
-    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
-    'value.converter.schemas.enable': 'false',
+    ...incrementingJsonSource(prefix),
   };
   const created = await w.call('POST', '/connectors', { name, config });
   assert.equal(created.status, 201, JSON.stringify(created.body));
