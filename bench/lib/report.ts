@@ -373,11 +373,8 @@ export function markdown(r: BenchResults): string {
       if (w.mode === 'snapshot' || w.mode === 'sink') continue; // its own table below
       for (const m of rows) {
         const lat = m.latencyMs ? `${fmt(m.latencyMs.p50)} / ${fmt(m.latencyMs.p99)} / ${fmt(m.latencyMs.max, 0)}` : '–';
-        const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
-        if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
-        const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
         lines.push(
-          `| (${w.id}) ${w.title} | ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${lat} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ${fmt(m.walsenderCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+          `| (${w.id}) ${w.title} | ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${lat} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ${fmt(m.walsenderCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notesCell(m)} |`,
         );
       }
     }
@@ -442,6 +439,14 @@ export function markdown(r: BenchResults): string {
   return lines.join('\n');
 }
 
+/** A measurement's notes column: failure first, start-up time, its notes; escaped for a table cell. */
+function notesCell(m: BenchResults['summary'][number]): string {
+  const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
+  if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
+  const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
+  return notes.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
 function sinkSection(r: BenchResults, w: BenchResults['workloads'][number]): string[] {
   const lines: string[] = ['', `## (${w.id}) ${w.title}`, ''];
   const x = r.sink?.find((s) => s.workload === w.id);
@@ -449,12 +454,9 @@ function sinkSection(r: BenchResults, w: BenchResults['workloads'][number]): str
   lines.push('| system | changes (COPY: rows) | changes/s | seconds | peak RSS (MB) | CPU-s per M changes | PostgreSQL CPU-s per M changes | notes |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const m of r.summary.filter((s) => s.workload === w.id)) {
-    const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
-    if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
-    const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
     lines.push(
       `| ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${fmt(m.seconds)} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ` +
-        `${fmt(m.postgresCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+        `${fmt(m.postgresCpuPerMillion)} | ${notesCell(m)} |`,
     );
   }
   return lines;
@@ -467,12 +469,9 @@ function snapshotSection(r: BenchResults, w: BenchResults['workloads'][number]):
   lines.push('| system | rows | rows/s | seconds | peak RSS (MB) | CPU-s per M rows | PostgreSQL CPU-s per M rows | broker CPU-s/M | notes |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const m of r.summary.filter((s) => s.workload === w.id)) {
-    const extra = [...(m.startupSeconds !== null ? [`start-up ${m.startupSeconds} s (not timed)`] : []), ...m.notes];
-    if (m.verified && !m.verified.ok) extra.unshift(`**verification failed: ${m.verified.seen} of ${m.verified.expected}**`);
-    const notes = m.status === 'ok' ? extra.join('; ') : `**${m.status.toUpperCase()}**: ${m.error ?? ''} ${extra.join('; ')}`.trim();
     lines.push(
       `| ${SHORT[m.system]} | ${fmtInt(m.events)} | ${m.status === 'ok' ? fmtInt(m.rowsPerSec) : '–'} | ${fmt(m.seconds)} | ${fmtInt(m.peakRssMb)} | ${fmt(m.cpuPerMillion)} | ` +
-        `${fmt(m.postgresCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notes.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+        `${fmt(m.postgresCpuPerMillion)} | ${fmt(m.brokerCpuPerMillion)} | ${notesCell(m)} |`,
     );
   }
   return lines;
