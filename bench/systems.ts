@@ -196,6 +196,28 @@ function connectStandalone(t: Tooling, name: string, worker: string, connector: 
 }
 
 /**
+ * A Connect standalone worker's properties file: the brokers, `settings` (converters, consumer
+ * overrides), file offsets flushed every `offsetFlushMs`, the plugin path and a free REST port.
+ */
+async function writeWorkerProperties(t: Tooling, name: string, settings: string[], offsetFlushMs: number): Promise<string> {
+  const restPort = await freePort();
+  const path = join(t.runDir, `${name}.worker.properties`);
+  writeFileSync(
+    path,
+    [
+      `bootstrap.servers=${t.services.brokers.join(',')}`,
+      ...settings,
+      `offset.storage.file.filename=${join(t.runDir, `${name}.offsets`)}`,
+      `offset.flush.interval.ms=${offsetFlushMs}`,
+      `plugin.path=${t.pluginPath}`,
+      `listeners=http://127.0.0.1:${restPort}`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+/**
  * Debezium's PostgreSQL connector on Kafka Connect standalone, as connect-standalone.sh runs it.
  * `connectorOverrides` are appended to the connector's properties (a later line wins): the
  * Debezium fixtures' generator runs Debezium's defaults (decimal.handling.mode=precise) this way.
@@ -203,21 +225,7 @@ function connectStandalone(t: Tooling, name: string, worker: string, connector: 
 export async function startDebezium(t: Tooling, job: CdcJob, converter: 'json' | 'avro', snapshot: SnapshotSettings | null = null, connectorOverrides: string[] = []): Promise<CdcProcess> {
   if (!t.connectLibs || !t.pluginPath || !t.debeziumAvailable) throw new Error('Debezium/Connect jars are not available (see the fetch output above)');
   const pg = pgUrlParts(t.services.pgUrl);
-  const restPort = await freePort();
-  const converterLines = connectConverterLines(t, converter);
-  const worker = join(t.runDir, `${job.name}.worker.properties`);
-  writeFileSync(
-    worker,
-    [
-      `bootstrap.servers=${t.services.brokers.join(',')}`,
-      ...converterLines,
-      `offset.storage.file.filename=${join(t.runDir, `${job.name}.offsets`)}`,
-      'offset.flush.interval.ms=10000',
-      `plugin.path=${t.pluginPath}`,
-      `listeners=http://127.0.0.1:${restPort}`,
-      '',
-    ].join('\n'),
-  );
+  const worker = await writeWorkerProperties(t, job.name, connectConverterLines(t, converter), 10_000);
   const connector = join(t.runDir, `${job.name}.connector.properties`);
   writeFileSync(
     connector,
@@ -427,22 +435,7 @@ export async function startWalcastSink(t: Tooling, job: SinkJob): Promise<Watche
 export async function startDebeziumJdbcSink(t: Tooling, job: SinkJob): Promise<Watched> {
   if (!t.connectLibs || !t.pluginPath || !t.debeziumJdbcAvailable) throw new Error("Connect or Debezium's JDBC sink jars are not available (see the fetch output above)");
   const pg = pgUrlParts(t.services.pgUrl);
-  const restPort = await freePort();
-  const worker = join(t.runDir, `${job.name}.worker.properties`);
-  writeFileSync(
-    worker,
-    [
-      `bootstrap.servers=${t.services.brokers.join(',')}`,
-      ...connectConverterLines(t, 'avro'),
-      'consumer.isolation.level=read_committed',
-      'consumer.auto.offset.reset=earliest',
-      `offset.storage.file.filename=${join(t.runDir, `${job.name}.offsets`)}`,
-      'offset.flush.interval.ms=1000',
-      `plugin.path=${t.pluginPath}`,
-      `listeners=http://127.0.0.1:${restPort}`,
-      '',
-    ].join('\n'),
-  );
+  const worker = await writeWorkerProperties(t, job.name, [...connectConverterLines(t, 'avro'), 'consumer.isolation.level=read_committed', 'consumer.auto.offset.reset=earliest'], 1000);
   const connector = join(t.runDir, `${job.name}.connector.properties`);
   writeFileSync(
     connector,
