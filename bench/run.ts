@@ -15,7 +15,7 @@ import { machineBusySeconds, portOwner, processIdentity, sampleProc, type ProcSa
 import { prepareBaseline, type Baseline } from './lib/baseline.ts';
 import { fetchJars, NO_JARS } from './lib/jars.ts';
 import { baselineLine, computeBaselineComparison, computeRatios, computeSinkRatios, computeSnapshotRatios, markdown, sinkLine, snapshotLine, summarize, svg, type BenchResults, type Measurement, type SinkRatios } from './lib/report.ts';
-import { BENCH, log, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
+import { BENCH, log, pollEvery, readServicesEnv, ROOT, round, sleep, waitFor, type ServicesEnv } from './lib/util.ts';
 import { runCopy, runKafkajsAlone, runProducerPerf, runRecvlogical, startDebezium, startDebeziumJdbcSink, startPgstream, startWalcast, startWalcastSink, walcastLauncherFlags, walcastRevision, type CdcJob, type CdcProcess, type SinkJob, type Tooling } from './systems.ts';
 import { createSinkSource, createTable, fillSnapshotTable, isPgstream, isWalcast, SNAPSHOT_RUNNERS, SYSTEM_LABELS, workloadSpecs, writeSinkWorkload, writeWorkload, type SinkWritten, type SystemId, type WorkloadId, type WorkloadSpec, type Written } from './workloads.ts';
 import { summarizeProfile } from './tools/cpuprofile-summary.ts';
@@ -445,17 +445,8 @@ async function walsenderCeiling(w: WorkloadSpec, repeat: number, j: CdcJob, writ
   const m = emptyMeasurement(w.id, 'walsender', repeat, 'ok');
   m.events = written.events;
   const ws = new WalsenderSampler();
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      await ws.poll(j.slot).catch(() => undefined);
-      await sleep(50);
-    }
-  })();
-  const r = await runRecvlogical(tooling, j, formatLsn(written.lastLsn)).finally(() => {
-    running = false;
-  });
-  await sampler;
+  const stopSampling = pollEvery(50, () => ws.poll(j.slot).catch(() => undefined));
+  const r = await runRecvlogical(tooling, j, formatLsn(written.lastLsn)).finally(stopSampling);
   if (r.code !== 0) {
     m.status = 'failed';
     m.error = `pg_recvlogical exited with code ${r.code}: ${r.output.trim().split('\n').slice(-3).join(' / ')}`;
@@ -783,17 +774,8 @@ async function copyCeiling(w: WorkloadSpec, repeat: number, j: CdcJob): Promise<
   const backend = BackendCpu.ofApplication(db, j.name);
   const busy0 = machineBusySeconds();
   const started = Date.now();
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      await backend.poll();
-      await sleep(20);
-    }
-  })();
-  const r = await runCopy(tooling, j.name, `${ident(j.schema)}.${ident(j.table)}`, j.name).finally(() => {
-    running = false;
-  });
-  await sampler;
+  const stopSampling = pollEvery(20, () => backend.poll());
+  const r = await runCopy(tooling, j.name, `${ident(j.schema)}.${ident(j.table)}`, j.name).finally(stopSampling);
   const copied = Number(/^COPY (\d+)/m.exec(r.output)?.[1] ?? NaN);
   if (r.code !== 0) {
     m.status = 'failed';
@@ -1033,18 +1015,11 @@ async function copyInCeiling(w: WorkloadSpec, repeat: number, name: string, sour
   await backend.poll();
   const busy0 = machineBusySeconds();
   const t0 = performance.now();
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      await backend.poll();
-      await sleep(20);
-    }
-  })();
+  const stopSampling = pollEvery(20, () => backend.poll());
   try {
     await pipeline(from.query(copyStreams.to(`copy ${source} to stdout`)), into.query(copyStreams.from(`copy ${target.quoted} from stdin`)));
   } finally {
-    running = false;
-    await sampler;
+    await stopSampling();
     await from.end().catch(() => undefined);
     await into.end().catch(() => undefined);
   }

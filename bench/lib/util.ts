@@ -16,6 +16,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Calls `poll` every `intervalMs` (after each one ends) until the returned stop is called; stop waits for the last poll. */
+export function pollEvery(intervalMs: number, poll: () => Promise<unknown>): () => Promise<void> {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await poll();
+      await sleep(intervalMs);
+    }
+  })();
+  return () => {
+    running = false;
+    return loop;
+  };
+}
+
 /** Polls `check` every `intervalMs` until it returns a non-undefined value or `timeoutMs` passes. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
