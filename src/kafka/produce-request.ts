@@ -5,9 +5,10 @@
  * `Buffer.from([...])`, then copies records into the batch, the batch into the partition, the
  * partition into the topic and the topic into the request, doubling buffers as they grow: 15% of
  * walcast's CPU and much of its garbage at 2,000 records per request (--cpu-prof). Here the sizes
- * are computed first and each byte is written once. The bytes are identical to kafkajs' (unit test
- * against its own modules); anything walcast never sends (compression, headers, timestamps,
- * string keys) goes through kafkajs' own encoder.
+ * are computed first and each byte is written once. Compressed batches are written the same way,
+ * their records through the codec. The bytes are identical to kafkajs' (unit test against its own
+ * modules); anything walcast never sends (headers, timestamps, string keys) goes through kafkajs'
+ * own encoder.
  */
 import { crc32c } from './crc32c.ts';
 
@@ -42,6 +43,8 @@ export interface ProduceRequestArgs {
 
 const MAGIC_BYTE = 2;
 const TRANSACTIONAL_ATTRIBUTE = 16;
+/** The low three bits of a batch's attributes: its codec (0 none, 1 gzip, 2 snappy, 3 LZ4, 4 zstd). */
+const COMPRESSION_CODEC_MASK = 0x07;
 /** RecordBatch fields after Length up to and including the record count. */
 const BATCH_HEADER_AFTER_LENGTH = 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
 /** From the start of a RecordBatch to its Attributes field, where the CRC's coverage begins. */
@@ -80,9 +83,11 @@ function isPlainMessage(message: ProduceMessage): boolean {
   return true;
 }
 
-/** Whether the one-pass encoder writes exactly what kafkajs would for these arguments. */
+/**
+ * Whether the one-pass encoders write exactly what kafkajs would for these messages (compressed
+ * or not: kafkajs-patch.ts picks the encoder by `args.compression`).
+ */
 export function supportsFastEncoding(args: ProduceRequestArgs): boolean {
-  if ((args.compression ?? 0) !== 0) return false;
   for (const topic of args.topicData) {
     for (const partition of topic.partitions) {
       if (partition.messages.length === 0) return false;
@@ -137,61 +142,76 @@ function producerIdOf(value: unknown): bigint {
   return BigInt(String(value));
 }
 
-/**
- * The Produce v3 request body (what kafkajs' `encode()` returns the bytes of), after `headroom`
- * unwritten bytes: room for the request's framing (kafkajs-patch.ts' frameRequest), which then
- * costs no copy of the body.
- */
-export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now(), headroom = 0): Buffer {
+/** Room the request needs before its record batches: transactional id, acks, timeout, topic names. */
+function requestLayout(args: ProduceRequestArgs): { transactionalIdBytes: number; topicNameBytes: number[]; size: number } {
   const transactionalId = args.transactionalId ?? null;
   const transactionalIdBytes = transactionalId === null ? 0 : Buffer.byteLength(transactionalId, 'utf8');
-  const producerId = BigInt.asIntN(64, producerIdOf(args.producerId));
-  const producerEpoch = args.producerEpoch ?? 0;
-  // kafkajs marks the batch transactional for a non-empty id only.
-  const attributes = transactionalId ? TRANSACTIONAL_ATTRIBUTE : 0;
-
   let size = 2 + transactionalIdBytes + 2 + 4 + 4;
   const topicNameBytes: number[] = [];
-  const batchRecordBytes: number[] = [];
-  let messageCount = 0;
-  for (const topic of args.topicData) for (const partition of topic.partitions) messageCount += partition.messages.length;
-  // Computed while sizing the request, written while filling it.
-  const bodySizes = new Int32Array(messageCount);
-  let sized = 0;
   for (const topic of args.topicData) {
     const nameBytes = Buffer.byteLength(topic.topic, 'utf8');
     topicNameBytes.push(nameBytes);
     size += 2 + nameBytes + 4;
-    for (const partition of topic.partitions) {
-      const records = recordsSize(partition.messages, bodySizes, sized);
-      sized += partition.messages.length;
-      batchRecordBytes.push(records);
-      size += 4 + 4 + 8 + 4 + BATCH_HEADER_AFTER_LENGTH + records;
-    }
   }
+  return { transactionalIdBytes, topicNameBytes, size };
+}
 
-  size += headroom;
+/** Writes a partition's records (uncompressed) at `offset`; their body sizes are `bodySizes` from `at` on. */
+function writeRecords(buf: Buffer, offset: number, messages: ProduceMessage[], bodySizes: Int32Array, at: number): number {
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    offset = writeUVarInt(buf, offset, zigZag(bodySizes[at + i]!));
+    buf[offset++] = 0; // attributes
+    buf[offset++] = 0; // timestampDelta
+    offset = writeUVarInt(buf, offset, zigZag(i));
+    offset = writeBytes(buf, offset, message.key as Buffer | null);
+    offset = writeBytes(buf, offset, message.value as Buffer | null);
+    buf[offset++] = 0; // header count
+  }
+  return offset;
+}
+
+/**
+ * The request around its record batches: `recordsBytes[i]` is the size of the i-th partition's
+ * records section (compressed or not), written by `writeRecordsOf(buf, offset, i)`.
+ */
+function writeRequest(
+  args: ProduceRequestArgs,
+  now: number,
+  headroom: number,
+  codec: number,
+  recordsBytes: number[],
+  writeRecordsOf: (buf: Buffer, offset: number, batchIndex: number) => number,
+): Buffer {
+  const transactionalId = args.transactionalId ?? null;
+  const producerId = BigInt.asIntN(64, producerIdOf(args.producerId));
+  const producerEpoch = args.producerEpoch ?? 0;
+  // kafkajs marks the batch transactional for a non-empty id only.
+  const attributes = (transactionalId ? TRANSACTIONAL_ATTRIBUTE : 0) | (codec & COMPRESSION_CODEC_MASK);
+  const layout = requestLayout(args);
+  let size = layout.size + headroom;
+  for (const records of recordsBytes) size += 4 + 4 + 8 + 4 + BATCH_HEADER_AFTER_LENGTH + records;
+
   const buf = Buffer.allocUnsafe(size);
   let offset = headroom;
   if (transactionalId === null) {
     offset = buf.writeInt16BE(-1, offset);
   } else {
-    offset = buf.writeInt16BE(transactionalIdBytes, offset);
+    offset = buf.writeInt16BE(layout.transactionalIdBytes, offset);
     offset += buf.write(transactionalId, offset, 'utf8');
   }
   offset = buf.writeInt16BE(args.acks, offset);
   offset = buf.writeInt32BE(args.timeout, offset);
   offset = buf.writeInt32BE(args.topicData.length, offset);
   let batchIndex = 0;
-  let written = 0;
   for (let t = 0; t < args.topicData.length; t++) {
     const topic = args.topicData[t]!;
-    offset = buf.writeInt16BE(topicNameBytes[t]!, offset);
+    offset = buf.writeInt16BE(layout.topicNameBytes[t]!, offset);
     offset += buf.write(topic.topic, offset, 'utf8');
     offset = buf.writeInt32BE(topic.partitions.length, offset);
     for (const partition of topic.partitions) {
-      const records = batchRecordBytes[batchIndex++]!;
-      const { messages } = partition;
+      const records = recordsBytes[batchIndex]!;
+      const count = partition.messages.length;
       offset = buf.writeInt32BE(partition.partition, offset);
       offset = buf.writeInt32BE(8 + 4 + BATCH_HEADER_AFTER_LENGTH + records, offset);
       const batchStart = offset;
@@ -203,27 +223,69 @@ export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now(),
       const crcAt = offset;
       offset += 4;
       offset = buf.writeInt16BE(attributes, offset);
-      offset = buf.writeInt32BE(messages.length - 1, offset);
+      offset = buf.writeInt32BE(count - 1, offset);
       writeInt64(buf, offset, now);
       writeInt64(buf, offset + 8, now);
       offset += 16;
       offset = buf.writeBigInt64BE(producerId, offset);
       offset = buf.writeInt16BE(producerEpoch, offset);
       offset = buf.writeInt32BE(partition.firstSequence ?? 0, offset);
-      offset = buf.writeInt32BE(messages.length, offset);
-      for (let i = 0; i < messages.length; i++) {
-        const message = messages[i]!;
-        offset = writeUVarInt(buf, offset, zigZag(bodySizes[written++]!));
-        buf[offset++] = 0; // attributes
-        buf[offset++] = 0; // timestampDelta
-        offset = writeUVarInt(buf, offset, zigZag(i));
-        offset = writeBytes(buf, offset, message.key as Buffer | null);
-        offset = writeBytes(buf, offset, message.value as Buffer | null);
-        buf[offset++] = 0; // header count
-      }
+      offset = buf.writeInt32BE(count, offset);
+      const recordsEnd = offset + records;
+      offset = writeRecordsOf(buf, offset, batchIndex++);
+      if (offset !== recordsEnd) throw new Error(`internal: records section is ${offset - recordsEnd + records} bytes, computed ${records}`);
       buf.writeUInt32BE(crc32c(buf.subarray(batchStart + CRC_COVERAGE_START, offset)), crcAt);
     }
   }
   if (offset !== size) throw new Error(`internal: produce request is ${offset} bytes, computed ${size}`);
   return buf;
+}
+
+/**
+ * The Produce v3 request body (what kafkajs' `encode()` returns the bytes of), uncompressed, after
+ * `headroom` unwritten bytes: room for the request's framing (kafkajs-patch.ts' frameRequest),
+ * which then costs no copy of the body.
+ */
+export function encodeProduceRequest(args: ProduceRequestArgs, now = Date.now(), headroom = 0): Buffer {
+  let messageCount = 0;
+  for (const topic of args.topicData) for (const partition of topic.partitions) messageCount += partition.messages.length;
+  // Computed while sizing the request, written while filling it.
+  const bodySizes = new Int32Array(messageCount);
+  const recordsBytes: number[] = [];
+  const firstBody: number[] = [];
+  const messagesOf: ProduceMessage[][] = [];
+  let sized = 0;
+  for (const topic of args.topicData) {
+    for (const partition of topic.partitions) {
+      firstBody.push(sized);
+      messagesOf.push(partition.messages);
+      recordsBytes.push(recordsSize(partition.messages, bodySizes, sized));
+      sized += partition.messages.length;
+    }
+  }
+  return writeRequest(args, now, headroom, 0, recordsBytes, (buf, offset, i) => writeRecords(buf, offset, messagesOf[i]!, bodySizes, firstBody[i]!));
+}
+
+/** Compresses a record batch's records section (Kafka's codec for the batch's compression attribute). */
+export type RecordsCompressor = (records: Buffer) => Promise<Buffer>;
+
+/**
+ * The same request with each partition's records compressed by `compress` (the codec of
+ * `args.compression`): the records are written once into a section of their own, compressed
+ * (every partition at once: Node's zlib codecs run off the main thread), and the compressed bytes
+ * copied into the request. A compressed batch is what the broker stores and the socket carries, so
+ * a few times fewer bytes leave walcast than uncompressed.
+ */
+export async function encodeCompressedProduceRequest(args: ProduceRequestArgs, compress: RecordsCompressor, now = Date.now(), headroom = 0): Promise<Buffer> {
+  const sections: Array<Promise<Buffer>> = [];
+  for (const topic of args.topicData) {
+    for (const { messages } of topic.partitions) {
+      const bodySizes = new Int32Array(messages.length);
+      const records = Buffer.allocUnsafe(recordsSize(messages, bodySizes, 0));
+      writeRecords(records, 0, messages, bodySizes, 0);
+      sections.push(compress(records));
+    }
+  }
+  const compressed = await Promise.all(sections);
+  return writeRequest(args, now, headroom, args.compression ?? 0, compressed.map((c) => c.length), (buf, offset, i) => offset + compressed[i]!.copy(buf, offset));
 }
