@@ -31,7 +31,7 @@ const USAGE = `usage: npm run bench -- [options]
                           in (s) walcast = walcast-sink, debezium = debezium-jdbc, copy = copy-in (COPY into a table)
   --repeat N              run each system N times per workload (separate slots on the same WAL); medians are reported
   --baseline REF          also measure walcast as of git commit REF (system walcast-baseline: built clean in
-                          .local/bench-baseline/<commit>, same node_modules, so REF needs this tree's package-lock.json),
+                          .local/bench-baseline/<commit>, same node_modules, so REF's packages must be installed here),
                           alternating with walcast back to back in each repeat; reports walcast / baseline per workload
   --live-seconds S        duration of the live load (d) (default 30, quick 10)
   --live-txn-rows N       rows per transaction of the live load (default 10)

@@ -4,7 +4,8 @@
  * its own `npm run build`, which the benchmark runs as the system `walcast-baseline`.
  *
  * Dependencies are shared, not installed: the copy's node_modules is a symlink to the repository's
- * own, so both commits must have the same package-lock.json (checked; the run stops otherwise).
+ * own, so every package of the commit's package-lock.json must be installed here at the same version
+ * (checked; the run stops otherwise). Packages added since are allowed: the commit never loads them.
  * Builds are kept in .local/bench-baseline/<commit> and reused by later runs for the same commit.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,19 +41,31 @@ function resolveCommit(ref: string): string {
   }
 }
 
-/** The baseline runs on this tree's node_modules: refuses a commit whose dependencies differ. */
+interface LockPackage {
+  version?: string;
+  integrity?: string;
+}
+
+/**
+ * The baseline runs on this tree's node_modules: refuses a commit with a package this tree does
+ * not install at the same version and integrity. Packages this tree adds are allowed: the
+ * baseline's code never loads them.
+ */
 function checkSameDependencies(ref: string, commit: string, short: string): void {
-  let theirs: string;
+  let theirs: Record<string, LockPackage>;
   try {
-    theirs = git(['show', `${commit}:package-lock.json`]);
+    theirs = (JSON.parse(git(['show', `${commit}:package-lock.json`])) as { packages: Record<string, LockPackage> }).packages;
   } catch {
-    throw new Error(`--baseline ${ref} (${short}) has no package-lock.json: its dependencies cannot be shown to be this tree's`);
+    throw new Error(`--baseline ${ref} (${short}) has no readable package-lock.json: its dependencies cannot be shown to be this tree's`);
   }
-  const ours = readFileSync(join(ROOT, 'package-lock.json'), 'utf8');
-  if (theirs !== ours) {
+  const ours = (JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> }).packages;
+  const differing = Object.entries(theirs)
+    .filter(([path, pkg]) => path !== '' && (ours[path]?.version !== pkg.version || ours[path]?.integrity !== pkg.integrity))
+    .map(([path, pkg]) => `${path}@${pkg.version ?? '?'}`);
+  if (differing.length > 0) {
     throw new Error(
-      `--baseline ${ref} (${short}): its package-lock.json differs from this tree's (git diff ${short} -- package-lock.json). ` +
-        "The baseline runs with this tree's node_modules, so only commits with the same dependencies can be compared this way.",
+      `--baseline ${ref} (${short}): ${differing.length} of its packages are not installed here at the same version (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''}; git diff ${short} -- package-lock.json). ` +
+        "The baseline runs with this tree's node_modules, so only commits whose dependencies this tree installs can be compared this way.",
     );
   }
 }

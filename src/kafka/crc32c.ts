@@ -1,4 +1,12 @@
-/** CRC-32C for Kafka record batches; kafkajs computes it a byte at a time. */
+/**
+ * CRC-32C for Kafka record batches; kafkajs computes it a byte at a time.
+ *
+ * @node-rs/crc32's prebuilt N-API binding uses the CPU's CRC32 instructions (SSE 4.2, ARMv8):
+ * the batch CRC was 4% of walcast's CPU in slicing-by-8 JavaScript (bench (a), --cpu-prof). On a
+ * platform without a prebuilt binary (its optional dependencies), the JavaScript one is used.
+ */
+import { createRequire } from 'node:module';
+
 const CASTAGNOLI = 0x82f63b78;
 const crcTables = (() => {
   const t = new Int32Array(8 * 256);
@@ -16,8 +24,8 @@ const crcTables = (() => {
   return t;
 })();
 
-/** CRC-32C (Castagnoli), slicing-by-8; same results as kafkajs' crc32C(buffer). */
-export function crc32c(buf: Uint8Array): number {
+/** CRC-32C (Castagnoli), slicing-by-8 in JavaScript; same results as kafkajs' crc32C(buffer). */
+export function portableCrc32c(buf: Uint8Array): number {
   const t = crcTables;
   let crc = -1;
   let i = 0;
@@ -30,4 +38,27 @@ export function crc32c(buf: Uint8Array): number {
   }
   for (; i < n; i++) crc = t[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
+}
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+function loadNative(): NativeCrc32c | null {
+  try {
+    const binding = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc32c };
+    return typeof binding.crc32c === 'function' ? binding.crc32c : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The native binding, or null where it has no binary. */
+export const nativeCrc32c: NativeCrc32c | null = loadNative();
+
+/** Below this many bytes the call into the binding costs more than the JavaScript loop. */
+const NATIVE_FROM_BYTES = 64;
+
+/** CRC-32C (Castagnoli) of `buf`, as kafkajs' crc32C(buffer) computes it. */
+export function crc32c(buf: Uint8Array): number {
+  if (nativeCrc32c === null || buf.length < NATIVE_FROM_BYTES) return portableCrc32c(buf);
+  return nativeCrc32c(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
 }
