@@ -66,10 +66,13 @@ function copyInto(out: AvroOut, bytes: Buffer, start = 0, end = bytes.length): v
   out.pos += end - start;
 }
 
-/** Decimal digits of a non-negative safe integer. */
+/** 10^d for d = 0..16 (Number.MAX_SAFE_INTEGER has 16 digits). */
+const POWERS_OF_TEN = Float64Array.from({ length: 17 }, (_, d) => 10 ** d);
+
+/** Decimal digits of a non-negative safe integer (once per event: a table, not Math.pow in a loop). */
 function digitCount(n: number): number {
   let digits = 1;
-  while (n >= 10 ** digits && digits < 16) digits++;
+  while (digits < 16 && n >= POWERS_OF_TEN[digits]!) digits++;
   return digits;
 }
 
