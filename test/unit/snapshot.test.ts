@@ -99,6 +99,19 @@ describe('chunk windows', () => {
     assert.deepEqual(rowsOf(w.high(chunk([['1', 'a']], { inProgress: [503, 504] }), keyOf)), [['1', 'a']], 'in-window or unseen xids are reconciled by key');
   });
 
+  test('the race check remembers the latest 200,000 transactions, across the ring\'s wrap and xid wraparound', () => {
+    const w = new ChunkWindows('slot');
+    w.transaction(4294967290);
+    for (let i = 0; i < 199_999; i++) w.transaction((4294967291 + i) % 4294967296);
+    w.low('c1', 7);
+    assert.equal(w.high(chunk([['1', 'a']], { inProgress: [4294967290] }), keyOf), null, 'published 199,999 transactions before the window: still remembered');
+    w.transaction(300_000);
+    w.low('c1', 7);
+    assert.deepEqual(rowsOf(w.high(chunk([['1', 'a']], { inProgress: [4294967290], xmax: 300_001 }), keyOf)), [['1', 'a']], 'then forgotten: reconciled by key');
+    w.low('c1', 7);
+    assert.equal(w.high(chunk([['1', 'a']], { inProgress: [5], xmax: 300_001 }), keyOf), null, 'an xid past the wraparound is found too');
+  });
+
   test('the newest transaction published before the low mark, at or above the chunk\'s xmax, spoils the chunk (it was not visible)', () => {
     const w = new ChunkWindows('slot');
     w.transaction(700);
