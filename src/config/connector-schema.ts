@@ -207,7 +207,7 @@ export const cdcConnectorSchema = {
       env: 'WALCAST_BATCH_MAX_AGE_MS',
     },
     sendChunkEvents: {
-      doc: 'Events per produce request inside a Kafka transaction.',
+      doc: 'Events per produce request inside a Kafka transaction while none is in flight. While one is (kafkajs keeps one in flight per broker), the next grows instead of waiting, up to 900 KiB or 95% of the smallest topic max.message.bytes, and goes out as soon as the answer is in.',
       format: positive,
       default: 1000,
       env: 'WALCAST_SEND_CHUNK_EVENTS',

@@ -100,6 +100,66 @@ describe('TransactionalDelivery', () => {
     assert.equal(producer.calls.at(-1)!.op, 'commit');
   });
 
+  test('while a request is in flight the next one grows instead of waiting, and goes out as soon as the answer is in', async () => {
+    const { producer, delivery } = setup(100);
+    const answers: Array<() => void> = [];
+    producer.send = async (records: KafkaRecord[]): Promise<void> => {
+      producer.calls.push({ op: 'send', records });
+      await new Promise<void>((resolve) => answers.push(resolve));
+    };
+    await delivery.begin();
+    const appendAll = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        delivery.append(record(i));
+        const waiting = delivery.flushIfFull();
+        if (waiting) await waiting;
+      }
+    };
+    await appendAll(0, 350);
+    // the first 100 went at once; the 250 after them wait for its answer without blocking the caller
+    assert.deepEqual(producer.calls.filter((c) => c.op === 'send').map((c) => (c as { records: KafkaRecord[] }).records.length), [100]);
+    answers.shift()!();
+    await new Promise((resolve) => setImmediate(resolve)); // the answer arrives while the caller yields
+    await appendAll(350, 351);
+    const sizes = producer.calls.filter((c) => c.op === 'send').map((c) => (c as { records: KafkaRecord[] }).records.length);
+    assert.deepEqual(sizes, [100, 251], 'everything built meanwhile goes in one request');
+    const committing = (delivery.completeUnit({ n: 1 }), delivery.commit());
+    await new Promise((resolve) => setImmediate(resolve));
+    answers.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    answers.shift()!();
+    await committing;
+    assert.deepEqual(producer.sent().map((r) => r.value?.toString() ?? r.topic).slice(0, 351), Array.from({ length: 351 }, (_, i) => `v${i}`), 'in order, none lost or repeated');
+    assert.equal(producer.sent().at(-1)!.topic, 'offsets');
+  });
+
+  test('a chunk full by bytes waits for the request in flight (memory stays bounded)', async () => {
+    const { producer, delivery } = setup(1_000_000);
+    delivery.setTopicLimit('t', 50_000);
+    const pending: { answer: (() => void) | null } = { answer: null };
+    producer.send = async (records: KafkaRecord[]): Promise<void> => {
+      producer.calls.push({ op: 'send', records });
+      await new Promise<void>((resolve) => (pending.answer = resolve));
+    };
+    await delivery.begin();
+    const sends = (): number => producer.calls.filter((c) => c.op === 'send').length;
+    let waited: Promise<void> | undefined;
+    for (let i = 0; i < 1_000 && !waited; i++) {
+      delivery.append(sized('t', 1_000));
+      waited = delivery.flushIfFull();
+    }
+    // the sealed chunk went at once; the record after it waits for that request's answer
+    assert.ok(waited, 'a chunk full by bytes is sent');
+    assert.equal(sends(), 1);
+    let done = false;
+    void waited.then(() => (done = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(done, false, 'the caller waits for the answer: what it buffers stays within one chunk');
+    pending.answer!();
+    await waited;
+    assert.equal(sends(), 2);
+  });
+
   test('flushIfFull: no promise below the chunk size (the hot path stays synchronous)', async () => {
     const { delivery } = setup(10);
     await delivery.begin();
