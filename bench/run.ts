@@ -534,13 +534,35 @@ function measurementOrder(systems: SystemId[], repeat: number): Array<{ system: 
   return out;
 }
 
+/** The systems of a catch-up workload that read from a slot of their own (one per repeat). */
+function slotHolders(systems: SystemId[]): SystemId[] {
+  return systems.filter((s) => isWalcast(s) || s === 'walsender' || s.startsWith('debezium') || isPgstream(s));
+}
+
+/**
+ * A catch-up workload creates every slot it needs before writing its WAL: refuses a run that needs
+ * more than the server has free, before anything is measured (instead of failing those workloads
+ * and running the others for nothing).
+ */
+async function checkSlotsSuffice(workloads: WorkloadSpec[], systemsFor: (w: WorkloadSpec) => SystemId[], repeat: number): Promise<void> {
+  const needed = Math.max(0, ...workloads.filter((w) => w.mode === 'catchup').map((w) => slotHolders(systemsFor(w)).length * repeat));
+  const rows = await db.query<{ max: string; used: string }>("select current_setting('max_replication_slots') as max, (select count(*) from pg_replication_slots)::text as used");
+  const free = Number(rows[0]!.max) - Number(rows[0]!.used);
+  if (needed > free) {
+    throw new Error(
+      `this run needs ${needed} replication slots at once (each system reading a slot, times --repeat ${repeat}), and the server has ${free} free ` +
+        `(max_replication_slots = ${rows[0]!.max}, ${rows[0]!.used} in use): lower --repeat, narrow --only or --workloads, or raise max_replication_slots`,
+    );
+  }
+}
+
 async function runCatchup(w: WorkloadSpec, systems: SystemId[], repeat: number, out: Measurement[], meta: BenchResults['workloads'][number]): Promise<void> {
   const schema = runId;
   log(`(${w.id}) ${w.title}: creating ${schema}.${w.table}`);
   await createTable(db, schema, w);
   const publication = `${runId}_${w.id}`;
   await db.query(`create publication ${ident(publication)} for table ${ident(schema)}.${ident(w.table)}`);
-  const slotSystems = systems.filter((s) => isWalcast(s) || s === 'walsender' || s.startsWith('debezium') || isPgstream(s));
+  const slotSystems = slotHolders(systems);
   for (const s of slotSystems) {
     for (let r = 1; r <= repeat; r++) {
       const { slot } = job(w, s, r);
@@ -1389,6 +1411,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   await cleanupStale();
+  await checkSlotsSuffice(chosen, systemsFor, args.repeat);
   await db.query(`create schema ${ident(runId)}`);
   log(`run ${runId}: workloads ${chosen.map((w) => w.id).join(', ')}${args.quick ? ' (quick sizes)' : ''}; logs in ${runDir}`);
 
