@@ -129,7 +129,7 @@ export interface KafkajsProducerOptions {
   kafka: Kafka;
   transactionalId: string;
   transactionTimeoutMs: number;
-  /** Default none: the one-pass Produce encoding (kafkajs-patch.ts) applies to uncompressed requests only. */
+  /** Default none; every codec goes through the one-pass Produce encoding (kafkajs-patch.ts). */
   compression?: CompressionName;
 }
 
